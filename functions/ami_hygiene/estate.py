@@ -1,0 +1,168 @@
+"""What inventory read: plain, frozen data. No boto3 object goes past inventory.
+
+Policies take an Estate and return a Plan; they never call AWS. Everything a
+safety rule needs to decide is here, or explicitly marked as "not read" (None),
+which policies treat as the unsafe case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+
+TAG_PREFIX = "ami-hygiene:"
+TAG_RETAIN = f"{TAG_PREFIX}retain"
+TAG_FAMILY = f"{TAG_PREFIX}family"
+TAG_DISABLED_AT = f"{TAG_PREFIX}disabled-at"
+TAG_PUBLIC_ALLOWED = f"{TAG_PREFIX}public-allowed"
+TAG_PIPELINE = f"{TAG_PREFIX}pipeline"
+# Put on what rotation deregisters, so a Recycle Bin rule can scope to it.
+TAG_RETIRED_BY = f"{TAG_PREFIX}retired-by"
+# Image Builder stamps its output with this tag.
+TAG_IMAGE_BUILDER_ARN = "Ec2ImageBuilderArn"
+
+EMPTY_TAGS: Mapping[str, str] = MappingProxyType({})
+
+
+class ImageState(StrEnum):
+    PENDING = "pending"
+    AVAILABLE = "available"
+    INVALID = "invalid"
+    DEREGISTERED = "deregistered"
+    TRANSIENT = "transient"
+    FAILED = "failed"
+    ERROR = "error"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """One EBS snapshot behind an image (from its block device mapping)."""
+
+    snapshot_id: str
+    device_name: str
+    size_gib: int
+
+
+@dataclass(frozen=True)
+class Image:
+    image_id: str
+    region: str
+    owner_id: str
+    name: str
+    creation_date: datetime
+    state: str
+    tags: Mapping[str, str] = EMPTY_TAGS
+    snapshots: tuple[SnapshotRef, ...] = ()
+    public: bool = False
+    deprecation_time: datetime | None = None
+    deregistration_protected: bool = False
+    last_launched: datetime | None = None
+    platform: str = "linux"
+    description: str = ""
+
+    @property
+    def is_available(self) -> bool:
+        return self.state == ImageState.AVAILABLE
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.state == ImageState.DISABLED
+
+    @property
+    def size_gib(self) -> int:
+        return sum(s.size_gib for s in self.snapshots)
+
+
+class UsageKind(StrEnum):
+    INSTANCE = "instance"
+    LAUNCH_TEMPLATE = "launch-template"
+    LAUNCH_CONFIGURATION = "launch-configuration"
+    SSM_PARAMETER = "ssm-parameter"
+    IMAGE_REFERENCE = "image-reference"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Something that uses an image; `describe()` is the reason sentence."""
+
+    image_id: str
+    kind: UsageKind
+    resource: str  # e.g. "i-0abc", "lt-0abc", "/golden/web"
+    detail: str = ""  # e.g. "stopped", "$Default", "version 3, pinned by ASG web-asg"
+
+    def describe(self) -> str:
+        label = {
+            UsageKind.INSTANCE: "instance",
+            UsageKind.LAUNCH_TEMPLATE: "launch template",
+            UsageKind.LAUNCH_CONFIGURATION: "launch configuration",
+            UsageKind.SSM_PARAMETER: "SSM parameter",
+            UsageKind.IMAGE_REFERENCE: "resource",
+        }[self.kind]
+        suffix = f" ({self.detail})" if self.detail else ""
+        return f"used by {label} {self.resource}{suffix}"
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """Launch permissions of one image (DescribeImageAttribute launchPermission).
+
+    Read only for images still candidates after the cheap checks. `error` is
+    set when the read failed; policies then keep the image.
+    """
+
+    public: bool = False
+    accounts: frozenset[str] = frozenset()
+    organizations: frozenset[str] = frozenset()
+    organizational_units: frozenset[str] = frozenset()
+    error: str | None = None
+
+    def foreign(self, allowed: frozenset[str]) -> tuple[str, ...]:
+        """Principals the image is shared with that are not on the allow-list."""
+        principals = self.accounts | self.organizations | self.organizational_units
+        return tuple(sorted(p for p in principals if p not in allowed))
+
+
+@dataclass(frozen=True)
+class RegionEstate:
+    """One account's images in one region and everything known about them."""
+
+    region: str
+    account_id: str
+    images: tuple[Image, ...]
+    usages: Mapping[str, tuple[Usage, ...]] = field(default_factory=dict)
+    # image_id -> Sharing; an image absent here has not been checked.
+    sharing: Mapping[str, Sharing] = field(default_factory=dict)
+    # False when DescribeImageReferences did not answer (unsupported, denied);
+    # the other usage sources still apply.
+    references_checked: bool = False
+    # Sources of usage that could not be read, e.g. {"ssm-parameter": "AccessDenied"}.
+    # A policy never retires anything in a region where a usage source failed.
+    unread_sources: Mapping[str, str] = field(default_factory=dict)
+
+    def usages_of(self, image_id: str) -> tuple[Usage, ...]:
+        return self.usages.get(image_id, ())
+
+    def snapshot_users(self) -> dict[str, set[str]]:
+        """snapshot_id -> ids of every image in this estate that uses it."""
+        users: dict[str, set[str]] = {}
+        for image in self.images:
+            for snap in image.snapshots:
+                users.setdefault(snap.snapshot_id, set()).add(image.image_id)
+        return users
+
+    def with_sharing(self, more: Mapping[str, Sharing]) -> RegionEstate:
+        merged = dict(self.sharing)
+        merged.update(more)
+        return RegionEstate(
+            region=self.region,
+            account_id=self.account_id,
+            images=self.images,
+            usages=self.usages,
+            sharing=merged,
+            references_checked=self.references_checked,
+            unread_sources=self.unread_sources,
+        )

@@ -1,0 +1,141 @@
+"""Settings of a run, from the environment and overridden by CLI flags.
+
+Each setting has one environment variable name; the CLI flag of the same name
+(RETENTION_DAYS <-> --retention-days) overrides it. Values are validated here,
+once, and a bad one raises SettingsError with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting is missing or out of range; the message says which and why."""
+
+
+class Mode(StrEnum):
+    REPORT = "report"
+    ENFORCE = "enforce"
+
+
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+ORG_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:organizations::\d{12}:(organization|ou)/o-[a-z0-9]+(/ou-[a-z0-9-]+)?$")
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+
+
+# name -> (env var, default, allowed range)
+_INT_SETTINGS: dict[str, tuple[str, int, IntRange]] = {
+    "retention_days": ("RETENTION_DAYS", 90, IntRange(1, 3650)),
+    "keep_latest": ("KEEP_LATEST", 3, IntRange(1, 100)),
+    "disable_grace_days": ("DISABLE_GRACE_DAYS", 14, IntRange(0, 365)),
+    "max_actions": ("MAX_ACTIONS", 100, IntRange(1, 10000)),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = Mode.REPORT
+    regions: tuple[str, ...] = ()
+    retention_days: int = 90
+    keep_latest: int = 3
+    disable_grace_days: int = 14
+    max_actions: int = 100
+    # Snapshot storage price used for the saving estimate (USD per GiB-month).
+    price_per_gib_month: float = 0.05
+    # Accounts, organization and OU ARNs an image may be shared with.
+    allowed_share_accounts: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:
+        """Build from environment variables, then apply non-None overrides."""
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        raw: dict[str, Any] = {}
+        for name, (var, default, _) in _INT_SETTINGS.items():
+            raw[name] = overrides.get(name, env.get(var, default))
+        raw["mode"] = overrides.get("mode", env.get("MODE", Mode.REPORT.value))
+        raw["regions"] = overrides.get("regions", env.get("REGIONS", ""))
+        raw["price_per_gib_month"] = overrides.get(
+            "price_per_gib_month", env.get("PRICE_PER_GIB_MONTH", 0.05)
+        )
+        raw["allowed_share_accounts"] = overrides.get(
+            "allowed_share_accounts", env.get("ALLOWED_SHARE_ACCOUNTS", "")
+        )
+        default_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+        return cls.parse(raw, default_region=default_region)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], default_region: str = "") -> Settings:
+        values: dict[str, Any] = {}
+        for name, (var, _, bounds) in _INT_SETTINGS.items():
+            values[name] = _int_in_range(var, raw[name], bounds)
+        mode = str(raw["mode"]).strip().lower()
+        if mode not in {m.value for m in Mode}:
+            raise SettingsError(f"MODE must be report or enforce, not {raw['mode']!r}")
+        values["mode"] = Mode(mode)
+        regions = _split(raw["regions"]) or ((default_region,) if default_region else ())
+        if not regions:
+            raise SettingsError("REGIONS is empty and no AWS_REGION is set: name at least one region")
+        for region in regions:
+            if not REGION_PATTERN.match(region):
+                raise SettingsError(f"REGIONS has {region!r}, which is not a region name like eu-west-1")
+        values["regions"] = tuple(dict.fromkeys(regions))
+        try:
+            price = float(raw["price_per_gib_month"])
+        except (TypeError, ValueError):
+            raise SettingsError(
+                f"PRICE_PER_GIB_MONTH must be a number, not {raw['price_per_gib_month']!r}"
+            ) from None
+        if not 0 <= price <= 10:
+            raise SettingsError(f"PRICE_PER_GIB_MONTH must be between 0 and 10, not {price}")
+        values["price_per_gib_month"] = price
+        allowed = _split(raw["allowed_share_accounts"])
+        for principal in allowed:
+            if not (ACCOUNT_PATTERN.match(principal) or ORG_ARN_PATTERN.match(principal)):
+                raise SettingsError(
+                    f"ALLOWED_SHARE_ACCOUNTS has {principal!r}: use 12-digit account ids "
+                    "or organization / OU ARNs"
+                )
+        values["allowed_share_accounts"] = frozenset(allowed)
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, frozenset):
+                value = sorted(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, StrEnum):
+                value = value.value
+            out[f.name] = value
+        return out
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = value.replace(" ", ",").split(",")
+    else:
+        items = [str(v) for v in value]
+    return tuple(i.strip() for i in items if i.strip())
+
+
+def _int_in_range(var: str, value: Any, bounds: IntRange) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{var} must be a whole number, not {value!r}") from None
+    if not bounds.low <= number <= bounds.high:
+        raise SettingsError(f"{var} must be between {bounds.low} and {bounds.high}, not {number}")
+    return number

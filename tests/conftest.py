@@ -1,0 +1,39 @@
+"""Fixtures shared by every kind of test: fake credentials, the embedded AWS."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "eu-west-1"
+
+# Never reach a real account from a test, whatever the developer's shell has.
+for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_var, None)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+        "POWERTOOLS_METRICS_NAMESPACE": "AmiHygieneTests",
+        "POWERTOOLS_SERVICE_NAME": "ami-hygiene",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """The embedded AWS in-process: moto plus the AMI operations it lacks."""
+    from moto import mock_aws
+
+    import sandbox
+
+    sandbox.install()
+    with mock_aws():
+        yield
