@@ -55,7 +55,7 @@ class Image:
     name: str
     creation_date: datetime
     state: str
-    tags: Mapping[str, str] = EMPTY_TAGS
+    tags: Mapping[str, str] = field(default_factory=dict)
     snapshots: tuple[SnapshotRef, ...] = ()
     public: bool = False
     deprecation_time: datetime | None = None

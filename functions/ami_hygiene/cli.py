@@ -1,0 +1,129 @@
+"""`ami-hygiene`: the jobs from a shell, against a real account or the embedded AWS.
+
+Every setting flag overrides the environment variable of the same name
+(--retention-days <-> RETENTION_DAYS). Credentials come from the standard AWS
+chain; AWS_ENDPOINT_URL points the run at another endpoint (the sandbox).
+
+Exit codes: 0 the run completed (findings are not errors); 1 an action or a
+region failed; 2 bad arguments, settings or credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from . import __version__
+from .aws import Clients
+from .errors import describe_error
+from .jobs.rotate import run_rotation
+from .report import Report
+from .settings import Mode, Settings, SettingsError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, then exit 2
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ami-hygiene", description="Keep AWS machine images healthy.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    rotate = sub.add_parser("rotate", help="retire old, unused AMIs in stages")
+    _add_common(rotate)
+    rotate.add_argument("--retention-days", type=int, help="age before a superseded image retires [RETENTION_DAYS, 90]")
+    rotate.add_argument("--keep-latest", type=int, help="newest available images kept per family [KEEP_LATEST, 3]")
+    rotate.add_argument(
+        "--disable-grace-days", type=int,
+        help="days an image stays disabled before deregistration; 0 deregisters at once [DISABLE_GRACE_DAYS, 14]",
+    )
+    rotate.add_argument("--max-actions", type=int, help="most images changed in one run [MAX_ACTIONS, 100]")
+    rotate.add_argument(
+        "--allowed-share-accounts",
+        help="accounts, organization or OU ARNs an image may be shared with and still retire "
+        "[ALLOWED_SHARE_ACCOUNTS]",
+    )
+    rotate.add_argument(
+        "--price-per-gib-month", type=float, help="snapshot price for the saving estimate [PRICE_PER_GIB_MONTH, 0.05]"
+    )
+
+    demo = sub.add_parser("demo", help="seed the embedded AWS and run rotate in report then enforce mode")
+    demo.add_argument("--format", choices=["text", "json"], default="text")
+
+    box = sub.add_parser("sandbox", help="serve the embedded AWS on a loopback port")
+    box.add_argument("--port", type=int, default=5000)
+    box.add_argument("--seed-demo", action="store_true", help="seed the demo estate first")
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", action="append", dest="regions", help="region to scan; repeat for more [REGIONS]")
+    parser.add_argument("--mode", choices=[m.value for m in Mode], help="report changes nothing [MODE, report]")
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--output", help="write the report to this file instead of standard output")
+
+
+def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None, stdout: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ) if env is None else env
+    out = stdout or sys.stdout
+    if args.command == "demo":
+        from sandbox.demo import run_demo
+
+        return run_demo(out, fmt=args.format)
+    if args.command == "sandbox":
+        from sandbox.server import serve
+
+        serve(args.port, seed_demo=args.seed_demo)
+        return EXIT_OK
+    return _run_rotate(args, env, out)
+
+
+def _run_rotate(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
+    try:
+        settings = Settings.load(env, overrides=_overrides(args))
+    except SettingsError as err:
+        print(f"ami-hygiene: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = run_rotation(settings, Clients())
+    except (NoCredentialsError, NoRegionError) as err:
+        print(f"ami-hygiene: error: {err} (configure AWS credentials and a region)", file=sys.stderr)
+        return EXIT_USAGE
+    except (ClientError, BotoCoreError) as err:
+        print(f"ami-hygiene: error: {describe_error(err)}", file=sys.stderr)
+        return EXIT_FAILED
+    write_report(report, args.format, args.output, out)
+    return EXIT_FAILED if report.failed or report.errors else EXIT_OK
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = (
+        "mode", "regions", "retention_days", "keep_latest", "disable_grace_days",
+        "max_actions", "allowed_share_accounts", "price_per_gib_month",
+    )
+    return {name: getattr(args, name, None) for name in names}
+
+
+def write_report(report: Report, fmt: str, path: str | None, out: TextIO) -> None:
+    text = json.dumps(report.to_dict(), indent=2) + "\n" if fmt == "json" else report.render_text()
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"report written to {path}", file=out)
+    else:
+        out.write(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

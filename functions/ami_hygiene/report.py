@@ -1,0 +1,232 @@
+"""What a run planned, did, failed and deferred, for people and for machines.
+
+`Report.to_dict()` is the JSON contract (job, mode, account, regions, summary,
+decisions, ...); `render_text()` is what an e-mail or a terminal shows;
+`subject()` is a one-line headline under 100 characters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from .plan import Action, Decision, Outcome, Plan
+from .settings import Mode, Settings
+
+SUBJECT_LIMIT = 99
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Report:
+    job: str
+    mode: Mode
+    account: str
+    regions: tuple[str, ...]
+    plans: tuple[Plan, ...]
+    settings: Settings
+    started: datetime
+    finished: datetime
+    api_calls: dict[str, int] = field(default_factory=dict)
+    # Region-level failures (e.g. images could not be listed).
+    errors: tuple[str, ...] = ()
+
+    # -- views ---------------------------------------------------------------------------
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(d for plan in self.plans for d in plan.decisions)
+
+    @property
+    def all_errors(self) -> tuple[str, ...]:
+        return self.errors + tuple(e for plan in self.plans for e in plan.errors)
+
+    def for_region(self, region: str) -> Report:
+        return replace(
+            self,
+            regions=(region,),
+            plans=tuple(p for p in self.plans if p.region == region),
+            errors=tuple(e for e in self.errors if e.startswith(f"{region}:")),
+        )
+
+    @property
+    def failed(self) -> bool:
+        return any(d.outcome is Outcome.FAILED for d in self.decisions)
+
+    @property
+    def has_findings(self) -> bool:
+        """Anything worth telling a person: an action, a failure, an error."""
+        return bool(self.all_errors) or any(d.is_action for d in self.decisions)
+
+    def summary(self) -> dict[str, Any]:
+        decisions = self.decisions
+        by_action: dict[str, dict[str, int]] = {}
+        for action in Action:
+            if action is Action.KEEP:
+                continue
+            counts = Counter(d.outcome.value for d in decisions if d.action is action)
+            by_action[action.value] = {o.value: counts.get(o.value, 0) for o in Outcome}
+        effective = Outcome.DONE if self.mode is Mode.ENFORCE else Outcome.PLANNED
+        deregistered = [d for d in decisions if d.action is Action.DEREGISTER and d.outcome is effective]
+        snapshots = list(_reclaimed_snapshots(deregistered, enforced=self.mode is Mode.ENFORCE))
+        gib = sum(size for _, size in snapshots)
+        return {
+            "images": len(decisions),
+            "kept": sum(1 for d in decisions if d.action is Action.KEEP),
+            "actions": by_action,
+            "retired": len(deregistered),
+            "disabled": sum(1 for d in decisions if d.action is Action.DISABLE and d.outcome is effective),
+            "deprecated": sum(1 for d in decisions if d.action is Action.DEPRECATE and d.outcome is effective),
+            "snapshots_deleted": len(snapshots),
+            "gib_reclaimed": gib,
+            "monthly_saving_usd": round(gib * self.settings.price_per_gib_month, 2),
+            "deferred": sum(1 for d in decisions if d.outcome is Outcome.DEFERRED),
+            "failed": sum(1 for d in decisions if d.outcome is Outcome.FAILED),
+            "errors": len(self.all_errors),
+            "would_change": self.mode is Mode.REPORT,
+        }
+
+    # -- JSON ----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "job": self.job,
+            "mode": self.mode.value,
+            "account": self.account,
+            "regions": list(self.regions),
+            "started": _iso(self.started),
+            "finished": _iso(self.finished),
+            "settings": self.settings.as_dict(),
+            "summary": self.summary(),
+            "errors": list(self.all_errors),
+            "api_calls": dict(sorted(self.api_calls.items())),
+            "decisions": [_decision_dict(d) for d in self.decisions],
+        }
+
+    # -- text ----------------------------------------------------------------------------
+
+    def subject(self) -> str:
+        s = self.summary()
+        where = self.regions[0] if len(self.regions) == 1 else f"{len(self.regions)} regions"
+        verb = "would retire" if self.mode is Mode.REPORT else "retired"
+        parts = [f"{s['retired']} {verb}"]
+        if s["gib_reclaimed"]:
+            parts.append(f"{s['gib_reclaimed']:,} GiB {'reclaimable' if s['would_change'] else 'reclaimed'}")
+        if s["disabled"]:
+            parts.append(f"{s['disabled']} {'to disable' if s['would_change'] else 'disabled'}")
+        if s["failed"]:
+            parts.insert(0, f"{s['failed']} FAILED")
+        if s["errors"]:
+            parts.insert(0, f"{s['errors']} ERRORS")
+        mode = " (report mode)" if self.mode is Mode.REPORT else ""
+        text = f"[ami-hygiene] {where} {self.job}{mode}: {', '.join(parts)}"
+        return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
+
+    def render_text(self) -> str:
+        s = self.summary()
+        lines = [self.subject(), ""]
+        if self.mode is Mode.REPORT:
+            lines.append("REPORT MODE: nothing was changed. Below is what enforce mode would do.")
+        else:
+            lines.append("ENFORCE MODE: the actions below were applied.")
+        lines += [
+            f"Account {self.account} · {', '.join(self.regions)} · {_iso(self.started)}",
+            f"Settings: {_settings_line(self.settings)}",
+            "",
+            "Summary",
+            f"  images seen          {s['images']}",
+            f"  kept                 {s['kept']}",
+        ]
+        for action, counts in s["actions"].items():
+            shown = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+            lines.append(f"  {action:<20} {shown or '0'}")
+        lines += [
+            f"  snapshots deleted    {s['snapshots_deleted']}" + (" (would be)" if s["would_change"] else ""),
+            f"  storage reclaimed    {s['gib_reclaimed']:,} GiB"
+            f" (~{s['monthly_saving_usd']:,.2f} USD/month at {self.settings.price_per_gib_month} USD/GiB-month)",
+        ]
+        if self.all_errors:
+            lines += ["", "Errors (nothing was changed where these apply)"]
+            lines += [f"  ! {e}" for e in self.all_errors]
+        actions = [d for d in self.decisions if d.is_action]
+        if actions:
+            lines += ["", "Actions"]
+            for d in actions:
+                lines += _decision_lines(d)
+        kept = [d for d in self.decisions if not d.is_action]
+        if kept:
+            lines += ["", "Kept"]
+            for d in kept:
+                lines += _decision_lines(d)
+        lines += ["", _footer(self)]
+        return "\n".join(lines) + "\n"
+
+
+def _reclaimed_snapshots(decisions: Iterable[Decision], *, enforced: bool) -> Iterable[tuple[str, int]]:
+    for d in decisions:
+        sizes = {s.snapshot_id: s.size_gib for s in d.snapshots}
+        if enforced:
+            yield from ((r.snapshot_id, sizes.get(r.snapshot_id, 0)) for r in d.snapshot_results if r.deleted)
+        else:
+            yield from sizes.items()
+
+
+def _decision_dict(d: Decision) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "image_id": d.image_id,
+        "region": d.region,
+        "family": d.family,
+        "name": d.name,
+        "created": _iso(d.created) if d.created else None,
+        "action": d.action.value,
+        "outcome": d.outcome.value,
+        "reasons": list(d.reasons),
+    }
+    if d.deprecate_at:
+        out["deprecate_at"] = _iso(d.deprecate_at)
+    if d.snapshots:
+        out["snapshots"] = [{"snapshot_id": s.snapshot_id, "size_gib": s.size_gib} for s in d.snapshots]
+    if d.snapshot_results:
+        out["snapshot_results"] = [
+            {"snapshot_id": r.snapshot_id, "deleted": r.deleted, "detail": r.detail} for r in d.snapshot_results
+        ]
+    if d.pending_checks:
+        out["pending_checks"] = list(d.pending_checks)
+    if d.error:
+        out["error"] = d.error
+    return out
+
+
+def _decision_lines(d: Decision) -> list[str]:
+    created = d.created.strftime("%Y-%m-%d") if d.created else "?"
+    outcome = "" if d.action is Action.KEEP else f" [{d.outcome.value}]"
+    head = f"  {d.action.value.upper():<10} {d.image_id}  {d.name}  ({d.family}, {d.region}, created {created}){outcome}"
+    lines = [head]
+    lines += [f"      - {r}" for r in d.reasons]
+    if d.error:
+        lines.append(f"      ! {d.error}")
+    return lines
+
+
+def _settings_line(s: Settings) -> str:
+    return (
+        f"retention {s.retention_days} days · keep newest {s.keep_latest} · "
+        f"grace {s.disable_grace_days} days · at most {s.max_actions} actions per run"
+    )
+
+
+def _footer(report: Report) -> str:
+    if report.mode is Mode.REPORT:
+        return (
+            "To apply: run with --mode enforce (CLI) or set the stack parameter RotationMode=enforce. "
+            "Protect an image with the tag ami-hygiene:retain=true."
+        )
+    return "Retired images stay restorable from the Recycle Bin while its retention rule lasts."
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

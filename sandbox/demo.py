@@ -1,0 +1,254 @@
+"""The demo: seed a realistic estate in the embedded AWS, then rotate it twice.
+
+The estate holds every case the safety rules name, so the report shows each
+reason an image can be kept for, next to what is retired and why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+import boto3
+
+ACCOUNT_ID = "123456789012"
+FOREIGN_ACCOUNT = "999988887777"
+ALLOWED_ACCOUNT = "111122223333"
+DEMO_REGIONS = ("eu-west-1", "us-east-1")
+
+
+@dataclass
+class Seeder:
+    """Creates images and what uses them through the EC2 API, then ages them."""
+
+    region: str
+    now: datetime
+    ec2: Any = None
+    autoscaling: Any = None
+    ssm: Any = None
+    images: dict[str, str] = field(default_factory=dict)  # name -> image id
+
+    def __post_init__(self) -> None:
+        self.ec2 = boto3.client("ec2", region_name=self.region)
+        self.autoscaling = boto3.client("autoscaling", region_name=self.region)
+        self.ssm = boto3.client("ssm", region_name=self.region)
+
+    def snapshot(self, size_gib: int) -> str:
+        zone = f"{self.region}a"
+        volume = self.ec2.create_volume(Size=size_gib, AvailabilityZone=zone)
+        snap = self.ec2.create_snapshot(VolumeId=volume["VolumeId"], Description="demo root volume")
+        self.ec2.delete_volume(VolumeId=volume["VolumeId"])
+        return str(snap["SnapshotId"])
+
+    def image(
+        self,
+        name: str,
+        age_days: float,
+        *,
+        size_gib: int = 8,
+        tags: dict[str, str] | None = None,
+        snapshot_id: str | None = None,
+        data_snapshot: bool = False,
+    ) -> str:
+        mappings = [
+            {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot_id or self.snapshot(size_gib)}},
+        ]
+        if data_snapshot:
+            mappings.append({"DeviceName": "/dev/xvdb", "Ebs": {"SnapshotId": self.snapshot(size_gib * 2)}})
+        request: dict[str, Any] = {
+            "Name": name,
+            "RootDeviceName": "/dev/xvda",
+            "BlockDeviceMappings": mappings,
+            "Architecture": "x86_64",
+            "VirtualizationType": "hvm",
+        }
+        if tags:
+            request["TagSpecifications"] = [
+                {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            ]
+        image_id = str(self.ec2.register_image(**request)["ImageId"])
+        _set_image_attr(self.region, image_id, "creation_date", self.now - timedelta(days=age_days))
+        self.images[name] = image_id
+        return image_id
+
+    def family(self, names_and_ages: list[tuple[str, float]], **kwargs: Any) -> list[str]:
+        return [self.image(name, age, **kwargs) for name, age in names_and_ages]
+
+
+def _set_image_attr(region: str, image_id: str, attr: str, value: Any) -> None:
+    from . import backend
+
+    setattr(backend("ec2", region, ACCOUNT_ID).amis[image_id], attr, value)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seed_demo_estate(now: datetime) -> dict[str, dict[str, str]]:
+    """Seeds both demo regions; returns region -> image name -> image id."""
+    return {region: _seed_region(Seeder(region, now), primary=i == 0) for i, region in enumerate(DEMO_REGIONS)}
+
+
+def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
+    ec2, now = s.ec2, s.now
+    subnet = _subnet(ec2, s.region)
+
+    # web: monthly builds named with timestamps; old ones used in every way a
+    # launch template, an instance or an Auto Scaling group can use an image.
+    web = s.family([(f"web-{_iso(now - timedelta(days=30 * k)).replace(':', '-')}", 30 * k + 1)
+                    for k in range(14)])
+    running = ec2.run_instances(ImageId=web[5], MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
+    stopped = ec2.run_instances(ImageId=web[6], MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
+    ec2.stop_instances(InstanceIds=[stopped["InstanceId"]])
+    gone = ec2.run_instances(ImageId=web[13], MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
+    ec2.terminate_instances(InstanceIds=[gone["InstanceId"]])
+    # Launching stamps LastLaunchedTime; age those stamps so only usage protects.
+    from . import set_last_launched
+
+    for idx in (5, 6, 13):
+        set_last_launched(web[idx], s.region, now - timedelta(days=200), account_id=ACCOUNT_ID)
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"web-{s.region}", LaunchTemplateData={"ImageId": web[7], "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]
+    template_id = template["LaunchTemplateId"]
+    ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[8]})  # v2
+    ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[9]})  # v3
+    ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[10]})  # v4
+    # v1 is $Default (web[7]), v4 $Latest (web[10]); v2 pinned by a group, v3 by a mixed-instances override.
+    mixed_template = ec2.create_launch_template(
+        LaunchTemplateName=f"web-mixed-{s.region}", LaunchTemplateData={"ImageId": web[11]}
+    )["LaunchTemplate"]
+    s.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="web-pinned",
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "2"},
+        MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet,
+    )
+    s.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="web-mixed",
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {
+                    "LaunchTemplateId": mixed_template["LaunchTemplateId"], "Version": "$Latest"
+                },
+                "Overrides": [{
+                    "InstanceType": "t3.small",
+                    "LaunchTemplateSpecification": {"LaunchTemplateId": template_id, "Version": "3"},
+                }],
+            }
+        },
+        MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet,
+    )
+
+    # base-al2023: semantic versions; protections by tag, by the API, by SSM and by sharing.
+    base = s.family([(f"base-al2023-1.{12 - k}.0", 20 + 25 * k) for k in range(12)], data_snapshot=True)
+    ec2.create_tags(Resources=[base[4]], Tags=[{"Key": "ami-hygiene:retain", "Value": "true"}])
+    ec2.create_tags(Resources=[base[5]], Tags=[{"Key": "ami-hygiene:retain", "Value": "yes please"}])
+    ec2.enable_image_deregistration_protection(ImageId=base[6])
+    s.ssm.put_parameter(Name="/golden/base-al2023/approved", Value=base[7], Type="String", DataType="aws:ec2:image")
+    s.ssm.put_parameter(Name="/app/config/ami", Value=f"image={base[8]}", Type="String")
+    ec2.modify_image_attribute(ImageId=base[9], LaunchPermission={"Add": [{"UserId": FOREIGN_ACCOUNT}]})
+    ec2.modify_image_attribute(ImageId=base[10], LaunchPermission={"Add": [{"UserId": ALLOWED_ACCOUNT}]})
+    ec2.modify_image_attribute(ImageId=base[11], LaunchPermission={"Add": [{"Group": "all"}]})
+
+    # app: the staged lifecycle, mid-flight.
+    app = s.family([(f"app-v{60 - k}", 5 + 20 * k) for k in range(12)])
+    set_last_launched(app[4], s.region, now - timedelta(days=3), account_id=ACCOUNT_ID)
+    s.autoscaling.create_launch_configuration(
+        LaunchConfigurationName="app-legacy", ImageId=app[5], InstanceType="t3.micro"
+    )
+    for idx, days_ago in ((6, 40), (7, 20), (8, 3)):
+        ec2.create_tags(Resources=[app[idx]], Tags=[
+            {"Key": "ami-hygiene:disabled-at", "Value": _iso(now - timedelta(days=days_ago))}
+        ])
+        ec2.disable_image(ImageId=app[idx])
+    ec2.disable_image(ImageId=app[9])  # disabled by a person, not by the tool
+    ec2.create_tags(Resources=[app[10]], Tags=[{"Key": "ami-hygiene:disabled-at", "Value": "last tuesday"}])
+    ec2.disable_image(ImageId=app[10])
+
+    # build: young superseded images get deprecated; two images share a snapshot.
+    build = s.family([(f"build_{(now - timedelta(days=4 * k)):%Y%m%d_%H%M}", 1 + 4 * k) for k in range(8)])
+    shared_snap = s.snapshot(16)
+    s.image(f"build_{(now - timedelta(days=200)):%Y%m%d_%H%M}", 200, snapshot_id=shared_snap)
+    s.image("build_legacy_copy_1", 2, snapshot_id=shared_snap, tags={"ami-hygiene:family": "build-legacy"})
+    s.image(f"build_{(now - timedelta(days=150)):%Y%m%d_%H%M}", 150, size_gib=30)
+    s.image(f"build_{(now - timedelta(days=120)):%Y%m%d_%H%M}", 120, size_gib=30)
+    del build
+
+    # golden: Image Builder output, family from the Ec2ImageBuilderArn tag.
+    for k in range(8):
+        arn = f"arn:aws:imagebuilder:{s.region}:{ACCOUNT_ID}:image/golden-linux/1.0.{8 - k}/1"
+        s.image(f"golden-linux 2025-{12 - k:02d}-01 build {k}", 15 + 35 * k, size_gib=20,
+                tags={"Ec2ImageBuilderArn": arn, "Owner": "platform"})
+
+    if primary:
+        # One image mid-creation: never touched while pending.
+        pending = s.image("web-pending-build", 400)
+        _set_image_attr(s.region, pending, "state", "pending")
+    return dict(s.images)
+
+
+def _subnet(ec2: Any, region: str) -> str:
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{region}a")
+    return str(subnet["Subnet"]["SubnetId"])
+
+
+@contextmanager
+def embedded_aws() -> Iterator[None]:
+    """The sandbox in-process, with fake credentials and no endpoint override."""
+    from moto import mock_aws
+
+    from . import install
+
+    saved = {k: os.environ.pop(k, None) for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE")}
+    install()
+    try:
+        with mock_aws():
+            yield
+    finally:
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+def count_estate(regions: tuple[str, ...]) -> dict[str, int]:
+    images = snapshots = 0
+    for region in regions:
+        ec2 = boto3.client("ec2", region_name=region)
+        images += len(ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"])
+        snapshots += len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
+    return {"images": images, "snapshots": snapshots}
+
+
+def run_demo(out: TextIO, fmt: str = "text") -> int:
+    from ami_hygiene.aws import Clients
+    from ami_hygiene.jobs.rotate import run_rotation
+    from ami_hygiene.settings import Settings
+
+    now = datetime.now(UTC)
+    with embedded_aws():
+        seed_demo_estate(now)
+        env = {"REGIONS": ",".join(DEMO_REGIONS), "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT}
+        before = count_estate(DEMO_REGIONS)
+        reports = []
+        for mode in ("report", "enforce"):
+            settings = Settings.load(env, overrides={"mode": mode})
+            report = run_rotation(settings, Clients(), now=now)
+            reports.append(report)
+            if fmt == "text":
+                out.write(f"\n{'=' * 100}\n{report.render_text()}")
+        after = count_estate(DEMO_REGIONS)
+    if fmt == "json":
+        out.write(json.dumps({"before": before, "after": after,
+                              "reports": [r.to_dict() for r in reports]}, indent=2) + "\n")
+    else:
+        out.write(
+            f"\n{'=' * 100}\nBefore: {before['images']} images, {before['snapshots']} snapshots. "
+            f"After enforce: {after['images']} images, {after['snapshots']} snapshots.\n"
+            "This ran against the embedded AWS: no account, no network.\n"
+        )
+    return 1 if any(r.failed for r in reports) else 0

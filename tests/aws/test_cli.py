@@ -1,0 +1,82 @@
+"""The command line: flags over environment, report formats, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ami_hygiene import cli
+from ami_hygiene.aws import Clients
+from sandbox.demo import Seeder
+from tests.aws.faults import deny
+from tests.conftest import REGION
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    out = io.StringIO()
+    code = cli.main(argv, env={"AWS_REGION": REGION, **(env or {})}, stdout=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def old_images(aws: None) -> list[str]:
+    s = Seeder(REGION, datetime.now(UTC))
+    return [s.image(f"svc-v{k}", 30 * k + 1) for k in range(6)]
+
+
+def test_json_report_with_flags_overriding_environment(old_images: list[str]) -> None:
+    code, out = _run(["rotate", "--region", REGION, "--format", "json", "--keep-latest", "2"],
+                     env={"KEEP_LATEST": "5", "RETENTION_DAYS": "45"})
+    assert code == 0
+    report = json.loads(out)
+    assert report["job"] == "rotate" and report["mode"] == "report" and report["regions"] == [REGION]
+    assert report["settings"]["keep_latest"] == 2 and report["settings"]["retention_days"] == 45
+    actions = {d["image_id"]: d["action"] for d in report["decisions"]}
+    assert [actions[i] for i in old_images] == ["keep", "keep", "disable", "disable", "disable", "disable"]
+
+
+def test_text_report_to_a_file(old_images: list[str], tmp_path: Path) -> None:
+    target = tmp_path / "report.txt"
+    code, out = _run(["rotate", "--output", str(target)])
+    assert code == 0 and "report written to" in out
+    assert "REPORT MODE: nothing was changed" in target.read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["rotate", "--retention-days", "0"], {}, "RETENTION_DAYS must be between 1 and 3650"),
+        (["rotate"], {"MODE": "delete-all"}, "MODE must be report or enforce"),
+        (["rotate", "--region", "nowhere"], {}, "REGIONS has 'nowhere'"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(argv: list[str], env: dict[str, str], message: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(argv, env)
+    assert code == 2 and out == ""
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        _run(["rotate", "--mode", "delete-all"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'delete-all'" in capsys.readouterr().err
+
+
+def test_a_failed_action_exits_1(old_images: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_clients(*args: Any, **kwargs: Any) -> Clients:
+        clients = Clients(*args, **kwargs)
+        deny(clients.session, "ec2", "DisableImage")
+        return clients
+
+    monkeypatch.setattr(cli, "Clients", failing_clients)
+    code, out = _run(["rotate", "--mode", "enforce", "--format", "json"])
+    assert code == 1
+    assert json.loads(out)["summary"]["failed"] == 3
