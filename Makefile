@@ -40,8 +40,9 @@ aws: $(STAMP)
 	$(BIN)/pytest tests/aws
 
 bench: $(STAMP) ## API calls, wall time, memory for 1,000 and 10,000 images; c7n beside us
-	$(BIN)/pip install --quiet -r bench/requirements.txt
-	$(BIN)/python -m bench.rotate_bench
+	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
+	bench/.venv/bin/pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.rotate_bench $(BENCH_ARGS)
 
 synth: install
 	npx cdk synth --quiet

@@ -1,0 +1,54 @@
+"""Logger, Tracer and Metrics for the Lambda handlers: one place, one service name.
+
+Powertools reads POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE,
+POWERTOOLS_LOG_LEVEL and POWERTOOLS_TRACE_DISABLED from the environment; the
+defaults here are what the stack sets. The metric names are the contract with
+the CloudWatch dashboard the stack draws (infra/reporting.py imports them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = "ami-hygiene"
+NAMESPACE = "AmiHygiene"
+# Every metric carries the service dimension (Powertools adds it) and this one.
+JOB_DIMENSION = "job"
+
+# Metric name -> (report summary key, unit). One data point per run and job.
+RUN_METRICS: dict[str, tuple[str, MetricUnit]] = {
+    "ImagesSeen": ("images", MetricUnit.Count),
+    "ImagesRetired": ("retired", MetricUnit.Count),
+    "ImagesDisabled": ("disabled", MetricUnit.Count),
+    "ImagesDeprecated": ("deprecated", MetricUnit.Count),
+    "ActionsDeferred": ("deferred", MetricUnit.Count),
+    "ActionsFailed": ("failed", MetricUnit.Count),
+    "GiBReclaimed": ("gib_reclaimed", MetricUnit.Gigabytes),
+    "EstimatedMonthlySavingUSD": ("monthly_saving_usd", MetricUnit.NoUnit),
+}
+# Emitted when a run could not start or read a region: bad event, bad settings, errors.
+RUN_ERRORS_METRIC = "RunErrors"
+METRIC_NAMES: tuple[str, ...] = (*RUN_METRICS, RUN_ERRORS_METRIC)
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE)
+
+
+def record_run(job: str, summary: Mapping[str, Any]) -> None:
+    """Adds one data point per run metric from a report summary."""
+    metrics.add_dimension(name=JOB_DIMENSION, value=job)
+    for name, (key, unit) in RUN_METRICS.items():
+        metrics.add_metric(name=name, unit=unit, value=float(summary.get(key, 0) or 0))
+    metrics.add_metric(name=RUN_ERRORS_METRIC, unit=MetricUnit.Count, value=float(summary.get("errors", 0)))
+
+
+def record_rejected_run(job: str) -> None:
+    """A run that did nothing because its input (event or settings) was bad."""
+    metrics.add_dimension(name=JOB_DIMENSION, value=job)
+    metrics.add_metric(name=RUN_ERRORS_METRIC, unit=MetricUnit.Count, value=1)

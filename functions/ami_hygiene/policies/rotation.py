@@ -1,0 +1,460 @@
+"""Rotation: retire superseded images in stages, never one that is still needed.
+
+An image is *superseded* when it is not among the newest ``keep_latest``
+available images of its family (see ``families``). A superseded image of this
+account goes through three stages, one per run at most:
+
+1. **deprecate** while it is younger than ``retention_days``: deprecation is
+   set for created + retention_days, so users see the end coming. It is only a
+   notice (the image still launches), so usage does not stop it.
+2. **disable** once it is older than ``retention_days`` and nothing uses it:
+   it can no longer be launched, but ``EnableImage`` brings it back. The
+   executor tags it ``ami-hygiene:disabled-at``.
+3. **deregister** ``disable_grace_days`` after that tag, together with its
+   snapshots that no other image uses. With a grace of 0 days an available
+   image is deregistered at once, skipping stage 2.
+
+Before stages 2 and 3 every safety check runs and all the obstacles found are
+reported: usage (instances, launch templates, launch configurations, SSM
+parameters, image references), a launch within the retention window, a usage
+source that could not be read, and sharing (public, shared outside the
+allow-list, or unreadable). Launch permissions are read per image, so a plan
+made before they are read marks the action with a pending check; the rotate
+job reads them and plans again, and the executor never applies a decision
+with checks pending.
+
+Images of other accounts, the newest of each family, protected images
+(``ami-hygiene:retain``, deregistration protection, a bad control tag) and
+images in any state but available or disabled are always kept.
+
+Finally, the run's action budget goes to the actions that reclaim most first
+(deregister, disable, deprecate; oldest first); the rest are deferred to the
+next run. The policy is pure: no AWS, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ..estate import TAG_DISABLED_AT, TAG_RETAIN, Image, RegionEstate, SnapshotRef
+from ..families import FamilyTagError, derived_family, family_of
+from ..plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
+from ..settings import Settings
+
+JOB = "rotate"
+PENDING_SHARING = "launch permissions"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_USAGES_NAMED = 3  # usages spelled out in a deprecation notice
+
+
+@dataclass(frozen=True)
+class _Draft:
+    decision: Decision
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every rule needs, computed once per plan."""
+
+    estate: RegionEstate
+    settings: Settings
+    now: datetime
+    families: Mapping[str, str]  # image_id -> family shown in the decision
+    family_errors: Mapping[str, FamilyTagError]
+    # family -> (creation_date, image_id) of its owned available images, oldest first
+    available: Mapping[str, list[tuple[datetime, str]]]
+    snapshot_users: Mapping[str, set[str]]
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.settings.retention_days)
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(days=self.settings.disable_grace_days)
+
+    def owns(self, image: Image) -> bool:
+        return image.owner_id == self.estate.account_id
+
+    def newer_available(self, image: Image) -> int:
+        """How many owned available images of its family are newer (ties: higher image id)."""
+        keys = self.available.get(self.families[image.image_id], [])
+        return len(keys) - bisect.bisect_right(keys, (image.creation_date, image.image_id))
+
+
+def plan_rotation(estate: RegionEstate, settings: Settings, now: datetime, budget: int) -> Plan:
+    """One decision per image of `estate`; at most `budget` actions not deferred."""
+    ctx = _context(estate, settings, now)
+    drafts = _ordered([_decide(image, ctx) for image in estate.images])
+    decisions = _apply_budget([d.decision for d in drafts], budget, settings, estate.region)
+    return Plan(
+        job=JOB,
+        region=estate.region,
+        decisions=tuple(decisions),
+        errors=tuple(error for draft in drafts for error in draft.errors),
+    )
+
+
+# -- context -------------------------------------------------------------------------------
+
+
+def _context(estate: RegionEstate, settings: Settings, now: datetime) -> _Context:
+    families: dict[str, str] = {}
+    errors: dict[str, FamilyTagError] = {}
+    for image in estate.images:
+        try:
+            families[image.image_id] = family_of(image)
+        except FamilyTagError as err:
+            families[image.image_id] = derived_family(image)
+            errors[image.image_id] = err
+    available: dict[str, list[tuple[datetime, str]]] = {}
+    for image in estate.images:
+        # An image with a bad family tag is kept anyway and takes no place among the newest.
+        if image.owner_id == estate.account_id and image.is_available and image.image_id not in errors:
+            available.setdefault(families[image.image_id], []).append((image.creation_date, image.image_id))
+    for keys in available.values():
+        keys.sort()
+    return _Context(estate, settings, now, families, errors, available, estate.snapshot_users())
+
+
+def _ordered(drafts: list[_Draft]) -> list[_Draft]:
+    """By family, then newest first (equal times: the higher image id first, as for the newest)."""
+    newest_first = sorted(
+        drafts, key=lambda d: (d.decision.created or _EPOCH, d.decision.image_id), reverse=True
+    )
+    return sorted(newest_first, key=lambda d: d.decision.family)
+
+
+# -- the rules, in order -------------------------------------------------------------------
+
+
+def _decide(image: Image, ctx: _Context) -> _Draft:
+    if not ctx.owns(image):
+        return _keep(image, ctx, [f"kept: owned by account {image.owner_id}, not by this account"])
+    standing, errors = _standing_reasons(image, ctx)
+    if standing:
+        return _keep(image, ctx, standing, errors)
+    if image.is_disabled:
+        return _disabled_stage(image, ctx)
+    if image.is_available:
+        return _available_stage(image, ctx)
+    return _keep(image, ctx, [f"kept: state is {image.state}; only available or disabled images are rotated"])
+
+
+def _standing_reasons(image: Image, ctx: _Context) -> tuple[list[str], list[str]]:
+    """Reasons that keep an owned image whatever its age: newest, protected, bad tags."""
+    reasons = _newest_reasons(image, ctx)
+    protection, errors = _protection_reasons(image, ctx)
+    return reasons + protection, errors
+
+
+def _newest_reasons(image: Image, ctx: _Context) -> list[str]:
+    if not image.is_available or image.image_id in ctx.family_errors:
+        return []
+    keep = ctx.settings.keep_latest
+    if ctx.newer_available(image) >= keep:
+        return []
+    family = ctx.families[image.image_id]
+    if keep == 1:
+        return [f"kept: the newest available image of family {family}"]
+    return [f"kept: one of the {keep} newest available images of family {family}"]
+
+
+def _protection_reasons(image: Image, ctx: _Context) -> tuple[list[str], list[str]]:
+    reasons: list[str] = []
+    errors: list[str] = []
+    retain = image.tags.get(TAG_RETAIN)
+    if retain is not None and retain.lower() == "true":
+        reasons.append(f"kept: tagged {TAG_RETAIN}=true")
+    elif retain is not None and retain.lower() != "false":
+        reasons.append(f"kept: tag {TAG_RETAIN} has the value {retain!r}, which is neither true nor false")
+        errors.append(
+            f"{_label(image)}: tag {TAG_RETAIN}={retain!r} is neither true nor false; "
+            "the image is kept until the tag is fixed"
+        )
+    if image.deregistration_protected:
+        reasons.append("kept: deregistration protection is on")
+    family_error = ctx.family_errors.get(image.image_id)
+    if family_error is not None:
+        reasons.append(f"kept: its family tag {family_error.value!r} is not a valid family name")
+        errors.append(f"{family_error}; the image is kept until the tag is fixed")
+    return reasons, errors
+
+
+def _disabled_stage(image: Image, ctx: _Context) -> _Draft:
+    raw = image.tags.get(TAG_DISABLED_AT)
+    if raw is None:
+        return _keep(image, ctx, [
+            f"kept: disabled by someone else, not by ami-hygiene (no {TAG_DISABLED_AT} tag); left alone"
+        ])
+    disabled_at = _parse_time(raw)
+    if disabled_at is None:
+        return _keep(
+            image, ctx,
+            [f"kept: tag {TAG_DISABLED_AT} has the value {raw!r}, which is not an ISO 8601 time"],
+            [f"{_label(image)}: tag {TAG_DISABLED_AT}={raw!r} is not an ISO 8601 time; "
+             "the image is kept until the tag is fixed"],
+        )
+    grace_days = ctx.settings.disable_grace_days
+    due = _add(disabled_at, ctx.grace)
+    if due is None or ctx.now < due:
+        when = _day(due) if due else "never"
+        return _keep(image, ctx, [
+            f"kept: disabled on {_day(disabled_at)}; deregistration due {when} ({grace_days}-day grace)"
+        ])
+    facts = [
+        f"disabled by ami-hygiene on {_day(disabled_at)}; the {grace_days}-day grace ended {_day(due)}",
+        _superseded_fact(image, ctx),
+    ]
+    return _retire(image, ctx, Action.DEREGISTER, facts, "deregisters it now")
+
+
+def _available_stage(image: Image, ctx: _Context) -> _Draft:
+    retire_at = _add(image.creation_date, ctx.retention)
+    if retire_at is None:
+        return _keep(image, ctx, [f"kept: created {_day(image.creation_date)}, too far ahead to retire"])
+    if ctx.now < retire_at:
+        return _deprecation(image, ctx, retire_at)
+    days = ctx.settings.retention_days
+    facts = [
+        _superseded_fact(image, ctx),
+        f"created {_day(image.creation_date)}, older than the {days}-day retention",
+    ]
+    grace_days = ctx.settings.disable_grace_days
+    if grace_days == 0:
+        return _retire(
+            image, ctx, Action.DEREGISTER, facts,
+            "deregisters it at once: DisableGraceDays is 0, so there is no disabled stage",
+        )
+    return _retire(
+        image, ctx, Action.DISABLE, facts,
+        f"disables it now; deregistration follows {grace_days} days later if it is still unused",
+    )
+
+
+def _deprecation(image: Image, ctx: _Context, retire_at: datetime) -> _Draft:
+    """Superseded but young: set deprecation for its retirement; usage does not matter."""
+    days = ctx.settings.retention_days
+    current = image.deprecation_time
+    if current is not None and current <= retire_at:
+        already = (
+            f"already deprecated from {_day(current)}" if current <= ctx.now
+            else f"deprecation already set for {_day(current)}"
+        )
+        return _keep(image, ctx, [
+            f"kept: superseded; {already}; retires after {days} days ({_day(retire_at)})"
+        ])
+    family = ctx.families[image.image_id]
+    reasons = [
+        f"superseded by {ctx.newer_available(image)} newer images of family {family}; deprecation set "
+        f"for {_day(retire_at)} (created + {days} days) so users see it coming",
+    ]
+    if current is not None:
+        reasons.append(f"brings the deprecation forward from {_day(current)}")
+    reasons.extend(_deprecation_notes(image, ctx))
+    return _Draft(_decision(image, ctx, Action.DEPRECATE, reasons, deprecate_at=retire_at))
+
+
+def _deprecation_notes(image: Image, ctx: _Context) -> list[str]:
+    notes = [_launch_fact(image)]
+    usages = ctx.estate.usages_of(image.image_id)
+    if usages:
+        named = "; ".join(u.describe() for u in usages[:_USAGES_NAMED])
+        more = f" and {len(usages) - _USAGES_NAMED} more" if len(usages) > _USAGES_NAMED else ""
+        notes.append(f"deprecation is only a notice, so usage does not stop it: {named}{more}")
+    return notes
+
+
+# -- retiring: the safety checks -----------------------------------------------------------
+
+
+def _retire(image: Image, ctx: _Context, action: Action, facts: list[str], effect: str) -> _Draft:
+    """DISABLE or DEREGISTER, unless a safety check finds an obstacle (then KEEP with all of them)."""
+    obstacles = [
+        *_usage_reasons(image, ctx),
+        *_launch_reasons(image, ctx),
+        *_unread_reasons(ctx),
+        *_sharing_reasons(image, ctx),
+    ]
+    if obstacles:
+        return _keep(image, ctx, obstacles + facts)
+    sharing_known = image.image_id in ctx.estate.sharing
+    reasons = [*facts, _unused_fact(ctx), _launch_fact(image), _sharing_fact(image, ctx), effect]
+    snapshots: tuple[SnapshotRef, ...] = ()
+    if action is Action.DEREGISTER:
+        snapshots, snapshot_reasons = _snapshot_split(image, ctx)
+        reasons.extend(snapshot_reasons)
+    return _Draft(_decision(
+        image, ctx, action, reasons,
+        snapshots=snapshots,
+        pending_checks=() if sharing_known else (PENDING_SHARING,),
+    ))
+
+
+def _usage_reasons(image: Image, ctx: _Context) -> list[str]:
+    return [f"kept: {usage.describe()}" for usage in ctx.estate.usages_of(image.image_id)]
+
+
+def _launch_reasons(image: Image, ctx: _Context) -> list[str]:
+    launched = image.last_launched
+    if launched is None or ctx.now - launched >= ctx.retention:
+        return []
+    days = ctx.settings.retention_days
+    return [f"kept: launched {_day(launched)}, within the {days}-day retention window"]
+
+
+def _unread_reasons(ctx: _Context) -> list[str]:
+    return [
+        f"kept: could not read {source} ({problem}), so usage is unknown"
+        for source, problem in sorted(ctx.estate.unread_sources.items())
+    ]
+
+
+def _sharing_reasons(image: Image, ctx: _Context) -> list[str]:
+    sharing = ctx.estate.sharing.get(image.image_id)
+    reasons: list[str] = []
+    if image.public or (sharing is not None and sharing.public):
+        reasons.append("kept: public")
+    if sharing is None:
+        return reasons
+    if sharing.error:
+        reasons.append(f"kept: launch permissions could not be read: {sharing.error}")
+    foreign = sharing.foreign(ctx.settings.allowed_share_accounts)
+    if foreign:
+        reasons.append(f"kept: shared with {', '.join(foreign)}, not on the allow-list")
+    return reasons
+
+
+def _snapshot_split(image: Image, ctx: _Context) -> tuple[tuple[SnapshotRef, ...], list[str]]:
+    """The image's snapshots no other image uses (they go) and the others (they stay, and why)."""
+    if not image.snapshots:
+        return (), ["has no EBS snapshots to delete"]
+    goes: list[SnapshotRef] = []
+    reasons: list[str] = []
+    seen: set[str] = set()
+    for snap in image.snapshots:
+        if snap.snapshot_id in seen:
+            continue
+        seen.add(snap.snapshot_id)
+        others = sorted(ctx.snapshot_users.get(snap.snapshot_id, set()) - {image.image_id})
+        if others:
+            reasons.append(f"keeps {snap.snapshot_id}: also used by {', '.join(others)}")
+        else:
+            goes.append(snap)
+            reasons.append(f"deletes {snap.snapshot_id} ({snap.size_gib} GiB)")
+    return tuple(goes), reasons
+
+
+# -- context sentences for actions ---------------------------------------------------------
+
+
+def _superseded_fact(image: Image, ctx: _Context) -> str:
+    family = ctx.families[image.image_id]
+    return f"superseded: {ctx.newer_available(image)} newer available images in family {family}"
+
+
+def _unused_fact(ctx: _Context) -> str:
+    if ctx.estate.references_checked:
+        return "not used by any instance, launch template, launch configuration, SSM parameter or reference"
+    return (
+        "not used by any instance, launch template, launch configuration or SSM parameter; "
+        "references by other resources are unknown (DescribeImageReferences was not available)"
+    )
+
+
+def _launch_fact(image: Image) -> str:
+    if image.last_launched is None:
+        return "never launched"
+    return f"last launched {_day(image.last_launched)}"
+
+
+def _sharing_fact(image: Image, ctx: _Context) -> str:
+    sharing = ctx.estate.sharing.get(image.image_id)
+    if sharing is None:
+        return "launch permissions not read yet: they are checked before anything changes"
+    shared = sorted(sharing.accounts | sharing.organizations | sharing.organizational_units)
+    if shared:
+        return f"shared only with allow-listed {', '.join(shared)}"
+    return "not shared with any other account"
+
+
+# -- budget --------------------------------------------------------------------------------
+
+
+def _apply_budget(decisions: list[Decision], budget: int, settings: Settings, region: str) -> list[Decision]:
+    """The first `budget` actions by (priority, age, id) stay planned; the rest are deferred."""
+    ranked = sorted(
+        (i for i, d in enumerate(decisions) if d.is_action),
+        key=lambda i: (ACTION_PRIORITY[decisions[i].action], decisions[i].created or _EPOCH,
+                       decisions[i].image_id),
+    )
+    deferred = set(ranked[max(budget, 0):])
+    if not deferred:
+        return decisions
+    limit = settings.max_actions
+    left = "" if budget >= limit else f" ({max(budget, 0)} left for {region} after earlier regions)"
+    reason = f"deferred: MaxActionsPerRun ({limit}) reached{left}; the next run continues"
+    return [d.with_outcome(Outcome.DEFERRED, reason=reason) if i in deferred else d
+            for i, d in enumerate(decisions)]
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _keep(image: Image, ctx: _Context, reasons: list[str], errors: Iterable[str] = ()) -> _Draft:
+    return _Draft(_decision(image, ctx, Action.KEEP, reasons), tuple(errors))
+
+
+def _decision(
+    image: Image,
+    ctx: _Context,
+    action: Action,
+    reasons: list[str],
+    *,
+    deprecate_at: datetime | None = None,
+    snapshots: tuple[SnapshotRef, ...] = (),
+    pending_checks: tuple[str, ...] = (),
+) -> Decision:
+    return Decision(
+        image_id=image.image_id,
+        region=image.region,
+        family=ctx.families[image.image_id],
+        name=image.name,
+        action=action,
+        reasons=tuple(reasons),
+        created=image.creation_date,
+        deprecate_at=deprecate_at,
+        snapshots=snapshots,
+        pending_checks=pending_checks,
+    )
+
+
+def _label(image: Image) -> str:
+    return f"{image.image_id} ({image.name})" if image.name else image.image_id
+
+
+def _parse_time(raw: str) -> datetime | None:
+    """An ISO 8601 time; one without an offset is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _add(moment: datetime, delta: timedelta) -> datetime | None:
+    """`moment + delta`, or None past the end of the calendar (a tag set to year 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return None
+
+
+def _day(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d}"

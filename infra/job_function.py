@@ -1,0 +1,211 @@
+"""A job's Lambda function with everything it needs to run unattended.
+
+One JobFunction per job: its own role (only the job's actions, writes only in
+enforce mode), an explicit log group with retention, reserved concurrency 1 so
+two runs never race, an encrypted queue for invocations that failed, and an
+alarm on errors that notifies the report topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import cast
+
+from aws_cdk import CfnCondition, CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from ami_hygiene.observability import NAMESPACE, SERVICE
+from ami_hygiene.publisher import REPORT_PREFIX
+
+from .nag import acknowledge
+from .reporting import Reporting
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+FAILED_RETENTION = Duration.days(14)
+# A run that failed is not retried at once: the next scheduled run starts over
+# from what the account looks like then. Throttled invocations (a run still in
+# progress holds the one reserved slot) wait in Lambda's queue this long.
+MAX_EVENT_AGE = Duration.hours(1)
+
+
+@dataclass(frozen=True)
+class JobPermissions:
+    """What a job may do: reads always, writes only while the write condition holds."""
+
+    reads: Sequence[iam.PolicyStatement]
+    writes: Sequence[iam.PolicyStatement] = ()
+    write_condition: CfnCondition | None = None
+    # Findings in these statements that are acknowledged, with the reason: {finding: reason}.
+    read_wildcards: Mapping[str, str] = field(default_factory=dict)
+    write_wildcards: Mapping[str, str] = field(default_factory=dict)
+
+
+class JobFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        job: str,
+        handler: str,
+        code: lambda_.Code,
+        environment: Mapping[str, str],
+        reporting: Reporting,
+        permissions: JobPermissions,
+        timeout: Duration,
+        memory_size: int,
+        description: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.job = job
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.RETAIN
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"ami-hygiene {job} job: only the calls this job makes",
+        )
+        policies = [self._attach("Reads", permissions.reads, None, permissions.read_wildcards)]
+        if permissions.writes:
+            # Not a dependency of the function: it may not exist (report mode).
+            self._attach("Writes", permissions.writes, permissions.write_condition, permissions.write_wildcards)
+        policies.append(self._allow_reporting(reporting))
+
+        self.failed = sqs.Queue(
+            self,
+            "FailedInvocations",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=FAILED_RETENTION,
+        )
+        acknowledge(
+            self.failed,
+            ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
+            "This queue is itself the last stop for failed invocations (the function's on-failure destination "
+            "and the schedule target's dead-letter queue); nothing consumes it automatically.",
+        )
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=code,
+            handler=handler,
+            role=self.role,
+            timeout=timeout,
+            memory_size=memory_size,
+            reserved_concurrent_executions=1,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                **environment,
+                "TOPIC_ARN": reporting.topic.topic_arn,
+                "REPORT_BUCKET": reporting.bucket.bucket_name,
+                "POWERTOOLS_SERVICE_NAME": SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            on_failure=destinations.SqsDestination(self.failed),
+            retry_attempts=0,
+            max_event_age=MAX_EVENT_AGE,
+        )
+        # The function must not run before its policies exist; CDK makes it wait for the role's default
+        # policy and for the role itself, which its Role GetAtt already implies (cfn-lint W3005).
+        default_policy = self.role.node.try_find_child("DefaultPolicy")
+        if isinstance(default_policy, iam.Policy):
+            policies.append(default_policy)
+        cast(lambda_.CfnFunction, self.function.node.default_child).add_override(
+            "DependsOn", sorted({_logical_id(p) for p in policies})
+        )
+        acknowledge(
+            self.function,
+            ("Serverless-LambdaDLQ",),
+            "Failed asynchronous invocations go to the on-failure destination (an encrypted SQS queue), whose "
+            "record carries the error as well as the event; a dead-letter queue in addition would deliver "
+            "every failure twice.",
+        )
+        acknowledge(
+            self.role,
+            ("AwsSolutions-IAM5[Resource::*]",),
+            "X-Ray (xray:PutTraceSegments, xray:PutTelemetryRecords) has no resource-level permissions; "
+            "CDK adds this statement for active tracing.",
+        )
+
+        self.errors_alarm = cloudwatch.Alarm(
+            self,
+            "Errors",
+            alarm_description=f"ami-hygiene {job}: the function failed (see its log group); "
+            "the failed invocation is in its FailedInvocations queue.",
+            metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.errors_alarm.add_alarm_action(cloudwatch_actions.SnsAction(reporting.topic))
+
+    def _attach(
+        self,
+        name: str,
+        statements: Sequence[iam.PolicyStatement],
+        condition: CfnCondition | None,
+        wildcards: Mapping[str, str],
+    ) -> iam.Policy:
+        policy = iam.Policy(self, name, statements=list(statements), roles=[self.role])
+        if condition is not None:
+            cast(iam.CfnPolicy, policy.node.default_child).cfn_options.condition = condition
+        for finding, reason in wildcards.items():
+            acknowledge(policy, (finding,), reason)
+        return policy
+
+    def _allow_reporting(self, reporting: Reporting) -> iam.Policy:
+        """Publish to the topic, log, and store oversized reports under this job's prefix."""
+        self.log_group.grant_write(self.role)
+        prefix = f"{REPORT_PREFIX}/{self.job}/*"
+        policy = iam.Policy(
+            self,
+            "Reporting",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="PublishReports", actions=["sns:Publish"], resources=[reporting.topic.topic_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptForTopicAndBucket",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[reporting.key.key_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="StoreOversizedReports",
+                    actions=["s3:PutObject"],
+                    resources=[reporting.bucket.arn_for_objects(prefix)],
+                ),
+            ],
+        )
+        acknowledge(
+            policy,
+            (f"AwsSolutions-IAM5[Resource::<{_logical_id(reporting.bucket)}.Arn>/{prefix}]",),
+            "Report object names are made per run (time and a random suffix); the grant is PutObject only, "
+            f"and only under {prefix}.",
+        )
+        return policy
+
+
+def _logical_id(construct: Construct) -> str:
+    """The logical id of a construct's resource, as cdk-nag prints it in findings."""
+    return Stack.of(construct).get_logical_id(cast(CfnElement, construct.node.default_child))

@@ -1,0 +1,161 @@
+"""Checks at synth: cdk-nag packs, cfn-lint, parameter constraints, the bundling recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ami_hygiene.settings import Settings, SettingsError
+from infra.packaging import RUNTIME_DISTRIBUTIONS, pip_command, runtime_pins, source_hash
+from infra.parameters import SPECS
+from tests.infra.cfn import ParameterError, parameter_values
+from tests.infra.synthesized import Synthesized, synthesize
+
+LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesized:
+    return synthesize()
+
+
+# -- cdk-nag -------------------------------------------------------------------------------
+
+
+def test_nag_packs_find_nothing_unacknowledged(synth: Synthesized) -> None:
+    # synthesize() would have raised ValidationFailed on any finding; ask the packs once more, directly.
+    from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+
+    assert not [p for p in synth.validation_report()["pluginReports"] if p["conclusion"] != "success"]
+    for pack in (AwsSolutionsChecks(), ServerlessChecks()):
+        report = pack.validate_scope(synth.stack)
+        findings = [(v.rule_name, [r.locations for r in v.violating_resources]) for v in report.violations]
+        assert report.success and findings == [], (pack.name, findings)
+
+
+def test_nag_packs_are_wired_to_the_app_and_fail_a_bad_construct() -> None:
+    """Guards the wiring: the same add_checks on an app with a bare bucket fails the synth."""
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_s3 as s3
+
+    from infra.nag import add_checks
+
+    app = App()
+    s3.Bucket(Stack(app, "Bad"), "Bare")
+    add_checks(app)
+    with pytest.raises(Exception, match=r"ValidationFailed(.|\n)*AwsSolutions-S1"):
+        app.synth()
+
+
+def test_acknowledgements_need_a_reason() -> None:
+    from aws_cdk import App
+
+    from infra.nag import acknowledge
+
+    with pytest.raises(ValueError, match="reason"):
+        acknowledge(App(), ["AwsSolutions-S1"], "  ")
+
+
+# -- cfn-lint ------------------------------------------------------------------------------
+
+
+def test_cfn_lint_finds_no_error_or_warning(synth: Synthesized) -> None:
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(json.dumps(synth.template), config=ManualArgs(regions=LINT_REGIONS))
+    assert [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches] == []
+
+
+# -- parameter constraints -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RetentionDays", "0"),
+        ("RotationMode", "delete-all"),
+        ("RetentionDays", "ninety"),
+        ("KeepLatest", "0"),
+        ("DisableGraceDays", "-1"),
+        ("MaxActionsPerRun", "10001"),
+        ("Regions", "eu-west-1, us-east-1"),
+        ("Regions", "europe"),
+        ("RotationSchedule", "daily"),
+        ("RotationSchedule", "rate(0 days)"),
+        ("AlertEmail", "not-an-address"),
+        ("AlertEmail", "a@example.com,b@example.com"),
+        ("RecycleBinDays", "366"),
+        ("NotifyAllClean", "yes"),
+        ("AllowedShareAccounts", "1234"),
+    ],
+)
+def test_a_bad_parameter_is_refused_with_its_constraint(synth: Synthesized, name: str, value: str) -> None:
+    with pytest.raises(ParameterError) as refused:
+        parameter_values(synth.template, {name: value})
+    message = str(refused.value)
+    assert name in message
+    assert synth.template["Parameters"][name]["ConstraintDescription"] in message or "must be a number" in message
+
+
+def test_the_issue_examples_are_refused_with_readable_messages(synth: Synthesized) -> None:
+    with pytest.raises(ParameterError, match="RetentionDays must be a whole number from 1 to 3650"):
+        parameter_values(synth.template, {"RetentionDays": "0"})
+    with pytest.raises(ParameterError, match="RotationMode must be report or enforce"):
+        parameter_values(synth.template, {"RotationMode": "delete-all"})
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        {"RotationMode": "enforce", "RetentionDays": "1", "KeepLatest": "100", "DisableGraceDays": "0"},
+        {"Regions": "eu-west-1,us-east-1,ap-southeast-2", "RotationSchedule": "rate(12 hours)"},
+        {"RotationSchedule": "cron(30 2 ? * MON-FRI *)", "AlertEmail": "ops+ami@example.com"},
+        {"AllowedShareAccounts": "111122223333,arn:aws:organizations::111122223333:organization/o-abc123"},
+        {"RecycleBinDays": "0", "NotifyAllClean": "true", "MaxActionsPerRun": "10000"},
+    ],
+)
+def test_good_parameters_are_accepted(synth: Synthesized, given: dict[str, str]) -> None:
+    assert parameter_values(synth.template, given).items() >= given.items()
+
+
+def test_template_bounds_are_exactly_what_the_functions_accept(synth: Synthesized) -> None:
+    """Every value CloudFormation lets through loads as Settings; one step outside is refused by both."""
+    for spec in SPECS:
+        param: dict[str, Any] = synth.template["Parameters"][spec.name]
+        if param["Type"] != "Number" or spec.env_var is None:
+            continue
+        low, high = int(param["MinValue"]), int(param["MaxValue"])
+        for value in (low, high):
+            Settings.load({"AWS_REGION": "eu-west-1", spec.env_var: str(value)})
+        for value in (low - 1, high + 1):
+            with pytest.raises(SettingsError):
+                Settings.load({"AWS_REGION": "eu-west-1", spec.env_var: str(value)})
+
+
+# -- bundling recipe -----------------------------------------------------------------------
+
+
+def test_bundle_uses_the_pinned_runtime_dependencies() -> None:
+    import aws_lambda_powertools.shared.version as powertools
+
+    pins = runtime_pins()
+    assert [p.split("==")[0] for p in pins] == list(RUNTIME_DISTRIBUTIONS)
+    assert f"aws-lambda-powertools=={powertools.VERSION}" in pins
+    command = pip_command("/out", pins)
+    assert command[command.index("--platform") + 1] == "manylinux2014_aarch64"
+    assert command[command.index("--python-version") + 1] == "3.14"
+    assert "--only-binary=:all:" in command
+
+
+def test_bundle_hash_follows_the_pins(tmp_path: Path) -> None:
+    pins = runtime_pins()
+    assert source_hash(pins) == source_hash(list(pins))
+    assert source_hash(pins) != source_hash([*pins[:-1], "aws-xray-sdk==0.0.1"])
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("boto3==1.0\n")
+    with pytest.raises(ValueError, match="must pin"):
+        runtime_pins(requirements)

@@ -1,0 +1,321 @@
+"""Hypothesis strategies for estates, settings and clocks, shared by the policy tests.
+
+Times are drawn around a fixed moment (`BASE`) in whole days, so the
+boundaries the rules care about (exactly the retention, exactly the grace)
+come up often; `nows_for` puts the clock on them, give or take a second.
+
+An estate has a few families, images of every state, snapshots shared between
+images (of this account and of others), and every kind of trouble a safety rule
+is about. Each image draws one *trouble* (about half draw none): another owner,
+a retain tag (good or bad), a bad family tag, public, deregistration
+protection, a usage, a recent launch, launch permissions shared outside the
+allow-list / public / unreadable / not read yet. About one image in four draws
+a second trouble as well, so combinations occur too. One main trouble
+per image keeps the others clean often enough that a policy which ignored any
+one rule would be caught acting on that image.
+
+    from tests.unit.strategies import budgets, estates, nows, rotation_settings
+
+    @given(estates(), rotation_settings(), nows(), budgets())
+    def test_something(estate, settings, now, budget): ...
+
+`nows_for(estate, settings)` draws a clock that often sits exactly on (or a
+second off) the moment a rule flips for one of the estate's images.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from ami_hygiene.estate import (
+    TAG_DISABLED_AT,
+    TAG_FAMILY,
+    TAG_IMAGE_BUILDER_ARN,
+    TAG_RETAIN,
+    Image,
+    ImageState,
+    RegionEstate,
+    Sharing,
+    SnapshotRef,
+    Usage,
+    UsageKind,
+)
+from ami_hygiene.settings import Settings
+from hypothesis import strategies as st
+
+ACCOUNT = "123456789012"
+FOREIGN_OWNER = "999988887777"
+ALLOWED_ACCOUNT = "111122223333"
+STRANGER_ACCOUNT = "444455556666"
+ORG_ARN = "arn:aws:organizations::123456789012:organization/o-abc123"
+REGION = "eu-west-1"
+BASE = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+FAMILY_STEMS = ("web", "base-al2023")
+SNAPSHOT_POOL = tuple(f"snap-{n:017x}" for n in range(12))
+TRUE_RETAIN = ("true", "TRUE", "True")
+FALSE_RETAIN = ("false", "FALSE")
+BAD_RETAIN = ("yes please", "", "1", " true")
+BAD_FAMILY_TAGS = ("bad family", "-web", "", "web!", "x" * 129)
+BAD_TIMES = ("last tuesday", "2024-13-01", "")
+USAGE_DETAILS = {
+    UsageKind.INSTANCE: ("running", "stopped"),
+    UsageKind.LAUNCH_TEMPLATE: ("$Default", "$Latest", "version 2, pinned by Auto Scaling group web-asg"),
+    UsageKind.LAUNCH_CONFIGURATION: ("",),
+    UsageKind.SSM_PARAMETER: ("",),
+    UsageKind.IMAGE_REFERENCE: ("instance",),
+}
+UNREAD_SOURCES: tuple[dict[str, str], ...] = ({},) * 10 + (
+    {"ssm-parameter": "AccessDenied"},
+    {"image-references": "Throttling"},
+)
+CLEAN_SHARINGS = (
+    Sharing(), Sharing(), Sharing(),
+    Sharing(accounts=frozenset({ALLOWED_ACCOUNT})),
+    Sharing(organizations=frozenset({ORG_ARN})),  # allowed or not, as the settings say
+)
+FOREIGN_SHARINGS = (
+    Sharing(accounts=frozenset({STRANGER_ACCOUNT})),
+    Sharing(accounts=frozenset({ALLOWED_ACCOUNT, STRANGER_ACCOUNT})),
+    Sharing(organizational_units=frozenset({"ou-abcd-12345678"})),
+)
+TROUBLES = ("none",) * 11 + (
+    "foreign-owner", "retain", "bad-retain", "bad-family", "public", "protected", "usage", "launched",
+    "shared-foreign", "shared-public", "sharing-error", "sharing-unread",
+)
+
+_JITTER = (0, 0, 0, 0, 1, -1, 3600)
+
+
+def moments(
+    around: datetime = BASE, min_days: int = -300, max_days: int = 300
+) -> st.SearchStrategy[datetime]:
+    """A UTC time `around` +/- whole days, sometimes a second or an hour off."""
+    return st.builds(
+        lambda days, seconds: around + timedelta(days=days, seconds=seconds),
+        st.integers(min_days, max_days),
+        st.sampled_from(_JITTER),
+    )
+
+
+def days(around: datetime, min_days: int, max_days: int) -> st.SearchStrategy[datetime]:
+    """`around` +/- whole days: one draw, cheaper than `moments`."""
+    return st.integers(min_days, max_days).map(lambda n: around + timedelta(days=n))
+
+
+def nows() -> st.SearchStrategy[datetime]:
+    """The clock of a run: on or up to 60 days after BASE."""
+    return moments(BASE, 0, 60)
+
+
+def rotation_settings() -> st.SearchStrategy[Settings]:
+    return st.builds(
+        Settings,
+        regions=st.just((REGION,)),
+        retention_days=st.integers(1, 120),
+        keep_latest=st.integers(1, 3),
+        disable_grace_days=st.sampled_from((0, 0, 1, 7, 14, 30)),
+        max_actions=st.integers(1, 20),
+        allowed_share_accounts=st.sampled_from(
+            (frozenset({ALLOWED_ACCOUNT}), frozenset({ALLOWED_ACCOUNT, ORG_ARN}), frozenset())
+        ),
+    )
+
+
+def critical_moments(estate: RegionEstate, settings: Settings) -> list[datetime]:
+    """The moments at which a rule flips for some image of `estate`.
+
+    An image reaches the retention, a disabled image's grace ends, a launch
+    leaves the retention window. A run at (or a second either side of) one of
+    these is where an off-by-one in a policy shows.
+    """
+    retention = timedelta(days=settings.retention_days)
+    grace = timedelta(days=settings.disable_grace_days)
+    found: set[datetime] = set()
+    for image in estate.images:
+        found.add(image.creation_date + retention)
+        if image.last_launched is not None:
+            found.add(image.last_launched + retention)
+        try:
+            disabled_at = datetime.fromisoformat(image.tags.get(TAG_DISABLED_AT, ""))
+        except ValueError:
+            continue
+        found.add((disabled_at if disabled_at.tzinfo else disabled_at.replace(tzinfo=UTC)) + grace)
+    return sorted(found)
+
+
+@st.composite
+def nows_for(draw: st.DrawFn, estate: RegionEstate, settings: Settings) -> datetime:
+    """Half the time any clock (`nows()`), half the time on a critical moment, +/- a second."""
+    edges = critical_moments(estate, settings)
+    on_edge: bool = draw(_BOOLEANS)
+    if edges and on_edge:
+        return draw(st.sampled_from(edges)) + timedelta(seconds=draw(_EDGE))
+    return draw(_NOWS)
+
+
+def budgets() -> st.SearchStrategy[int]:
+    return st.integers(0, 12)
+
+
+def sharings() -> st.SearchStrategy[Sharing | None]:
+    """Launch permissions as read; None is "not read yet"."""
+    return st.sampled_from((None, *CLEAN_SHARINGS, *FOREIGN_SHARINGS, Sharing(public=True),
+                            Sharing(error="UnauthorizedOperation: not allowed")))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Built once: a strategy built inside a composite would be validated at every draw,
+# so the composites below draw from these through plain `_draw_*` helpers.
+_TROUBLES = st.sampled_from(TROUBLES)
+_EXTRA_TROUBLES = st.sampled_from(("none",) * 40 + TROUBLES[TROUBLES.count("none"):])
+_SOMETIMES = st.sampled_from((False, False, False, True))
+_NOW_AND_THEN = st.sampled_from((False,) * 19 + (True,))
+_STEMS = st.sampled_from(FAMILY_STEMS)
+_TRUE_RETAIN = st.sampled_from(TRUE_RETAIN)
+_FALSE_RETAIN = st.sampled_from(FALSE_RETAIN)
+_BAD_RETAIN = st.sampled_from(BAD_RETAIN)
+_BAD_FAMILY = st.sampled_from(BAD_FAMILY_TAGS)
+_GOOD_FAMILY = st.sampled_from(("custom", "other/team.web_1"))
+_DISABLED_AT_KIND = st.sampled_from(("tag",) * 6 + ("none", "bad"))
+_DISABLED_AT_TIMES = days(BASE, -40, 50)
+_BAD_TIMES = st.sampled_from(BAD_TIMES)
+_SNAPSHOTS = st.lists(st.sampled_from(SNAPSHOT_POOL), max_size=3, unique=True)
+_CREATED = days(BASE, -200, 0)
+_STATES = st.sampled_from(
+    (ImageState.AVAILABLE,) * 10 + (ImageState.DISABLED,) * 5
+    + (ImageState.PENDING, ImageState.FAILED, ImageState.DEREGISTERED)
+)
+_DEPRECATION_TIMES = days(BASE, -100, 200)
+_RECENT_LAUNCHES = days(BASE, -100, 0)
+_LAUNCH_TIMES = days(BASE, -250, 0)
+_USE_COUNT = st.integers(1, 2)
+_KINDS = st.sampled_from(list(UsageKind))
+_DETAILS = {kind: st.sampled_from(details) for kind, details in USAGE_DETAILS.items()}
+_CLEAN_SHARINGS = st.sampled_from((None, *CLEAN_SHARINGS))  # None: not read yet
+_FOREIGN_SHARINGS = st.sampled_from(FOREIGN_SHARINGS)
+_IDS = st.integers(0, 2**32)
+_UNREAD = st.sampled_from(UNREAD_SOURCES)
+_BOOLEANS = st.booleans()
+_EDGE = st.sampled_from((0, -1, 1))
+_NOWS = nows()
+
+
+@cache
+def _id_lists(size: int) -> st.SearchStrategy[list[int]]:
+    return st.lists(_IDS, min_size=size, max_size=size, unique=True)
+
+
+@cache
+def _sizes(min_size: int, max_size: int) -> st.SearchStrategy[int]:
+    return st.integers(min_size, max_size)
+
+
+def _draw_troubles(draw: st.DrawFn) -> frozenset[str]:
+    return frozenset((draw(_TROUBLES), draw(_EXTRA_TROUBLES)))
+
+
+def _draw_tags(draw: st.DrawFn, stem: str, troubles: frozenset[str]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    if "retain" in troubles:
+        tags[TAG_RETAIN] = draw(_TRUE_RETAIN)
+    elif "bad-retain" in troubles:
+        tags[TAG_RETAIN] = draw(_BAD_RETAIN)
+    elif draw(_SOMETIMES):
+        tags[TAG_RETAIN] = draw(_FALSE_RETAIN)
+    if "bad-family" in troubles:
+        tags[TAG_FAMILY] = draw(_BAD_FAMILY)
+    elif draw(_NOW_AND_THEN):
+        tags[TAG_FAMILY] = draw(_GOOD_FAMILY)
+    if draw(_SOMETIMES):
+        tags[TAG_IMAGE_BUILDER_ARN] = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/{stem}/1.0.0/1"
+    disabled_at = draw(_DISABLED_AT_KIND)
+    if disabled_at == "tag":
+        tags[TAG_DISABLED_AT] = _iso(draw(_DISABLED_AT_TIMES))
+    elif disabled_at == "bad":
+        tags[TAG_DISABLED_AT] = draw(_BAD_TIMES)
+    return tags
+
+
+def _draw_image(draw: st.DrawFn, image_id: str, account_id: str, troubles: frozenset[str]) -> Image:
+    stem = draw(_STEMS)
+    snaps = draw(_SNAPSHOTS)
+    if "launched" in troubles:
+        launched: datetime | None = draw(_RECENT_LAUNCHES)
+    else:
+        launched = draw(_LAUNCH_TIMES) if draw(_SOMETIMES) else None
+    return Image(
+        image_id=image_id,
+        region=REGION,
+        owner_id=FOREIGN_OWNER if "foreign-owner" in troubles else account_id,
+        name=f"{stem}-v{int(image_id[-4:], 16) % 100}",
+        creation_date=draw(_CREATED),
+        state=draw(_STATES).value,
+        tags=_draw_tags(draw, stem, troubles),
+        snapshots=tuple(
+            SnapshotRef(snap, f"/dev/xvd{chr(ord('a') + i)}", int(snap[-2:], 16) + 1)
+            for i, snap in enumerate(snaps)
+        ),
+        public="public" in troubles,
+        deprecation_time=draw(_DEPRECATION_TIMES) if draw(_SOMETIMES) else None,
+        deregistration_protected="protected" in troubles,
+        last_launched=launched,
+    )
+
+
+def _draw_usages(draw: st.DrawFn, image_id: str, troubles: frozenset[str]) -> tuple[Usage, ...]:
+    if "usage" not in troubles:
+        return ()
+    found = []
+    for n in range(draw(_USE_COUNT)):
+        kind = draw(_KINDS)
+        found.append(Usage(image_id, kind, f"{kind.value}-{n}", draw(_DETAILS[kind])))
+    return tuple(found)
+
+
+def _draw_sharing(draw: st.DrawFn, troubles: frozenset[str]) -> Sharing | None:
+    if "shared-foreign" in troubles:
+        return draw(_FOREIGN_SHARINGS)
+    if "shared-public" in troubles:
+        return Sharing(public=True)
+    if "sharing-error" in troubles:
+        return Sharing(error="UnauthorizedOperation: not allowed")
+    if "sharing-unread" in troubles:
+        return None
+    return draw(_CLEAN_SHARINGS)
+
+
+@st.composite
+def images(draw: st.DrawFn, image_id: str, account_id: str = ACCOUNT) -> Image:
+    """One image, usually owned by `account_id`, of one of FAMILY_STEMS, in any state."""
+    return _draw_image(draw, image_id, account_id, _draw_troubles(draw))
+
+
+@st.composite
+def usages(draw: st.DrawFn, image_id: str) -> tuple[Usage, ...]:
+    """Usually nothing, else one or two things that use the image."""
+    return _draw_usages(draw, image_id, frozenset({"usage"}) if draw(_SOMETIMES) else frozenset())
+
+
+@st.composite
+def estates(draw: st.DrawFn, min_images: int = 0, max_images: int = 16) -> RegionEstate:
+    """A region's estate: unique image ids and everything read about them."""
+    size = draw(_sizes(min_images, max_images))  # uniform: lists of hypothesis' own stay short
+    ids = [f"ami-{n:017x}" for n in draw(_id_lists(size))]
+    troubles = {image_id: _draw_troubles(draw) for image_id in ids}
+    found = [_draw_image(draw, image_id, ACCOUNT, troubles[image_id]) for image_id in ids]
+    used = {i: u for i in ids if (u := _draw_usages(draw, i, troubles[i]))}
+    sharing = {i: s for i in ids if (s := _draw_sharing(draw, troubles[i])) is not None}
+    return RegionEstate(
+        region=REGION,
+        account_id=ACCOUNT,
+        images=tuple(found),
+        usages=used,
+        sharing=sharing,
+        references_checked=draw(_BOOLEANS),
+        unread_sources=draw(_UNREAD),
+    )
