@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -215,6 +216,7 @@ def bench(size: int, with_c7n: bool) -> dict[str, Any]:
 
     import sandbox
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
@@ -224,7 +226,7 @@ def bench(size: int, with_c7n: bool) -> dict[str, Any]:
     shape = Shape(size)
     mock = mock_aws()
     mock.start()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     try:
         began = time.perf_counter()
         seed(shape, datetime.now(UTC))

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+from ami_hygiene.observability import NAMESPACE, SERVICE
+from ami_hygiene.publisher import REPORT_PREFIX
 from aws_cdk import CfnCondition, CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -21,9 +23,6 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-
-from ami_hygiene.observability import NAMESPACE, SERVICE
-from ami_hygiene.publisher import REPORT_PREFIX
 
 from .nag import acknowledge
 from .reporting import Reporting
@@ -80,7 +79,9 @@ class JobFunction(Construct):
         policies = [self._attach("Reads", permissions.reads, None, permissions.read_wildcards)]
         if permissions.writes:
             # Not a dependency of the function: it may not exist (report mode).
-            self._attach("Writes", permissions.writes, permissions.write_condition, permissions.write_wildcards)
+            self._attach(
+                "Writes", permissions.writes, permissions.write_condition, permissions.write_wildcards
+            )
         policies.append(self._allow_reporting(reporting))
 
         self.failed = sqs.Queue(
@@ -93,8 +94,8 @@ class JobFunction(Construct):
         acknowledge(
             self.failed,
             ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"),
-            "This queue is itself the last stop for failed invocations (the function's on-failure destination "
-            "and the schedule target's dead-letter queue); nothing consumes it automatically.",
+            "This queue is itself the last stop for failed invocations (the function's on-failure "
+            "destination and the schedule target's dead-letter queue); nothing consumes it automatically.",
         )
 
         self.function = lambda_.Function(
@@ -135,9 +136,9 @@ class JobFunction(Construct):
         acknowledge(
             self.function,
             ("Serverless-LambdaDLQ",),
-            "Failed asynchronous invocations go to the on-failure destination (an encrypted SQS queue), whose "
-            "record carries the error as well as the event; a dead-letter queue in addition would deliver "
-            "every failure twice.",
+            "Failed asynchronous invocations go to the on-failure destination (an encrypted SQS queue), "
+            "whose record carries the error as well as the event; a dead-letter queue in addition would "
+            "deliver every failure twice.",
         )
         acknowledge(
             self.role,

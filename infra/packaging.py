@@ -56,9 +56,21 @@ def runtime_pins(requirements: Path = REQUIREMENTS) -> list[str]:
 
 def pip_command(target: str, pins: Sequence[str], python: str = sys.executable) -> list[str]:
     return [
-        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-        "--target", target,
-        "--platform", PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION,
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--target",
+        target,
+        "--platform",
+        PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
         "--only-binary=:all:",
         *pins,
     ]
@@ -81,7 +93,9 @@ class PipBundling:
         self.pins = list(pins)
 
     def try_bundle(self, output_dir: str, **_: Any) -> bool:
-        result = subprocess.run(pip_command(output_dir, self.pins), capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            pip_command(output_dir, self.pins), capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
             raise RuntimeError(
                 "bundling the functions failed: pip could not fetch the Lambda wheels "

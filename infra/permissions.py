@@ -11,10 +11,9 @@ sts:GetCallerIdentity needs no permission (AWS always allows it), so it is not l
 
 from __future__ import annotations
 
+from ami_hygiene.estate import TAG_PREFIX
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
-
-from ami_hygiene.estate import TAG_PREFIX
 
 from .job_function import JobPermissions
 from .parameters import StackParameters
@@ -111,31 +110,32 @@ def rotation_permissions(params: StackParameters) -> JobPermissions:
         write_condition=params.enforce_mode,
         read_wildcards={
             "AwsSolutions-IAM5[Resource::*]": (
-                "These List/Describe actions (EC2, Auto Scaling, SSM DescribeParameters, Image Builder lists) "
-                "support no resource-level permissions; aws:RequestedRegion limits them to the Regions."
+                "These List/Describe actions (EC2, Auto Scaling, SSM DescribeParameters, Image Builder "
+                "lists) support no resource-level permissions; aws:RequestedRegion limits them to the "
+                "Regions."
             ),
             f"AwsSolutions-IAM5[Resource::{NAG_IMAGES}]": (
-                "Image ids are only known at run time (any image the account owns); ec2:Owner limits this to "
-                f"the account's own images. {REGION_REASON}"
+                "Image ids are only known at run time (any image the account owns); ec2:Owner limits this "
+                f"to the account's own images. {REGION_REASON}"
             ),
             f"AwsSolutions-IAM5[Resource::{NAG_PARAMETERS}]": (
-                "The job reads String/StringList parameters to find AMI ids named in them; their names are not "
-                "known in advance. SecureString values stay encrypted (no kms:Decrypt is granted). "
+                "The job reads String/StringList parameters to find AMI ids named in them; their names are "
+                "not known in advance. SecureString values stay encrypted (no kms:Decrypt is granted). "
                 + REGION_REASON
             ),
             f"AwsSolutions-IAM5[Resource::{NAG_CONTAINER_RECIPES}]": (
-                "DescribeImageReferences reads container recipes to find images they name; recipe names are not "
-                f"known in advance. {REGION_REASON}"
+                "DescribeImageReferences reads container recipes to find images they name; recipe names are "
+                f"not known in advance. {REGION_REASON}"
             ),
         },
         write_wildcards={
             f"AwsSolutions-IAM5[Resource::{NAG_IMAGES}]": (
-                "The images to retire are chosen at run time; ec2:Owner allows only images this account owns. "
-                + REGION_REASON
+                "The images to retire are chosen at run time; ec2:Owner allows only images this account "
+                f"owns. {REGION_REASON}"
             ),
             f"AwsSolutions-IAM5[Resource::{NAG_SNAPSHOTS}]": (
-                "Snapshot ARNs carry no account id and the snapshots are chosen at run time (those of a retired "
-                f"image); ec2:Owner allows only snapshots this account owns. {REGION_REASON}"
+                "Snapshot ARNs carry no account id and the snapshots are chosen at run time (those of a "
+                f"retired image); ec2:Owner allows only snapshots this account owns. {REGION_REASON}"
             ),
         },
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ami_hygiene.observability import JOB_DIMENSION, NAMESPACE, RUN_ERRORS_METRIC, SERVICE
+from ami_hygiene.publisher import REPORT_PREFIX
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -15,9 +17,6 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-
-from ami_hygiene.observability import JOB_DIMENSION, NAMESPACE, RUN_ERRORS_METRIC, SERVICE
-from ami_hygiene.publisher import REPORT_PREFIX
 
 from .nag import acknowledge
 from .parameters import StackParameters
@@ -123,6 +122,7 @@ class Reporting(Construct):
         """One row per job with its run metrics (Powertools EMF: namespace, service and job dimensions)."""
         board = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{Aws.STACK_NAME}-{Aws.REGION}")
         for job in jobs:
+
             def metric(name: str, statistic: str = "Sum", job: str = job) -> cloudwatch.Metric:
                 return cloudwatch.Metric(
                     namespace=NAMESPACE,
@@ -136,7 +136,10 @@ class Reporting(Construct):
                 cloudwatch.TextWidget(markdown=f"## {job}", width=24, height=1),
                 cloudwatch.GraphWidget(
                     title=f"{job}: images",
-                    left=[metric(n) for n in ("ImagesSeen", "ImagesRetired", "ImagesDisabled", "ImagesDeprecated")],
+                    left=[
+                        metric(n)
+                        for n in ("ImagesSeen", "ImagesRetired", "ImagesDisabled", "ImagesDeprecated")
+                    ],
                     width=8,
                 ),
                 cloudwatch.GraphWidget(

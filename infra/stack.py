@@ -45,14 +45,30 @@ class AmiHygieneStack(Stack):
             memory_size=ROTATE_MEMORY_MB,
             description="ami-hygiene rotate: deprecate, disable, deregister superseded unused AMIs",
         )
-        ScheduleTrigger(self, "RotateSchedule", job=self.rotate, expression=self.parameters.value("RotationSchedule"))
+        ScheduleTrigger(
+            self, "RotateSchedule", job=self.rotate, expression=self.parameters.value("RotationSchedule")
+        )
         RecycleBin(self, "RecycleBin", parameters=self.parameters, jobs=[self.rotate.job])
         self.reporting.dashboard([self.rotate.job])
 
-        CfnOutput(self, "TopicArn", value=self.reporting.topic.topic_arn, description="Subscribe to the reports")
-        CfnOutput(self, "ReportBucket", value=self.reporting.bucket.bucket_name,
-                  description="Reports too large for one message")
-        CfnOutput(self, "RotateFunction", value=self.rotate.function.function_name,
-                  description="Invoke by hand: see README")
-        CfnOutput(self, "RotateFailedInvocations", value=self.rotate.failed.queue_url,
-                  description="Invocations that failed")
+        CfnOutput(
+            self, "TopicArn", value=self.reporting.topic.topic_arn, description="Subscribe to the reports"
+        )
+        CfnOutput(
+            self,
+            "ReportBucket",
+            value=self.reporting.bucket.bucket_name,
+            description="Reports too large for one message",
+        )
+        CfnOutput(
+            self,
+            "RotateFunction",
+            value=self.rotate.function.function_name,
+            description="Invoke by hand: see README",
+        )
+        CfnOutput(
+            self,
+            "RotateFailedInvocations",
+            value=self.rotate.failed.queue_url,
+            description="Invocations that failed",
+        )

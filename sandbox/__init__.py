@@ -28,7 +28,7 @@ def install() -> None:
     from moto.ec2.responses.launch_templates import LaunchTemplates
 
     from . import images, references
-    from .paging import paginated
+    from .paging import describe_launch_template_versions, paginated
 
     images.patch_model()
     for name in (
@@ -44,9 +44,7 @@ def install() -> None:
     ElasticBlockStore.describe_snapshots = paginated(  # type: ignore[method-assign]
         ElasticBlockStore.describe_snapshots, "Snapshots", 1000, sort_key=lambda s: s.id
     )
-    LaunchTemplates.describe_launch_template_versions = paginated(  # type: ignore[method-assign]
-        LaunchTemplates.describe_launch_template_versions, "LaunchTemplateVersions", 200
-    )
+    LaunchTemplates.describe_launch_template_versions = describe_launch_template_versions  # type: ignore[method-assign]
     InstanceBackend.run_instances = images.stamp_launches(InstanceBackend.run_instances)  # type: ignore[method-assign]
     _installed = True
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from moto.ec2.exceptions import EC2ClientError
 
 T = TypeVar("T")
+LAUNCH_TEMPLATE_VERSIONS_MAX = 200
 
 
 class InvalidNextToken(EC2ClientError):
@@ -65,3 +66,39 @@ def paginated(original: Any, key: str, limit: int, sort_key: Any = None) -> Any:
         return ActionResult(out)
 
     return method
+
+
+def describe_launch_template_versions(self: Any) -> Any:
+    """Every version asked for, in pages of MaxResults (moto cuts the list instead)."""
+    from moto.core.responses import ActionResult
+
+    self.error_on_dryrun()
+    versions = self.ec2_backend.describe_launch_template_versions(
+        template_name=self._get_param("LaunchTemplateName"),
+        template_id=self._get_param("LaunchTemplateId"),
+        versions=self._get_param("Versions", []),
+        min_version=self._get_int_param("MinVersion"),
+        max_version=self._get_int_param("MaxVersion"),
+        max_results=None,
+    )
+    max_results = min(self._get_int_param("MaxResults") or LAUNCH_TEMPLATE_VERSIONS_MAX,
+                      LAUNCH_TEMPLATE_VERSIONS_MAX)
+    items, token = page(versions, max_results, self._get_param("NextToken"))
+    result: dict[str, Any] = {
+        "LaunchTemplateVersions": [
+            {
+                "CreateTime": version.create_time,
+                "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+                "DefaultVersion": template.is_default(version),
+                "LaunchTemplateData": version.data,
+                "LaunchTemplateId": template.id,
+                "LaunchTemplateName": template.name,
+                "VersionDescription": version.description,
+                "VersionNumber": version.number,
+            }
+            for template, version in items
+        ]
+    }
+    if token:
+        result["NextToken"] = token
+    return ActionResult(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from . import install
 def start(port: int = 0, host: str = "127.0.0.1") -> tuple[ThreadedMotoServer, str]:
     """Start serving in a thread; returns the server and its endpoint URL."""
     install()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

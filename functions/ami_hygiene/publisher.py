@@ -188,7 +188,12 @@ def shortened(message: Message, *, location: Mapping[str, str] | None, why: str)
             break
         lines.append(line)
     if location:
-        lines += ["", why, f"Full report: {location['s3_uri']}", f"Open it in the console: {location['console_url']}"]
+        lines += [
+            "",
+            why,
+            f"Full report: {location['s3_uri']}",
+            f"Open it in the console: {location['console_url']}",
+        ]
     else:
         lines += ["", why, "The full report was not stored: no REPORT_BUCKET is configured."]
     document = {k: v for k, v in message.document.items() if k != "decisions"}

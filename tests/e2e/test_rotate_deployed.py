@@ -25,8 +25,8 @@ from typing import Any
 import boto3
 import pytest
 import time_machine
-
 from ami_hygiene.observability import METRIC_NAMES
+
 from tests.infra.cfn import Evaluator, parameter_values
 from tests.infra.synthesized import Synthesized, synthesize
 
@@ -124,16 +124,21 @@ def wiring(aws: None) -> Wiring:
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     queue_url = sqs.create_queue(QueueName="report-reader")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)  # raw delivery off
     return Wiring(topic_arn, bucket, queue_url)
 
 
-def deploy(synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch, **parameters: str) -> Deployed:
+def deploy(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch, **parameters: str
+) -> Deployed:
     """The rotation function with the template's handler and environment for these parameter values."""
     template = synth.template
     [(fn_id, fn)] = [
-        (k, v) for k, v in synth.resources("AWS::Lambda::Function").items()
+        (k, v)
+        for k, v in synth.resources("AWS::Lambda::Function").items()
         if v["Properties"]["Handler"].endswith(".handlers.rotate.handler")
     ]
     props = fn["Properties"]
@@ -180,7 +185,9 @@ def seed_family(name: str, ages_days: list[int]) -> dict[str, str]:
 
 def account_images() -> dict[str, str]:
     ec2 = boto3.client("ec2", region_name=REGION)
-    return {i["ImageId"]: i["State"] for i in ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]}
+    return {
+        i["ImageId"]: i["State"] for i in ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]
+    }
 
 
 @pytest.fixture
@@ -191,7 +198,11 @@ def estate(wiring: Wiring) -> Iterator[dict[str, str]]:
 
 
 def test_scheduled_run_publishes_a_readable_email_and_a_json_report(
-    synth: Synthesized, wiring: Wiring, estate: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    synth: Synthesized,
+    wiring: Wiring,
+    estate: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     deployed = deploy(synth, wiring, monkeypatch)  # the defaults a new user deploys with: report mode
     assert deployed.environment["MODE"] == "report" and deployed.environment["REGIONS"] == ""
@@ -207,12 +218,20 @@ def test_scheduled_run_publishes_a_readable_email_and_a_json_report(
     assert subject.startswith(f"[ami-hygiene] {REGION} rotate (report mode): ")
     assert len(subject) < 100 and subject.isascii()
     attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
-    assert attributes == {"job": "rotate", "severity": "info", "region": REGION, "account": ACCOUNT,
-                          "mode": "report"}
+    assert attributes == {
+        "job": "rotate",
+        "severity": "info",
+        "region": REGION,
+        "account": ACCOUNT,
+        "mode": "report",
+    }
 
     report = json.loads(envelope["Message"])  # what SQS, Lambda and HTTPS subscribers get
     assert (report["job"], report["mode"], report["account"], report["regions"]) == (
-        "rotate", "report", ACCOUNT, [REGION]
+        "rotate",
+        "report",
+        ACCOUNT,
+        [REGION],
     )
     assert report["summary"]["images"] == len(estate)
     assert report["summary"]["disabled"] == 3  # the three web images older than 90 days

@@ -49,7 +49,9 @@ def parameter_values(template: Mapping[str, Any], given: Mapping[str, str]) -> d
 
 
 def check_parameter(name: str, spec: Mapping[str, Any], value: str) -> str | None:
-    refusal = f"Parameter '{name}' failed to satisfy constraint: {spec.get('ConstraintDescription', '')}".rstrip()
+    refusal = (
+        f"Parameter '{name}' failed to satisfy constraint: {spec.get('ConstraintDescription', '')}".rstrip()
+    )
     kind = spec["Type"]
     if kind == "Number":
         try:
@@ -90,7 +92,11 @@ class Evaluator:
     ) -> None:
         self.template = template
         self.refs: dict[str, Any] = {
-            **PSEUDO, "AWS::Region": region, "AWS::AccountId": account, **parameters, **(resources or {})
+            **PSEUDO,
+            "AWS::Region": region,
+            "AWS::AccountId": account,
+            **parameters,
+            **(resources or {}),
         }
         self._conditions: dict[str, bool] = {}
 
@@ -110,7 +116,7 @@ class Evaluator:
             return node
         if len(node) != 1:
             return {k: self.value(v) for k, v in node.items()}
-        (fn, arg), = node.items()
+        ((fn, arg),) = node.items()
         if fn == "Ref":
             if arg not in self.refs:
                 raise KeyError(f"Ref {arg}: no value given for it")

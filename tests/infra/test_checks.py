@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from ami_hygiene.settings import Settings, SettingsError
+
 from infra.packaging import RUNTIME_DISTRIBUTIONS, pip_command, runtime_pins, source_hash
 from infra.parameters import SPECS
 from tests.infra.cfn import ParameterError, parameter_values
@@ -97,7 +97,10 @@ def test_a_bad_parameter_is_refused_with_its_constraint(synth: Synthesized, name
         parameter_values(synth.template, {name: value})
     message = str(refused.value)
     assert name in message
-    assert synth.template["Parameters"][name]["ConstraintDescription"] in message or "must be a number" in message
+    assert (
+        synth.template["Parameters"][name]["ConstraintDescription"] in message
+        or "must be a number" in message
+    )
 
 
 def test_the_issue_examples_are_refused_with_readable_messages(synth: Synthesized) -> None:

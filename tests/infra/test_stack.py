@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
-
 from ami_hygiene.estate import TAG_RETIRED_BY
 from ami_hygiene.observability import METRIC_NAMES, NAMESPACE
+
 from infra.parameters import GROUPS, SPECS
 from infra.permissions import ROTATION_READ_ACTIONS, ROTATION_WRITE_ACTIONS
 from tests.infra.cfn import Evaluator, parameter_values
@@ -41,7 +41,8 @@ def _one(synth: Synthesized, resource_type: str) -> tuple[str, dict[str, Any]]:
 
 def _rotate_function(synth: Synthesized) -> tuple[str, dict[str, Any]]:
     [(logical_id, fn)] = [
-        (k, v) for k, v in synth.resources("AWS::Lambda::Function").items()
+        (k, v)
+        for k, v in synth.resources("AWS::Lambda::Function").items()
         if v["Properties"]["Handler"] == ROTATE_HANDLER
     ]
     return logical_id, fn
@@ -49,7 +50,8 @@ def _rotate_function(synth: Synthesized) -> tuple[str, dict[str, Any]]:
 
 def _role_policies(synth: Synthesized, role_id: str) -> dict[str, dict[str, Any]]:
     return {
-        k: v for k, v in synth.resources("AWS::IAM::Policy").items()
+        k: v
+        for k, v in synth.resources("AWS::IAM::Policy").items()
         if {"Ref": role_id} in v["Properties"]["Roles"]
     }
 
@@ -84,9 +86,16 @@ def test_every_parameter_has_a_description_a_constraint_and_a_label(template: di
 def test_the_issue_parameters_and_their_defaults(template: dict[str, Any]) -> None:
     defaults = parameter_values(template, {})
     assert defaults == {
-        "RotationMode": "report", "RetentionDays": "90", "KeepLatest": "3", "DisableGraceDays": "14",
-        "MaxActionsPerRun": "100", "AllowedShareAccounts": "", "Regions": "",
-        "RotationSchedule": "cron(0 6 * * ? *)", "AlertEmail": "", "NotifyAllClean": "false",
+        "RotationMode": "report",
+        "RetentionDays": "90",
+        "KeepLatest": "3",
+        "DisableGraceDays": "14",
+        "MaxActionsPerRun": "100",
+        "AllowedShareAccounts": "",
+        "Regions": "",
+        "RotationSchedule": "cron(0 6 * * ? *)",
+        "AlertEmail": "",
+        "NotifyAllClean": "false",
         "RecycleBinDays": "14",
     }
 
@@ -94,11 +103,17 @@ def test_the_issue_parameters_and_their_defaults(template: dict[str, Any]) -> No
 def test_parameters_reach_the_function_as_the_cli_environment_variables(synth: Synthesized) -> None:
     _, fn = _rotate_function(synth)
     env = fn["Properties"]["Environment"]["Variables"]
-    assert {k: v for k, v in env.items() if isinstance(v, dict) and v.get("Ref") in {s.name for s in SPECS}} == {
-        "MODE": {"Ref": "RotationMode"}, "RETENTION_DAYS": {"Ref": "RetentionDays"},
-        "KEEP_LATEST": {"Ref": "KeepLatest"}, "DISABLE_GRACE_DAYS": {"Ref": "DisableGraceDays"},
-        "MAX_ACTIONS": {"Ref": "MaxActionsPerRun"}, "ALLOWED_SHARE_ACCOUNTS": {"Ref": "AllowedShareAccounts"},
-        "REGIONS": {"Ref": "Regions"}, "NOTIFY_ALL_CLEAN": {"Ref": "NotifyAllClean"},
+    assert {
+        k: v for k, v in env.items() if isinstance(v, dict) and v.get("Ref") in {s.name for s in SPECS}
+    } == {
+        "MODE": {"Ref": "RotationMode"},
+        "RETENTION_DAYS": {"Ref": "RetentionDays"},
+        "KEEP_LATEST": {"Ref": "KeepLatest"},
+        "DISABLE_GRACE_DAYS": {"Ref": "DisableGraceDays"},
+        "MAX_ACTIONS": {"Ref": "MaxActionsPerRun"},
+        "ALLOWED_SHARE_ACCOUNTS": {"Ref": "AllowedShareAccounts"},
+        "REGIONS": {"Ref": "Regions"},
+        "NOTIFY_ALL_CLEAN": {"Ref": "NotifyAllClean"},
     }
     assert env["POWERTOOLS_SERVICE_NAME"] == "ami-hygiene"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
@@ -126,15 +141,21 @@ def test_rotation_function_runtime_limits_and_logging(synth: Synthesized) -> Non
 
 def test_failed_invocations_go_to_an_encrypted_queue_and_errors_alarm_the_topic(synth: Synthesized) -> None:
     fn_id, _ = _rotate_function(synth)
-    [invoke] = [v for v in synth.resources("AWS::Lambda::EventInvokeConfig").values()
-                if v["Properties"]["FunctionName"] == {"Ref": fn_id}]
+    [invoke] = [
+        v
+        for v in synth.resources("AWS::Lambda::EventInvokeConfig").values()
+        if v["Properties"]["FunctionName"] == {"Ref": fn_id}
+    ]
     queue_id = invoke["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     queue = synth.template["Resources"][queue_id]
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
     assert invoke["Properties"]["MaximumRetryAttempts"] == 0
     topic_id, _ = _one(synth, "AWS::SNS::Topic")
-    [alarm] = [a for a in synth.resources("AWS::CloudWatch::Alarm").values()
-               if a["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": fn_id}}]]
+    [alarm] = [
+        a
+        for a in synth.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": fn_id}}]
+    ]
     assert alarm["Properties"]["MetricName"] == "Errors"
     assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
 
@@ -153,18 +174,36 @@ def test_schedule_rule_invokes_the_function_with_the_schedule_parameter(synth: S
 
 def test_one_role_per_job_with_only_the_calls_the_job_makes(synth: Synthesized) -> None:
     roles = synth.resources("AWS::IAM::Role")
-    lambda_roles = [k for k, v in roles.items()
-                    if "lambda.amazonaws.com" in json.dumps(v["Properties"]["AssumeRolePolicyDocument"])]
+    lambda_roles = [
+        k
+        for k, v in roles.items()
+        if "lambda.amazonaws.com" in json.dumps(v["Properties"]["AssumeRolePolicyDocument"])
+    ]
     assert len(lambda_roles) == 1
     role_id = lambda_roles[0]
     assert "ManagedPolicyArns" not in roles[role_id]["Properties"]
-    actions = {a for p in _role_policies(synth, role_id).values() for s in _statements(p) for a in _actions(s)}
+    actions = {
+        a for p in _role_policies(synth, role_id).values() for s in _statements(p) for a in _actions(s)
+    }
     assert actions == {
-        *ROTATION_READ_ACTIONS, "ec2:DescribeImageAttribute", "ssm:GetParameters", "imagebuilder:GetContainerRecipe",
-        *ROTATION_WRITE_ACTIONS, "ec2:DeleteSnapshot", "ec2:CreateTags",
-        "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "s3:PutObject",
-        "logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
-        "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+        *ROTATION_READ_ACTIONS,
+        "ec2:DescribeImageAttribute",
+        "ssm:GetParameters",
+        "imagebuilder:GetContainerRecipe",
+        *ROTATION_WRITE_ACTIONS,
+        "ec2:DeleteSnapshot",
+        "ec2:CreateTags",
+        "sns:Publish",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "s3:PutObject",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
     }
     assert not any(a.endswith("*") for a in actions)
 
@@ -176,8 +215,9 @@ def test_writes_exist_only_in_enforce_mode_and_only_on_owned_resources_in_the_re
     role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     policies = _role_policies(synth, role_id)
     write_actions = {*ROTATION_WRITE_ACTIONS, "ec2:DeleteSnapshot", "ec2:CreateTags"}
-    [(write_id, writes)] = [(k, p) for k, p in policies.items()
-                            if any(_actions(s) & write_actions for s in _statements(p))]
+    [(write_id, writes)] = [
+        (k, p) for k, p in policies.items() if any(_actions(s) & write_actions for s in _statements(p))
+    ]
     assert writes["Condition"] == "EnforceMode"
     for statement in _statements(writes):
         assert statement["Condition"]["StringEquals"]["ec2:Owner"] == {"Ref": "AWS::AccountId"}
@@ -196,16 +236,23 @@ def test_writes_exist_only_in_enforce_mode_and_only_on_owned_resources_in_the_re
 def test_region_condition_is_the_regions_parameter_or_the_stack_region(synth: Synthesized) -> None:
     _, fn = _rotate_function(synth)
     policies = _role_policies(synth, fn["Properties"]["Role"]["Fn::GetAtt"][0])
-    [reads] = [p for p in policies.values() if any("ec2:DescribeImages" in _actions(s) for s in _statements(p))]
+    [reads] = [
+        p for p in policies.values() if any("ec2:DescribeImages" in _actions(s) for s in _statements(p))
+    ]
     condition = _statements(reads)[0]["Condition"]["StringEquals"]["aws:RequestedRegion"]
     assert _evaluator(synth.template).value(condition) == [REGION]
-    assert _evaluator(synth.template, Regions="eu-west-1,us-east-1").value(condition) == ["eu-west-1", "us-east-1"]
+    assert _evaluator(synth.template, Regions="eu-west-1,us-east-1").value(condition) == [
+        "eu-west-1",
+        "us-east-1",
+    ]
 
 
 def test_every_wildcard_resource_is_fenced_by_a_condition_or_is_x_ray(synth: Synthesized) -> None:
     for policy in synth.resources("AWS::IAM::Policy").values():
         for statement in _statements(policy):
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
             if not any("*" in json.dumps(r) for r in resources):
                 continue
             if _actions(statement) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}:
@@ -247,8 +294,10 @@ def test_report_bucket_is_encrypted_private_tls_only_and_expires_reports(synth: 
     assert expiry["ExpirationInDays"] == 90 and expiry["Prefix"] == "reports/"
     _, policy = _one(synth, "AWS::S3::BucketPolicy")
     assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-               for s in policy["Properties"]["PolicyDocument"]["Statement"])
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
 
 
 def test_dashboard_shows_every_job_metric(synth: Synthesized) -> None:
@@ -265,9 +314,12 @@ def test_recycle_bin_keeps_only_what_rotation_retired_and_can_be_turned_off(synt
     rules = synth.resources("AWS::Rbin::Rule")
     assert sorted(r["Properties"]["ResourceType"] for r in rules.values()) == ["EBS_SNAPSHOT", "EC2_IMAGE"]
     for rule in rules.values():
-        assert rule["Properties"]["ResourceTags"] == [{"ResourceTagKey": TAG_RETIRED_BY, "ResourceTagValue": "rotate"}]
+        assert rule["Properties"]["ResourceTags"] == [
+            {"ResourceTagKey": TAG_RETIRED_BY, "ResourceTagValue": "rotate"}
+        ]
         assert rule["Properties"]["RetentionPeriod"] == {
-            "RetentionPeriodUnit": "DAYS", "RetentionPeriodValue": {"Ref": "RecycleBinDays"}
+            "RetentionPeriodUnit": "DAYS",
+            "RetentionPeriodValue": {"Ref": "RecycleBinDays"},
         }
     on, off = _evaluator(synth.template), _evaluator(synth.template, RecycleBinDays="0")
     assert all(on.created(k) and not off.created(k) for k in rules)

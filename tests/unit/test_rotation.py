@@ -586,3 +586,12 @@ def test_every_decision_carries_the_image_facts() -> None:
 
 def test_an_empty_estate_gives_an_empty_plan() -> None:
     assert _plan(_estate()) == Plan(job="rotate", region=REGION, decisions=())
+
+
+def test_one_newer_image_is_counted_in_the_singular() -> None:
+    plan = _plan(_estate(_image("ami-new", 1), _image("ami-young", 10), _image("ami-old", 400)),
+                 _settings(keep_latest=1))
+    assert _decision(plan, "ami-young").reasons[0].startswith("superseded by 1 newer image of family web;")
+    assert "superseded: 2 newer available images in family web" in _decision(plan, "ami-old").reasons
+    plan = _plan(_estate(_image("ami-new", 1), _image("ami-old", 400)), _settings(keep_latest=1))
+    assert _decision(plan, "ami-old").reasons[0] == "superseded: 1 newer available image in family web"

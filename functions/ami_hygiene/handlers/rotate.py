@@ -55,8 +55,12 @@ def rotate(event: Any, context: Any, env: Mapping[str, str], clients: Any = None
         scheduled = parse(event=event, model=ScheduledEvent)
     except (ValidationError, InvalidModelTypeError) as err:
         return _refuse(
-            clients, target, account, region, "unexpected event",
-            f"The rotate job runs on an EventBridge \"Scheduled Event\"; it got something else. {_brief(err)}",
+            clients,
+            target,
+            account,
+            region,
+            "unexpected event",
+            f'The rotate job runs on an EventBridge "Scheduled Event"; it got something else. {_brief(err)}',
         )
     logger.append_keys(schedule_event_id=scheduled.id, schedule_time=scheduled.time.isoformat())
 
@@ -77,8 +81,15 @@ def rotate(event: Any, context: Any, env: Mapping[str, str], clients: Any = None
         extra={
             "summary": summary,
             "errors": list(report.all_errors),
-            "published": [{"region": p.region, "severity": p.severity, "message_id": p.message_id,
-                           "stored_at": p.stored_at} for p in published],
+            "published": [
+                {
+                    "region": p.region,
+                    "severity": p.severity,
+                    "message_id": p.message_id,
+                    "stored_at": p.stored_at,
+                }
+                for p in published
+            ],
         },
     )
     return {
@@ -90,7 +101,9 @@ def rotate(event: Any, context: Any, env: Mapping[str, str], clients: Any = None
     }
 
 
-def _refuse(clients: Any, target: Target, account: str, region: str, problem: str, detail: str) -> dict[str, Any]:
+def _refuse(
+    clients: Any, target: Target, account: str, region: str, problem: str, detail: str
+) -> dict[str, Any]:
     """Log, report to the topic, count; change nothing."""
     logger.error(f"run refused: {problem}", extra={"detail": detail})
     record_rejected_run(JOB)

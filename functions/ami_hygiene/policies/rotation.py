@@ -249,9 +249,10 @@ def _deprecation(image: Image, ctx: _Context, retire_at: datetime) -> _Draft:
             f"kept: superseded; {already}; retires after {days} days ({_day(retire_at)})"
         ])
     family = ctx.families[image.image_id]
+    newer = _count(ctx.newer_available(image), "newer image")
     reasons = [
-        f"superseded by {ctx.newer_available(image)} newer images of family {family}; deprecation set "
-        f"for {_day(retire_at)} (created + {days} days) so users see it coming",
+        f"superseded by {newer} of family {family}; deprecation set for {_day(retire_at)} "
+        f"(created + {days} days) so users see it coming",
     ]
     if current is not None:
         reasons.append(f"brings the deprecation forward from {_day(current)}")
@@ -354,7 +355,7 @@ def _snapshot_split(image: Image, ctx: _Context) -> tuple[tuple[SnapshotRef, ...
 
 def _superseded_fact(image: Image, ctx: _Context) -> str:
     family = ctx.families[image.image_id]
-    return f"superseded: {ctx.newer_available(image)} newer available images in family {family}"
+    return f"superseded: {_count(ctx.newer_available(image), 'newer available image')} in family {family}"
 
 
 def _unused_fact(ctx: _Context) -> str:
@@ -431,6 +432,10 @@ def _decision(
         snapshots=snapshots,
         pending_checks=pending_checks,
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _label(image: Image) -> str:
