@@ -117,10 +117,12 @@ def seed(shape: Shape, now: datetime) -> None:
         amis[image_id].creation_date = now - timedelta(days=2 + 9 * k)
         image_ids.append(image_id)
 
-    old = image_ids[:: 7]  # spread usage over old and new images
+    old = image_ids[::7]  # spread usage over old and new images
     for start in range(0, shape.instances, 100):
         batch = min(100, shape.instances - start)
-        ec2.run_instances(ImageId=old[start // 100 % len(old)], MinCount=batch, MaxCount=batch, SubnetId=subnet_id)
+        ec2.run_instances(
+            ImageId=old[start // 100 % len(old)], MinCount=batch, MaxCount=batch, SubnetId=subnet_id
+        )
     templates = []
     for t in range(shape.launch_templates):
         created = ec2.create_launch_template(
@@ -135,11 +137,15 @@ def seed(shape: Shape, now: datetime) -> None:
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=f"asg-{g}",
             LaunchTemplate={"LaunchTemplateId": templates[g % len(templates)], "Version": version},
-            MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet_id,
+            MinSize=0,
+            MaxSize=0,
+            DesiredCapacity=0,
+            VPCZoneIdentifier=subnet_id,
         )
     for p in range(50):
-        ssm.put_parameter(Name=f"/bench/ami/{p}", Value=old[(p * 11) % len(old)], Type="String",
-                          DataType="aws:ec2:image")
+        ssm.put_parameter(
+            Name=f"/bench/ami/{p}", Value=old[(p * 11) % len(old)], Type="String", DataType="aws:ec2:image"
+        )
 
 
 # -- running the tools --------------------------------------------------------------------
@@ -159,7 +165,9 @@ class Run:
         return sum(n for op, n in self.calls.items() if not op.split(".", 1)[1].startswith(WRITE_PREFIXES))
 
 
-def _measure(cmd: list[str], env: dict[str, str], counter: RequestCounter) -> tuple[float, float, int, Counter[str]]:
+def _measure(
+    cmd: list[str], env: dict[str, str], counter: RequestCounter
+) -> tuple[float, float, int, Counter[str]]:
     with counter.counting() as calls:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -174,20 +182,41 @@ def _measure(cmd: list[str], env: dict[str, str], counter: RequestCounter) -> tu
 
 def run_ours(env: dict[str, str], counter: RequestCounter, workdir: Path) -> Run:
     out = workdir / "ours.json"
-    cmd = [str(ROOT / ".venv/bin/ami-hygiene"), "rotate", "--region", REGION, "--mode", "report",
-           "--format", "json", "--output", str(out)]
+    cmd = [
+        str(ROOT / ".venv/bin/ami-hygiene"),
+        "rotate",
+        "--region",
+        REGION,
+        "--mode",
+        "report",
+        "--format",
+        "json",
+        "--output",
+        str(out),
+    ]
     seconds, peak, code, calls = _measure(cmd, env, counter)
     report = json.loads(out.read_text())
-    acted = sum(1 for d in report["decisions"] if d["action"] in ("disable", "deregister")
-                and d["outcome"] == "planned")
+    acted = sum(
+        1
+        for d in report["decisions"]
+        if d["action"] in ("disable", "deregister") and d["outcome"] == "planned"
+    )
     return Run("ami-hygiene", seconds, peak, dict(calls), acted, code)
 
 
 def run_custodian(env: dict[str, str], counter: RequestCounter, workdir: Path) -> tuple[Run, set[str]]:
     custodian = ROOT / "bench/.venv/bin/custodian"
     outdir = workdir / "c7n"
-    cmd = [str(custodian), "run", "--dryrun", "-s", str(outdir), "--region", REGION,
-           str(ROOT / "bench/c7n_policy.yml")]
+    cmd = [
+        str(custodian),
+        "run",
+        "--dryrun",
+        "-s",
+        str(outdir),
+        "--region",
+        REGION,
+        str(ROOT / "bench/c7n_policy.yml"),
+    ]
     seconds, peak, code, calls = _measure(cmd, env, counter)
     matched = json.loads((outdir / "ami-rotate-equivalent/resources.json").read_text())
     ids = {r["ImageId"] for r in matched}
@@ -234,9 +263,13 @@ def bench(size: int, with_c7n: bool) -> dict[str, Any]:
         server.start()
         host, port = server.get_host_and_port()
         env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
         }
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
@@ -262,7 +295,9 @@ def render(result: dict[str, Any]) -> str:
     ]
     for run in result["runs"]:
         ops = ", ".join(f"{op.split('.', 1)[1]} {n}" for op, n in sorted(run.calls.items()))
-        lines.append(f"{run.tool:<16} {run.seconds:>7.1f} {run.peak_mib:>9.0f} {run.reads:>6} {run.acted_on:>8}  {ops}")
+        lines.append(
+            f"{run.tool:<16} {run.seconds:>7.1f} {run.peak_mib:>9.0f} {run.reads:>6} {run.acted_on:>8}  {ops}"
+        )
     if result["c7n_would_delete_but_we_keep"]:
         kept = ", ".join(f"{k}: {n}" for k, n in result["c7n_would_delete_but_we_keep"].items())
         lines.append(f"images c7n's policy would deregister that a safety rule keeps ({kept})")
@@ -284,11 +319,20 @@ def main(argv: list[str] | None = None) -> int:
         print(render(result), flush=True)
         results.append(result)
     if args.json:
-        Path(args.json).write_text(json.dumps([
-            {"images": r["shape"].images, "seed_seconds": r["seed_seconds"],
-             "runs": [vars(run) for run in r["runs"]], "unsafe": r["c7n_would_delete_but_we_keep"]}
-            for r in results
-        ], indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                [
+                    {
+                        "images": r["shape"].images,
+                        "seed_seconds": r["seed_seconds"],
+                        "runs": [vars(run) for run in r["runs"]],
+                        "unsafe": r["c7n_would_delete_but_we_keep"],
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
     return 0
 
 

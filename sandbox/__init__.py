@@ -32,9 +32,15 @@ def install() -> None:
 
     images.patch_model()
     for name in (
-        "register_image", "describe_images", "deregister_image", "disable_image", "enable_image",
-        "enable_image_deprecation", "disable_image_deprecation",
-        "enable_image_deregistration_protection", "disable_image_deregistration_protection",
+        "register_image",
+        "describe_images",
+        "deregister_image",
+        "disable_image",
+        "enable_image",
+        "enable_image_deprecation",
+        "disable_image_deprecation",
+        "enable_image_deregistration_protection",
+        "disable_image_deregistration_protection",
     ):
         setattr(AmisResponse, name, getattr(images, name))
     AmisResponse.describe_image_attribute = images.describe_image_attribute_last_launched(  # type: ignore[method-assign]

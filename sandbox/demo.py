@@ -92,7 +92,9 @@ def _iso(moment: datetime) -> str:
 
 def seed_demo_estate(now: datetime) -> dict[str, dict[str, str]]:
     """Seeds both demo regions; returns region -> image name -> image id."""
-    return {region: _seed_region(Seeder(region, now), primary=i == 0) for i, region in enumerate(DEMO_REGIONS)}
+    return {
+        region: _seed_region(Seeder(region, now), primary=i == 0) for i, region in enumerate(DEMO_REGIONS)
+    }
 
 
 def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
@@ -101,9 +103,10 @@ def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
 
     # web: monthly builds named with timestamps; old ones used in every way a
     # launch template, an instance or an Auto Scaling group can use an image.
-    web = s.family([(f"web-{_iso(now - timedelta(days=30 * k)).replace(':', '-')}", 30 * k + 1)
-                    for k in range(14)])
-    running = ec2.run_instances(ImageId=web[5], MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
+    web = s.family(
+        [(f"web-{_iso(now - timedelta(days=30 * k)).replace(':', '-')}", 30 * k + 1) for k in range(14)]
+    )
+    ec2.run_instances(ImageId=web[5], MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
     stopped = ec2.run_instances(ImageId=web[6], MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
     ec2.stop_instances(InstanceIds=[stopped["InstanceId"]])
     gone = ec2.run_instances(ImageId=web[13], MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]
@@ -114,12 +117,19 @@ def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
     for idx in (5, 6, 13):
         set_last_launched(web[idx], s.region, now - timedelta(days=200), account_id=ACCOUNT_ID)
     template = ec2.create_launch_template(
-        LaunchTemplateName=f"web-{s.region}", LaunchTemplateData={"ImageId": web[7], "InstanceType": "t3.micro"}
+        LaunchTemplateName=f"web-{s.region}",
+        LaunchTemplateData={"ImageId": web[7], "InstanceType": "t3.micro"},
     )["LaunchTemplate"]
     template_id = template["LaunchTemplateId"]
-    ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[8]})  # v2
-    ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[9]})  # v3
-    ec2.create_launch_template_version(LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[10]})  # v4
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[8]}
+    )  # v2
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[9]}
+    )  # v3
+    ec2.create_launch_template_version(
+        LaunchTemplateId=template_id, LaunchTemplateData={"ImageId": web[10]}
+    )  # v4
     # v1 is $Default (web[7]), v4 $Latest (web[10]); v2 pinned by a group, v3 by a mixed-instances override.
     mixed_template = ec2.create_launch_template(
         LaunchTemplateName=f"web-mixed-{s.region}", LaunchTemplateData={"ImageId": web[11]}
@@ -127,22 +137,31 @@ def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
     s.autoscaling.create_auto_scaling_group(
         AutoScalingGroupName="web-pinned",
         LaunchTemplate={"LaunchTemplateId": template_id, "Version": "2"},
-        MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet,
+        MinSize=0,
+        MaxSize=0,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=subnet,
     )
     s.autoscaling.create_auto_scaling_group(
         AutoScalingGroupName="web-mixed",
         MixedInstancesPolicy={
             "LaunchTemplate": {
                 "LaunchTemplateSpecification": {
-                    "LaunchTemplateId": mixed_template["LaunchTemplateId"], "Version": "$Latest"
+                    "LaunchTemplateId": mixed_template["LaunchTemplateId"],
+                    "Version": "$Latest",
                 },
-                "Overrides": [{
-                    "InstanceType": "t3.small",
-                    "LaunchTemplateSpecification": {"LaunchTemplateId": template_id, "Version": "3"},
-                }],
+                "Overrides": [
+                    {
+                        "InstanceType": "t3.small",
+                        "LaunchTemplateSpecification": {"LaunchTemplateId": template_id, "Version": "3"},
+                    }
+                ],
             }
         },
-        MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet,
+        MinSize=0,
+        MaxSize=0,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=subnet,
     )
 
     # base-al2023: semantic versions; protections by tag, by the API, by SSM and by sharing.
@@ -150,7 +169,9 @@ def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
     ec2.create_tags(Resources=[base[4]], Tags=[{"Key": "ami-hygiene:retain", "Value": "true"}])
     ec2.create_tags(Resources=[base[5]], Tags=[{"Key": "ami-hygiene:retain", "Value": "yes please"}])
     ec2.enable_image_deregistration_protection(ImageId=base[6])
-    s.ssm.put_parameter(Name="/golden/base-al2023/approved", Value=base[7], Type="String", DataType="aws:ec2:image")
+    s.ssm.put_parameter(
+        Name="/golden/base-al2023/approved", Value=base[7], Type="String", DataType="aws:ec2:image"
+    )
     s.ssm.put_parameter(Name="/app/config/ami", Value=f"image={base[8]}", Type="String")
     ec2.modify_image_attribute(ImageId=base[9], LaunchPermission={"Add": [{"UserId": FOREIGN_ACCOUNT}]})
     ec2.modify_image_attribute(ImageId=base[10], LaunchPermission={"Add": [{"UserId": ALLOWED_ACCOUNT}]})
@@ -163,9 +184,10 @@ def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
         LaunchConfigurationName="app-legacy", ImageId=app[5], InstanceType="t3.micro"
     )
     for idx, days_ago in ((6, 40), (7, 20), (8, 3)):
-        ec2.create_tags(Resources=[app[idx]], Tags=[
-            {"Key": "ami-hygiene:disabled-at", "Value": _iso(now - timedelta(days=days_ago))}
-        ])
+        ec2.create_tags(
+            Resources=[app[idx]],
+            Tags=[{"Key": "ami-hygiene:disabled-at", "Value": _iso(now - timedelta(days=days_ago))}],
+        )
         ec2.disable_image(ImageId=app[idx])
     ec2.disable_image(ImageId=app[9])  # disabled by a person, not by the tool
     ec2.create_tags(Resources=[app[10]], Tags=[{"Key": "ami-hygiene:disabled-at", "Value": "last tuesday"}])
@@ -183,8 +205,12 @@ def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
     # golden: Image Builder output, family from the Ec2ImageBuilderArn tag.
     for k in range(8):
         arn = f"arn:aws:imagebuilder:{s.region}:{ACCOUNT_ID}:image/golden-linux/1.0.{8 - k}/1"
-        s.image(f"golden-linux 2025-{12 - k:02d}-01 build {k}", 15 + 35 * k, size_gib=20,
-                tags={"Ec2ImageBuilderArn": arn, "Owner": "platform"})
+        s.image(
+            f"golden-linux 2025-{12 - k:02d}-01 build {k}",
+            15 + 35 * k,
+            size_gib=20,
+            tags={"Ec2ImageBuilderArn": arn, "Owner": "platform"},
+        )
 
     if primary:
         # One image mid-creation: never touched while pending.
@@ -243,8 +269,12 @@ def run_demo(out: TextIO, fmt: str = "text") -> int:
                 out.write(f"\n{'=' * 100}\n{report.render_text()}")
         after = count_estate(DEMO_REGIONS)
     if fmt == "json":
-        out.write(json.dumps({"before": before, "after": after,
-                              "reports": [r.to_dict() for r in reports]}, indent=2) + "\n")
+        out.write(
+            json.dumps(
+                {"before": before, "after": after, "reports": [r.to_dict() for r in reports]}, indent=2
+            )
+            + "\n"
+        )
     else:
         out.write(
             f"\n{'=' * 100}\nBefore: {before['images']} images, {before['snapshots']} snapshots. "

@@ -19,7 +19,7 @@ from moto.ec2.exceptions import (
     MissingParameterError,
     UnvailableAMIIdError,
 )
-from moto.ec2.models.amis import Ami, AmiBackend
+from moto.ec2.models import amis as moto_amis
 
 from .paging import page
 
@@ -54,12 +54,13 @@ def _as_datetime(value: Any) -> datetime:
 
 # -- model --------------------------------------------------------------------------------
 
+Ami: Any = moto_amis.Ami  # typed loosely: we add fields moto does not declare
 _original_mappings = Ami.block_device_mappings
 
 
-def _block_device_mappings(self: Ami) -> list[dict[str, Any]]:
+def _block_device_mappings(self: Any) -> list[dict[str, Any]]:
     mappings = getattr(self, "sandbox_mappings", None)
-    return mappings if mappings is not None else _original_mappings.fget(self)  # type: ignore[attr-defined]
+    return mappings if mappings is not None else _original_mappings.fget(self)
 
 
 def patch_model() -> None:
@@ -69,12 +70,12 @@ def patch_model() -> None:
     Ami.block_device_mappings = property(_block_device_mappings)
 
 
-def owned_image(backend: AmiBackend, image_id: str) -> Ami:
+def owned_image(backend: Any, image_id: str) -> Any:
     """The caller's own image, or the error EC2 gives for an unknown one."""
     if image_id in backend.deleted_amis:
         raise UnvailableAMIIdError(image_id)
     ami = backend.amis.get(image_id)
-    if ami is None or ami.owner_id != backend.account_id:  # type: ignore[attr-defined]
+    if ami is None or ami.owner_id != backend.account_id:
         raise InvalidAMIIdError(image_id)
     return ami
 
@@ -95,8 +96,12 @@ def register_image(self: Any) -> ActionResult:
         self.ec2_backend.snapshots.pop(ami.ebs_snapshot.id, None)
         ami.sandbox_mappings = [_mapping(self.ec2_backend, m) for m in mappings]
         ami.root_device_type = "ebs"
-    for attr, param in (("root_device_name", "RootDeviceName"), ("architecture", "Architecture"),
-                        ("virtualization_type", "VirtualizationType"), ("boot_mode", "BootMode")):
+    for attr, param in (
+        ("root_device_name", "RootDeviceName"),
+        ("architecture", "Architecture"),
+        ("virtualization_type", "VirtualizationType"),
+        ("boot_mode", "BootMode"),
+    ):
         value = self._get_param(param)
         if value:
             setattr(ami, attr, value)
@@ -128,9 +133,8 @@ def _mapping(backend: Any, raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def image_snapshot_ids(ami: Ami) -> list[str]:
-    return [m["Ebs"]["SnapshotId"] for m in ami.block_device_mappings
-            if m.get("Ebs", {}).get("SnapshotId")]
+def image_snapshot_ids(ami: Any) -> list[str]:
+    return [m["Ebs"]["SnapshotId"] for m in ami.block_device_mappings if m.get("Ebs", {}).get("SnapshotId")]
 
 
 def describe_images(self: Any) -> ActionResult:
@@ -163,7 +167,7 @@ def describe_images(self: Any) -> ActionResult:
     return ActionResult(result)
 
 
-def _deprecated(ami: Ami, now: datetime) -> bool:
+def _deprecated(ami: Any, now: datetime) -> bool:
     return bool(ami.deprecation_time) and _as_datetime(ami.deprecation_time) <= now
 
 
@@ -208,7 +212,7 @@ def disable_image_deregistration_protection(self: Any) -> ActionResult:
     return ActionResult({"Return": "true"})
 
 
-def _protected(ami: Ami) -> bool:
+def _protected(ami: Any) -> bool:
     state = str(ami.deregistration_protection)
     if state.startswith("enabled"):
         return True

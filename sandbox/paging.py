@@ -81,8 +81,9 @@ def describe_launch_template_versions(self: Any) -> Any:
         max_version=self._get_int_param("MaxVersion"),
         max_results=None,
     )
-    max_results = min(self._get_int_param("MaxResults") or LAUNCH_TEMPLATE_VERSIONS_MAX,
-                      LAUNCH_TEMPLATE_VERSIONS_MAX)
+    max_results = min(
+        self._get_int_param("MaxResults") or LAUNCH_TEMPLATE_VERSIONS_MAX, LAUNCH_TEMPLATE_VERSIONS_MAX
+    )
     items, token = page(versions, max_results, self._get_param("NextToken"))
     result: dict[str, Any] = {
         "LaunchTemplateVersions": [

@@ -16,8 +16,13 @@ from .images import InvalidParameterValue
 from .paging import page
 
 MAX_IMAGE_IDS = 10
-RESOURCE_TYPES = ("ec2:Instance", "ec2:LaunchTemplate", "ssm:Parameter",
-                  "imagebuilder:ImageRecipe", "imagebuilder:ContainerRecipe")
+RESOURCE_TYPES = (
+    "ec2:Instance",
+    "ec2:LaunchTemplate",
+    "ssm:Parameter",
+    "imagebuilder:ImageRecipe",
+    "imagebuilder:ContainerRecipe",
+)
 
 
 def describe_image_references(self: Any) -> ActionResult:
@@ -44,7 +49,9 @@ def describe_image_references(self: Any) -> ActionResult:
     return ActionResult(result)
 
 
-def _references(backend: Any, account: str, region: str, wanted: set[str], kinds: set[str]) -> list[dict[str, str]]:
+def _references(
+    backend: Any, account: str, region: str, wanted: set[str], kinds: set[str]
+) -> list[dict[str, str]]:
     refs: list[dict[str, str]] = []
     if "ec2:Instance" in kinds:
         for instance in backend.all_instances():

@@ -59,7 +59,7 @@ class Clients:
 
     def _count_send(self, event_name: str = "", **_: Any) -> None:
         # event_name is "before-send.<service-id>.<Operation>".
-        _, service, operation = event_name.split(".", 2)
+        _event, service, operation = event_name.split(".", 2)
         self.counter.calls[f"{service}.{operation}"] += 1
 
     def client(self, service: str, region: str) -> Any:

@@ -41,11 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     rotate = sub.add_parser("rotate", help="retire old, unused AMIs in stages")
     _add_common(rotate)
-    rotate.add_argument("--retention-days", type=int, help="age before a superseded image retires [RETENTION_DAYS, 90]")
-    rotate.add_argument("--keep-latest", type=int, help="newest available images kept per family [KEEP_LATEST, 3]")
     rotate.add_argument(
-        "--disable-grace-days", type=int,
-        help="days an image stays disabled before deregistration; 0 deregisters at once [DISABLE_GRACE_DAYS, 14]",
+        "--retention-days", type=int, help="age before a superseded image retires [RETENTION_DAYS, 90]"
+    )
+    rotate.add_argument(
+        "--keep-latest", type=int, help="newest available images kept per family [KEEP_LATEST, 3]"
+    )
+    rotate.add_argument(
+        "--disable-grace-days",
+        type=int,
+        help="days an image stays disabled before deregistration; 0 deregisters at once "
+        "[DISABLE_GRACE_DAYS, 14]",
     )
     rotate.add_argument("--max-actions", type=int, help="most images changed in one run [MAX_ACTIONS, 100]")
     rotate.add_argument(
@@ -54,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         "[ALLOWED_SHARE_ACCOUNTS]",
     )
     rotate.add_argument(
-        "--price-per-gib-month", type=float, help="snapshot price for the saving estimate [PRICE_PER_GIB_MONTH, 0.05]"
+        "--price-per-gib-month",
+        type=float,
+        help="snapshot price for the saving estimate [PRICE_PER_GIB_MONTH, 0.05]",
     )
 
     demo = sub.add_parser("demo", help="seed the embedded AWS and run rotate in report then enforce mode")
@@ -67,13 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--region", action="append", dest="regions", help="region to scan; repeat for more [REGIONS]")
-    parser.add_argument("--mode", choices=[m.value for m in Mode], help="report changes nothing [MODE, report]")
+    parser.add_argument(
+        "--region", action="append", dest="regions", help="region to scan; repeat for more [REGIONS]"
+    )
+    parser.add_argument(
+        "--mode", choices=[m.value for m in Mode], help="report changes nothing [MODE, report]"
+    )
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--output", help="write the report to this file instead of standard output")
 
 
-def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None, stdout: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, env: dict[str, str] | None = None, stdout: TextIO | None = None
+) -> int:
     args = build_parser().parse_args(argv)
     env = dict(os.environ) if env is None else env
     out = stdout or sys.stdout
@@ -109,8 +123,14 @@ def _run_rotate(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> i
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = (
-        "mode", "regions", "retention_days", "keep_latest", "disable_grace_days",
-        "max_actions", "allowed_share_accounts", "price_per_gib_month",
+        "mode",
+        "regions",
+        "retention_days",
+        "keep_latest",
+        "disable_grace_days",
+        "max_actions",
+        "allowed_share_accounts",
+        "price_per_gib_month",
     )
     return {name: getattr(args, name, None) for name in names}
 

@@ -109,7 +109,9 @@ class Executor:
 
 
 def _snapshot_results(response: dict[str, Any], doomed: list[str]) -> tuple[SnapshotResult, ...]:
-    reported = {r.get("SnapshotId"): r.get("ReturnCode", "") for r in response.get("DeleteSnapshotResults", [])}
+    reported = {
+        r.get("SnapshotId"): r.get("ReturnCode", "") for r in response.get("DeleteSnapshotResults", [])
+    }
     results = []
     for snapshot_id in doomed:
         code = reported.get(snapshot_id)

@@ -42,8 +42,17 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
     """Everything the cheap checks need: images, snapshot sizes, usage."""
     ec2 = clients.ec2(region)
     try:
-        raw_images = list(_pages(ec2, "describe_images", "Images", 1000,
-                                 Owners=["self"], IncludeDisabled=True, IncludeDeprecated=True))
+        raw_images = list(
+            _pages(
+                ec2,
+                "describe_images",
+                "Images",
+                1000,
+                Owners=["self"],
+                IncludeDisabled=True,
+                IncludeDeprecated=True,
+            )
+        )
     except (ClientError, BotoCoreError) as err:
         raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
 
@@ -162,7 +171,9 @@ def _instance_usages(ec2: Any) -> UsageMap:
             state = inst.get("State", {}).get("Name", "unknown")
             if state == "terminated" or not inst.get("ImageId"):
                 continue
-            found[inst["ImageId"]].append(Usage(inst["ImageId"], UsageKind.INSTANCE, inst["InstanceId"], state))
+            found[inst["ImageId"]].append(
+                Usage(inst["ImageId"], UsageKind.INSTANCE, inst["InstanceId"], state)
+            )
     return found
 
 
@@ -170,15 +181,28 @@ def _launch_template_usages(ec2: Any, autoscaling: Any) -> UsageMap:
     """$Default and $Latest of every template, plus versions Auto Scaling groups pin."""
     found: UsageMap = defaultdict(list)
     # One account-wide listing covers $Default and $Latest of every template.
-    for version in _pages(ec2, "describe_launch_template_versions", "LaunchTemplateVersions", 200,
-                          Versions=["$Latest", "$Default"]):
+    for version in _pages(
+        ec2,
+        "describe_launch_template_versions",
+        "LaunchTemplateVersions",
+        200,
+        Versions=["$Latest", "$Default"],
+    ):
         label = "$Default" if version.get("DefaultVersion") else "$Latest"
         _add_template_usage(found, version, f"version {version.get('VersionNumber')}, {label}")
     pins = _pinned_versions(autoscaling)
     for (field, template), versions in sorted(pins.items()):
         try:
-            listed = list(_pages(ec2, "describe_launch_template_versions", "LaunchTemplateVersions", 200,
-                                 Versions=sorted(versions), **{field: template}))
+            listed = list(
+                _pages(
+                    ec2,
+                    "describe_launch_template_versions",
+                    "LaunchTemplateVersions",
+                    200,
+                    Versions=sorted(versions),
+                    **{field: template},
+                )
+            )
         except ClientError as err:
             # A group naming a deleted template or version protects no image.
             if error_code(err).startswith(("InvalidLaunchTemplateId", "InvalidLaunchTemplateName")):
@@ -282,8 +306,14 @@ def _references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
     for start in range(0, len(image_ids), REFERENCE_BATCH):
         batch = image_ids[start : start + REFERENCE_BATCH]
         try:
-            for ref in _pages(ec2, "describe_image_references", "ImageReferences", 1000,
-                              ImageIds=batch, IncludeAllResourceTypes=True):
+            for ref in _pages(
+                ec2,
+                "describe_image_references",
+                "ImageReferences",
+                1000,
+                ImageIds=batch,
+                IncludeAllResourceTypes=True,
+            ):
                 resource = ref.get("Arn", "").rsplit("/", 1)[-1] or ref.get("Arn", "")
                 found[ref["ImageId"]].append(
                     Usage(ref["ImageId"], UsageKind.IMAGE_REFERENCE, resource, ref.get("ResourceType", ""))

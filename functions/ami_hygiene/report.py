@@ -79,7 +79,9 @@ class Report:
             "actions": by_action,
             "retired": len(deregistered),
             "disabled": sum(1 for d in decisions if d.action is Action.DISABLE and d.outcome is effective),
-            "deprecated": sum(1 for d in decisions if d.action is Action.DEPRECATE and d.outcome is effective),
+            "deprecated": sum(
+                1 for d in decisions if d.action is Action.DEPRECATE and d.outcome is effective
+            ),
             "snapshots_deleted": len(snapshots),
             "gib_reclaimed": gib,
             "monthly_saving_usd": round(gib * self.settings.price_per_gib_month, 2),
@@ -147,7 +149,8 @@ class Report:
         lines += [
             f"  snapshots deleted    {s['snapshots_deleted']}" + (" (would be)" if s["would_change"] else ""),
             f"  storage reclaimed    {s['gib_reclaimed']:,} GiB"
-            f" (~{s['monthly_saving_usd']:,.2f} USD/month at {self.settings.price_per_gib_month} USD/GiB-month)",
+            f" (~{s['monthly_saving_usd']:,.2f} USD/month"
+            f" at {self.settings.price_per_gib_month} USD/GiB-month)",
         ]
         if self.all_errors:
             lines += ["", "Errors (nothing was changed where these apply)"]
@@ -192,7 +195,8 @@ def _decision_dict(d: Decision) -> dict[str, Any]:
         out["snapshots"] = [{"snapshot_id": s.snapshot_id, "size_gib": s.size_gib} for s in d.snapshots]
     if d.snapshot_results:
         out["snapshot_results"] = [
-            {"snapshot_id": r.snapshot_id, "deleted": r.deleted, "detail": r.detail} for r in d.snapshot_results
+            {"snapshot_id": r.snapshot_id, "deleted": r.deleted, "detail": r.detail}
+            for r in d.snapshot_results
         ]
     if d.pending_checks:
         out["pending_checks"] = list(d.pending_checks)
@@ -204,8 +208,8 @@ def _decision_dict(d: Decision) -> dict[str, Any]:
 def _decision_lines(d: Decision) -> list[str]:
     created = d.created.strftime("%Y-%m-%d") if d.created else "?"
     outcome = "" if d.action is Action.KEEP else f" [{d.outcome.value}]"
-    head = f"  {d.action.value.upper():<10} {d.image_id}  {d.name}  ({d.family}, {d.region}, created {created}){outcome}"
-    lines = [head]
+    where = f"({d.family}, {d.region}, created {created})"
+    lines = [f"  {d.action.value.upper():<10} {d.image_id}  {d.name}  {where}{outcome}"]
     lines += [f"      - {r}" for r in d.reasons]
     if d.error:
         lines.append(f"      ! {d.error}")

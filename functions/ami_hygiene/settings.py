@@ -25,7 +25,9 @@ class Mode(StrEnum):
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
-ORG_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:organizations::\d{12}:(organization|ou)/o-[a-z0-9]+(/ou-[a-z0-9-]+)?$")
+ORG_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:organizations::\d{12}:(organization|ou)/o-[a-z0-9]+(/ou-[a-z0-9-]+)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -124,10 +126,7 @@ class Settings:
 
 
 def _split(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        items = value.replace(" ", ",").split(",")
-    else:
-        items = [str(v) for v in value]
+    items = value.replace(" ", ",").split(",") if isinstance(value, str) else [str(v) for v in value]
     return tuple(i.strip() for i in items if i.strip())
 
 

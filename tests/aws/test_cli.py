@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from ami_hygiene import cli
 from ami_hygiene.aws import Clients
+
 from sandbox.demo import Seeder
 from tests.aws.faults import deny
 from tests.conftest import REGION
@@ -30,8 +30,10 @@ def old_images(aws: None) -> list[str]:
 
 
 def test_json_report_with_flags_overriding_environment(old_images: list[str]) -> None:
-    code, out = _run(["rotate", "--region", REGION, "--format", "json", "--keep-latest", "2"],
-                     env={"KEEP_LATEST": "5", "RETENTION_DAYS": "45"})
+    code, out = _run(
+        ["rotate", "--region", REGION, "--format", "json", "--keep-latest", "2"],
+        env={"KEEP_LATEST": "5", "RETENTION_DAYS": "45"},
+    )
     assert code == 0
     report = json.loads(out)
     assert report["job"] == "rotate" and report["mode"] == "report" and report["regions"] == [REGION]
@@ -55,8 +57,9 @@ def test_text_report_to_a_file(old_images: list[str], tmp_path: Path) -> None:
         (["rotate", "--region", "nowhere"], {}, "REGIONS has 'nowhere'"),
     ],
 )
-def test_bad_settings_exit_2_with_one_line(argv: list[str], env: dict[str, str], message: str,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_settings_exit_2_with_one_line(
+    argv: list[str], env: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = _run(argv, env)
     assert code == 2 and out == ""
     err = capsys.readouterr().err

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from ami_hygiene.aws import Clients
 from ami_hygiene.estate import UsageKind
 from ami_hygiene.inventory import read_checks, read_region
+
 from sandbox.demo import ACCOUNT_ID, ALLOWED_ACCOUNT, FOREIGN_ACCOUNT, Seeder
 from tests.aws.faults import deny
 from tests.conftest import REGION
@@ -50,8 +50,10 @@ def test_instances_in_every_state_but_terminated(seeder: Seeder) -> None:
     subnet = _subnet(seeder)
     ids = [seeder.image(f"i-{k}", 200) for k in range(3)]
     ec2 = seeder.ec2
-    run = [ec2.run_instances(ImageId=i, MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]["InstanceId"]
-           for i in ids]
+    run = [
+        ec2.run_instances(ImageId=i, MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]["InstanceId"]
+        for i in ids
+    ]
     ec2.stop_instances(InstanceIds=[run[1]])
     ec2.terminate_instances(InstanceIds=[run[2]])
     estate = read_region(Clients(), REGION, ACCOUNT_ID)
@@ -69,23 +71,40 @@ def test_launch_templates_default_latest_and_versions_groups_pin(seeder: Seeder)
     for k in (1, 2, 3, 4):  # versions 2..5; $Latest is version 5 (img[4])
         ec2.create_launch_template_version(LaunchTemplateId=lt_id, LaunchTemplateData={"ImageId": img[k]})
     asg.create_auto_scaling_group(
-        AutoScalingGroupName="pinned", LaunchTemplate={"LaunchTemplateId": lt_id, "Version": "2"},
-        MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet,
+        AutoScalingGroupName="pinned",
+        LaunchTemplate={"LaunchTemplateId": lt_id, "Version": "2"},
+        MinSize=0,
+        MaxSize=0,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=subnet,
     )
     asg.create_auto_scaling_group(
         AutoScalingGroupName="mixed",
-        MixedInstancesPolicy={"LaunchTemplate": {
-            "LaunchTemplateSpecification": {"LaunchTemplateName": "web", "Version": "$Default"},
-            "Overrides": [{"InstanceType": "t3.small",
-                           "LaunchTemplateSpecification": {"LaunchTemplateId": lt_id, "Version": "3"}}],
-        }},
-        MinSize=0, MaxSize=0, DesiredCapacity=0, VPCZoneIdentifier=subnet,
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": "web", "Version": "$Default"},
+                "Overrides": [
+                    {
+                        "InstanceType": "t3.small",
+                        "LaunchTemplateSpecification": {"LaunchTemplateId": lt_id, "Version": "3"},
+                    }
+                ],
+            }
+        },
+        MinSize=0,
+        MaxSize=0,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=subnet,
     )
     estate = read_region(Clients(), REGION, ACCOUNT_ID)
     assert _usages(estate, img[0]) == {("launch-template", lt_id, "version 1, $Default")}
     assert _usages(estate, img[4]) == {("launch-template", lt_id, "version 5, $Latest")}
-    assert _usages(estate, img[1]) == {("launch-template", lt_id, "version 2, pinned by Auto Scaling group pinned")}
-    assert _usages(estate, img[2]) == {("launch-template", lt_id, "version 3, pinned by Auto Scaling group mixed")}
+    assert _usages(estate, img[1]) == {
+        ("launch-template", lt_id, "version 2, pinned by Auto Scaling group pinned")
+    }
+    assert _usages(estate, img[2]) == {
+        ("launch-template", lt_id, "version 3, pinned by Auto Scaling group mixed")
+    }
     assert _usages(estate, img[3]) == set()  # an unpinned middle version protects nothing
     assert _usages(estate, img[5]) == set()
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import boto3
 import pytest
-
 from ami_hygiene.aws import Clients
 from ami_hygiene.jobs.rotate import run_rotation
 from ami_hygiene.report import Report
 from ami_hygiene.settings import Settings
+
 from sandbox.demo import ALLOWED_ACCOUNT, DEMO_REGIONS, seed_demo_estate
 from tests.aws.faults import deny
 
@@ -30,8 +30,15 @@ def _snapshot_of_account() -> dict[str, Any]:
     images = ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]
     snaps = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
     return {
-        "images": sorted((i["ImageId"], i["State"], str(sorted((t["Key"], t["Value"]) for t in i.get("Tags", []))),
-                          i.get("DeprecationTime")) for i in images),
+        "images": sorted(
+            (
+                i["ImageId"],
+                i["State"],
+                str(sorted((t["Key"], t["Value"]) for t in i.get("Tags", []))),
+                i.get("DeprecationTime"),
+            )
+            for i in images
+        ),
         "snapshots": sorted(s["SnapshotId"] for s in snaps),
     }
 
@@ -60,13 +67,21 @@ def test_enforce_keeps_everything_a_safety_rule_protects(estate: dict[str, str])
     decided = _by_name(report, estate)
     web = sorted(n for n in estate if n.startswith("web-2"))[::-1]  # newest first
     protected = {
-        web[5]: "instance", web[6]: "instance",  # running, stopped
-        web[7]: "$Default", web[10]: "$Latest", web[8]: "pinned by Auto Scaling group web-pinned",
+        web[5]: "instance",
+        web[6]: "instance",  # running, stopped
+        web[7]: "$Default",
+        web[10]: "$Latest",
+        web[8]: "pinned by Auto Scaling group web-pinned",
         web[9]: "pinned by Auto Scaling group web-mixed",
-        "base-al2023-1.8.0": "ami-hygiene:retain=true", "base-al2023-1.7.0": "ami-hygiene:retain",
-        "base-al2023-1.6.0": "deregistration protection", "base-al2023-1.5.0": "SSM parameter",
-        "base-al2023-1.4.0": "SSM parameter", "base-al2023-1.3.0": "999988887777",
-        "base-al2023-1.1.0": "public", "app-v56": "launched", "app-v55": "launch configuration app-legacy",
+        "base-al2023-1.8.0": "ami-hygiene:retain=true",
+        "base-al2023-1.7.0": "ami-hygiene:retain",
+        "base-al2023-1.6.0": "deregistration protection",
+        "base-al2023-1.5.0": "SSM parameter",
+        "base-al2023-1.4.0": "SSM parameter",
+        "base-al2023-1.3.0": "999988887777",
+        "base-al2023-1.1.0": "public",
+        "app-v56": "launched",
+        "app-v55": "launch configuration app-legacy",
     }
     for name, why in protected.items():
         d = decided[name]
@@ -97,15 +112,16 @@ def test_enforce_applies_and_a_later_run_finishes_the_lifecycle(estate: dict[str
     assert again.summary()["retired"] == 0 and again.summary()["disabled"] == 0
     # After the grace period the disabled images go, with their own snapshots.
     later = _rotate("enforce", now=NOW + timedelta(days=15))
-    retired = {d.image_id for d in later.decisions if d.action.value == "deregister" and d.outcome.value == "done"}
+    retired = {
+        d.image_id for d in later.decisions if d.action.value == "deregister" and d.outcome.value == "done"
+    }
     assert set(disabled) <= retired
     left = {i["ImageId"] for i in ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]}
     assert not retired & left
 
 
 def test_a_snapshot_another_image_uses_is_never_deleted(estate: dict[str, str]) -> None:
-    old = estate[next(n for n in estate if n.startswith("build_") and "legacy" not in n
-                      and _age(n) >= 199)]
+    old = estate[next(n for n in estate if n.startswith("build_") and "legacy" not in n and _age(n) >= 199)]
     report = _rotate("enforce", disable_grace_days=0)
     decision = next(d for d in report.decisions if d.image_id == old)
     assert decision.action.value == "deregister" and decision.outcome.value == "done"
@@ -132,8 +148,14 @@ def test_max_actions_defers_the_rest_and_they_are_reported(estate: dict[str, str
 def test_per_image_reads_only_for_images_acted_on(estate: dict[str, str]) -> None:
     clients = Clients()
     report = _rotate("report", clients=clients, max_actions=3)
-    acted = [d for d in report.decisions if d.action.value in ("disable", "deregister") and d.outcome.value == "planned"]
-    shared_kept = [d for d in report.decisions if any("shared with" in r or r == "kept: public" for r in d.reasons)]
+    acted = [
+        d
+        for d in report.decisions
+        if d.action.value in ("disable", "deregister") and d.outcome.value == "planned"
+    ]
+    shared_kept = [
+        d for d in report.decisions if any("shared with" in r or r == "kept: public" for r in d.reasons)
+    ]
     assert clients.counter.calls["ec2.DescribeImageAttribute"] <= len(acted) + len(shared_kept)
 
 

@@ -24,9 +24,14 @@ def _snapshot(ec2: Any, size: int = 8) -> str:
 
 
 def _register(ec2: Any, name: str, *snapshots: str, **extra: Any) -> str:
-    mappings = [{"DeviceName": f"/dev/xvd{chr(97 + k)}", "Ebs": {"SnapshotId": s}} for k, s in enumerate(snapshots)]
-    return str(ec2.register_image(Name=name, RootDeviceName="/dev/xvda", BlockDeviceMappings=mappings,
-                                  **extra)["ImageId"])
+    mappings = [
+        {"DeviceName": f"/dev/xvd{chr(97 + k)}", "Ebs": {"SnapshotId": s}} for k, s in enumerate(snapshots)
+    ]
+    return str(
+        ec2.register_image(Name=name, RootDeviceName="/dev/xvda", BlockDeviceMappings=mappings, **extra)[
+            "ImageId"
+        ]
+    )
 
 
 def _image(ec2: Any, image_id: str) -> dict[str, Any]:
@@ -40,13 +45,19 @@ def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
 def test_register_image_honours_block_device_mappings_and_tags(ec2: Any) -> None:
     root, data = _snapshot(ec2, 8), _snapshot(ec2, 50)
     before = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
-    image_id = _register(ec2, "web-1", root, data, Architecture="arm64", TagSpecifications=[
-        {"ResourceType": "image", "Tags": [{"Key": "Owner", "Value": "platform"}]}
-    ])
+    image_id = _register(
+        ec2,
+        "web-1",
+        root,
+        data,
+        Architecture="arm64",
+        TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Owner", "Value": "platform"}]}],
+    )
     image = _image(ec2, image_id)
-    assert [(m["DeviceName"], m["Ebs"]["SnapshotId"], m["Ebs"]["VolumeSize"]) for m in image["BlockDeviceMappings"]] == [
-        ("/dev/xvda", root, 8), ("/dev/xvdb", data, 50)
-    ]
+    assert [
+        (m["DeviceName"], m["Ebs"]["SnapshotId"], m["Ebs"]["VolumeSize"])
+        for m in image["BlockDeviceMappings"]
+    ] == [("/dev/xvda", root, 8), ("/dev/xvdb", data, 50)]
     assert image["Architecture"] == "arm64" and image["Tags"] == [{"Key": "Owner", "Value": "platform"}]
     after = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
     assert after == before  # no extra snapshot of its own
@@ -162,17 +173,28 @@ def test_describe_images_pages_like_ec2(ec2: Any) -> None:
 def test_snapshots_and_launch_template_versions_page(ec2: Any) -> None:
     for _ in range(7):
         _snapshot(ec2)
-    snap_pages = list(ec2.get_paginator("describe_snapshots").paginate(
-        OwnerIds=["self"], PaginationConfig={"PageSize": 5}))
+    snap_pages = list(
+        ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], PaginationConfig={"PageSize": 5})
+    )
     assert [len(p["Snapshots"]) for p in snap_pages] == [5, 2]
     for k in range(3):
-        lt = ec2.create_launch_template(LaunchTemplateName=f"t{k}", LaunchTemplateData={"ImageId": "ami-12345678"})
-        ec2.create_launch_template_version(LaunchTemplateId=lt["LaunchTemplate"]["LaunchTemplateId"],
-                                           LaunchTemplateData={"ImageId": "ami-87654321"})
-    pages = list(ec2.get_paginator("describe_launch_template_versions").paginate(
-        Versions=["$Latest", "$Default"], PaginationConfig={"PageSize": 4}))
-    versions = [(v["LaunchTemplateName"], v["VersionNumber"], v["DefaultVersion"]) for p in pages
-                for v in p["LaunchTemplateVersions"]]
+        lt = ec2.create_launch_template(
+            LaunchTemplateName=f"t{k}", LaunchTemplateData={"ImageId": "ami-12345678"}
+        )
+        ec2.create_launch_template_version(
+            LaunchTemplateId=lt["LaunchTemplate"]["LaunchTemplateId"],
+            LaunchTemplateData={"ImageId": "ami-87654321"},
+        )
+    pages = list(
+        ec2.get_paginator("describe_launch_template_versions").paginate(
+            Versions=["$Latest", "$Default"], PaginationConfig={"PageSize": 4}
+        )
+    )
+    versions = [
+        (v["LaunchTemplateName"], v["VersionNumber"], v["DefaultVersion"])
+        for p in pages
+        for v in p["LaunchTemplateVersions"]
+    ]
     assert [len(p["LaunchTemplateVersions"]) for p in pages] == [4, 2]
     assert sorted(versions) == sorted([(f"t{k}", n, n == 1) for k in range(3) for n in (1, 2)])
 

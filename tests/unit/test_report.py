@@ -15,8 +15,15 @@ NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 def _decision(image_id: str, action: Action, outcome: Outcome = Outcome.PLANNED, **kw: object) -> Decision:
     return Decision(
-        image_id=image_id, region="eu-west-1", family="web", name=f"web-{image_id}", action=action,
-        reasons=(f"reason for {image_id}",), outcome=outcome, created=NOW, **kw,  # type: ignore[arg-type]
+        image_id=image_id,
+        region="eu-west-1",
+        family="web",
+        name=f"web-{image_id}",
+        action=action,
+        reasons=(f"reason for {image_id}",),
+        outcome=outcome,
+        created=NOW,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -30,28 +37,42 @@ SNAPS = (SnapshotRef("snap-1", "/dev/xvda", 8), SnapshotRef("snap-2", "/dev/xvdb
 
 
 def test_report_mode_counts_what_would_happen() -> None:
-    report = _report(Mode.REPORT, [
-        _decision("ami-1", Action.KEEP),
-        _decision("ami-2", Action.DEREGISTER, snapshots=SNAPS),
-        _decision("ami-3", Action.DISABLE),
-        _decision("ami-4", Action.DEPRECATE, deprecate_at=NOW),
-        _decision("ami-5", Action.DISABLE, Outcome.DEFERRED),
-    ])
+    report = _report(
+        Mode.REPORT,
+        [
+            _decision("ami-1", Action.KEEP),
+            _decision("ami-2", Action.DEREGISTER, snapshots=SNAPS),
+            _decision("ami-3", Action.DISABLE),
+            _decision("ami-4", Action.DEPRECATE, deprecate_at=NOW),
+            _decision("ami-5", Action.DISABLE, Outcome.DEFERRED),
+        ],
+    )
     s = report.summary()
     assert (s["images"], s["kept"], s["retired"], s["disabled"], s["deprecated"]) == (5, 1, 1, 1, 1)
     assert (s["snapshots_deleted"], s["gib_reclaimed"], s["deferred"]) == (2, 108, 1)
     assert s["monthly_saving_usd"] == 5.4
     assert s["would_change"] is True
-    assert report.subject() == "[ami-hygiene] eu-west-1 rotate (report mode): 1 would retire, 108 GiB reclaimable, 1 to disable"
+    assert (
+        report.subject()
+        == "[ami-hygiene] eu-west-1 rotate (report mode): 1 would retire, 108 GiB reclaimable, 1 to disable"
+    )
 
 
 def test_enforce_mode_counts_only_what_was_deleted() -> None:
     results = (SnapshotResult("snap-1", True), SnapshotResult("snap-2", False, "skipped"))
-    report = _report(Mode.ENFORCE, [
-        _decision("ami-2", Action.DEREGISTER, Outcome.FAILED, snapshots=SNAPS, snapshot_results=results),
-        _decision("ami-3", Action.DEREGISTER, Outcome.DONE, snapshots=SNAPS[:1],
-                  snapshot_results=(SnapshotResult("snap-1", True),)),
-    ])
+    report = _report(
+        Mode.ENFORCE,
+        [
+            _decision("ami-2", Action.DEREGISTER, Outcome.FAILED, snapshots=SNAPS, snapshot_results=results),
+            _decision(
+                "ami-3",
+                Action.DEREGISTER,
+                Outcome.DONE,
+                snapshots=SNAPS[:1],
+                snapshot_results=(SnapshotResult("snap-1", True),),
+            ),
+        ],
+    )
     s = report.summary()
     assert (s["retired"], s["snapshots_deleted"], s["gib_reclaimed"], s["failed"]) == (1, 1, 8, 1)
     assert report.failed
@@ -65,7 +86,10 @@ def test_json_has_the_contract_fields() -> None:
     decision = data["decisions"][0]
     assert {"image_id", "region", "family", "action", "outcome", "reasons"} <= decision.keys()
     assert decision["action"] == "deregister" and decision["outcome"] == "planned"
-    assert decision["snapshots"] == [{"snapshot_id": "snap-1", "size_gib": 8}, {"snapshot_id": "snap-2", "size_gib": 100}]
+    assert decision["snapshots"] == [
+        {"snapshot_id": "snap-1", "size_gib": 8},
+        {"snapshot_id": "snap-2", "size_gib": 100},
+    ]
 
 
 def test_text_explains_every_image_and_errors() -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from ami_hygiene.settings import Mode, Settings, SettingsError
 from hypothesis import given
 from hypothesis import strategies as st
-
-from ami_hygiene.settings import Mode, Settings, SettingsError
 
 ENV = {"AWS_REGION": "eu-west-1"}
 
@@ -19,7 +18,13 @@ def test_defaults_are_safe() -> None:
 
 
 def test_environment_then_overrides() -> None:
-    env = {**ENV, "RETENTION_DAYS": "30", "KEEP_LATEST": "5", "MODE": "enforce", "REGIONS": "us-east-1, eu-west-1"}
+    env = {
+        **ENV,
+        "RETENTION_DAYS": "30",
+        "KEEP_LATEST": "5",
+        "MODE": "enforce",
+        "REGIONS": "us-east-1, eu-west-1",
+    }
     s = Settings.load(env, overrides={"keep_latest": 2, "retention_days": None})
     assert s.retention_days == 30  # None override leaves the environment's value
     assert s.keep_latest == 2

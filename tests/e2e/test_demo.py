@@ -1,0 +1,47 @@
+"""`make demo` is the first thing a new user runs: it must explain every image and change the estate."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from sandbox.demo import run_demo
+
+
+def test_demo_reports_then_enforces() -> None:
+    out = io.StringIO()
+    assert run_demo(out) == 0
+    text = out.getvalue()
+    assert text.count("REPORT MODE: nothing was changed") == 1
+    assert text.count("ENFORCE MODE: the actions below were applied") == 1
+    for reason in (
+        "used by instance",
+        "$Default",
+        "$Latest",
+        "pinned by Auto Scaling group",
+        "used by launch configuration",
+        "used by SSM parameter",
+        "ami-hygiene:retain=true",
+        "deregistration protection",
+        "launched",
+        "not on the allow-list",
+        "kept: public",
+        "state is pending",
+        "disabled by someone else",
+    ):
+        assert reason in text, reason
+    counts = re.search(
+        r"Before: (\d+) images, (\d+) snapshots. After enforce: (\d+) images, (\d+) snapshots", text
+    )
+    assert counts
+    before_images, before_snaps, after_images, after_snaps = map(int, counts.groups())
+    assert before_images >= 60 and after_images < before_images and after_snaps < before_snaps
+
+
+def test_demo_json() -> None:
+    out = io.StringIO()
+    assert run_demo(out, fmt="json") == 0
+    data = json.loads(out.getvalue())
+    assert [r["mode"] for r in data["reports"]] == ["report", "enforce"]
+    assert data["after"]["images"] < data["before"]["images"]
