@@ -211,6 +211,8 @@ def run_custodian(env: dict[str, str], counter: RequestCounter, workdir: Path) -
         str(custodian),
         "run",
         "--dryrun",
+        "--cache-period",  # c7n caches resources between runs; measure a cold run
+        "0",
         "-s",
         str(outdir),
         "--region",

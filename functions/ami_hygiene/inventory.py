@@ -180,7 +180,9 @@ def _instance_usages(ec2: Any) -> UsageMap:
 def _launch_template_usages(ec2: Any, autoscaling: Any) -> UsageMap:
     """$Default and $Latest of every template, plus versions Auto Scaling groups pin."""
     found: UsageMap = defaultdict(list)
-    # One account-wide listing covers $Default and $Latest of every template.
+    # One account-wide listing covers $Default and $Latest of every template;
+    # what it returns also answers pins of those same versions without a call.
+    known: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     for version in _pages(
         ec2,
         "describe_launch_template_versions",
@@ -190,29 +192,38 @@ def _launch_template_usages(ec2: Any, autoscaling: Any) -> UsageMap:
     ):
         label = "$Default" if version.get("DefaultVersion") else "$Latest"
         _add_template_usage(found, version, f"version {version.get('VersionNumber')}, {label}")
-    pins = _pinned_versions(autoscaling)
-    for (field, template), versions in sorted(pins.items()):
-        try:
-            listed = list(
-                _pages(
-                    ec2,
-                    "describe_launch_template_versions",
-                    "LaunchTemplateVersions",
-                    200,
-                    Versions=sorted(versions),
-                    **{field: template},
-                )
-            )
-        except ClientError as err:
-            # A group naming a deleted template or version protects no image.
-            if error_code(err).startswith(("InvalidLaunchTemplateId", "InvalidLaunchTemplateName")):
-                continue
-            raise
+        number = str(version.get("VersionNumber"))
+        known[("LaunchTemplateId", version.get("LaunchTemplateId", ""), number)] = version
+        known[("LaunchTemplateName", version.get("LaunchTemplateName", ""), number)] = version
+    for (field, template), versions in sorted(_pinned_versions(autoscaling).items()):
+        listed = [known[(field, template, v)] for v in versions if (field, template, v) in known]
+        unknown = sorted(v for v in versions if (field, template, v) not in known)
+        if unknown:
+            listed += _template_versions(ec2, field, template, unknown)
         for version in listed:
             groups = ", ".join(sorted(versions.get(str(version.get("VersionNumber")), ())))
             detail = f"version {version.get('VersionNumber')}, pinned by Auto Scaling group {groups}"
             _add_template_usage(found, version, detail)
     return found
+
+
+def _template_versions(ec2: Any, field: str, template: str, versions: list[str]) -> list[Mapping[str, Any]]:
+    try:
+        return list(
+            _pages(
+                ec2,
+                "describe_launch_template_versions",
+                "LaunchTemplateVersions",
+                200,
+                Versions=versions,
+                **{field: template},
+            )
+        )
+    except ClientError as err:
+        # A group naming a deleted template or version protects no image.
+        if error_code(err).startswith(("InvalidLaunchTemplateId", "InvalidLaunchTemplateName")):
+            return []
+        raise
 
 
 def _add_template_usage(found: UsageMap, version: Mapping[str, Any], detail: str) -> None:

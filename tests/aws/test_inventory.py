@@ -96,8 +96,22 @@ def test_launch_templates_default_latest_and_versions_groups_pin(seeder: Seeder)
         DesiredCapacity=0,
         VPCZoneIdentifier=subnet,
     )
-    estate = read_region(Clients(), REGION, ACCOUNT_ID)
-    assert _usages(estate, img[0]) == {("launch-template", lt_id, "version 1, $Default")}
+    asg.create_auto_scaling_group(  # pins the $Default version by number: known without a call
+        AutoScalingGroupName="by-number",
+        LaunchTemplate={"LaunchTemplateName": "web", "Version": "1"},
+        MinSize=0,
+        MaxSize=0,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=subnet,
+    )
+    clients = Clients()
+    estate = read_region(clients, REGION, ACCOUNT_ID)
+    # One account-wide listing, one call for the pinned versions 2 and 3 together.
+    assert clients.counter.calls["ec2.DescribeLaunchTemplateVersions"] == 2
+    assert _usages(estate, img[0]) == {
+        ("launch-template", lt_id, "version 1, $Default"),
+        ("launch-template", lt_id, "version 1, pinned by Auto Scaling group by-number"),
+    }
     assert _usages(estate, img[4]) == {("launch-template", lt_id, "version 5, $Latest")}
     assert _usages(estate, img[1]) == {
         ("launch-template", lt_id, "version 2, pinned by Auto Scaling group pinned")
