@@ -15,7 +15,11 @@ from constructs import IConstruct
 
 
 def add_checks(app: App) -> None:
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    # Acknowledgements are also written into the template (Metadata.cdk_nag) so reviewers see the reasons.
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True),
+        ServerlessChecks(app, write_suppressions_to_cloud_formation=True),
+    )
 
 
 def acknowledge(construct: IConstruct, findings: Iterable[str], reason: str) -> None:

@@ -92,7 +92,8 @@ class PipBundling:
     def __init__(self, pins: Sequence[str]) -> None:
         self.pins = list(pins)
 
-    def try_bundle(self, output_dir: str, **_: Any) -> bool:
+    def try_bundle(self, output_dir: str, *_options: Any, **_keyword_options: Any) -> bool:
+        # jsii passes the BundlingOptions positionally; nothing in them changes what pip does here.
         result = subprocess.run(
             pip_command(output_dir, self.pins), capture_output=True, text=True, check=False
         )

@@ -20,7 +20,8 @@ TAG_DISABLED_AT = f"{TAG_PREFIX}disabled-at"
 TAG_PUBLIC_ALLOWED = f"{TAG_PREFIX}public-allowed"
 TAG_PIPELINE = f"{TAG_PREFIX}pipeline"
 # Put on what rotation deregisters, so a Recycle Bin rule can scope to it.
-TAG_RETIRED_BY = f"{TAG_PREFIX}retired-by"
+TAG_RETIRED_BY = f"{TAG_PREFIX}retired-by"  # value: the job name, exactly
+TAG_RETIRED_AT = f"{TAG_PREFIX}retired-at"
 # Image Builder stamps its output with this tag.
 TAG_IMAGE_BUILDER_ARN = "Ec2ImageBuilderArn"
 

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error
-from .estate import TAG_DISABLED_AT, TAG_RETIRED_BY
+from .estate import TAG_DISABLED_AT, TAG_RETIRED_AT, TAG_RETIRED_BY
 from .plan import Action, Decision, Outcome, Plan, SnapshotResult
 from .settings import Mode
 
@@ -93,7 +93,11 @@ class Executor:
         doomed = [s.snapshot_id for s in decision.snapshots]
         ec2.create_tags(
             Resources=[decision.image_id, *doomed],
-            Tags=[{"Key": TAG_RETIRED_BY, "Value": f"{self.job} {_iso(self.now)}"}],
+            # Recycle Bin rules match a tag value exactly: the job name, the time apart.
+            Tags=[
+                {"Key": TAG_RETIRED_BY, "Value": self.job},
+                {"Key": TAG_RETIRED_AT, "Value": _iso(self.now)},
+            ],
         )
         response = ec2.deregister_image(ImageId=decision.image_id, DeleteAssociatedSnapshots=bool(doomed))
         results = _snapshot_results(response, doomed)

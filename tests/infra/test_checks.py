@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,30 @@ def test_nag_packs_are_wired_to_the_app_and_fail_a_bad_construct() -> None:
     add_checks(app)
     with pytest.raises(Exception, match=r"ValidationFailed(.|\n)*AwsSolutions-S1"):
         app.synth()
+
+
+# Every finding this stack acknowledges. A new acknowledgement is a review decision: add it here.
+ACKNOWLEDGED = {
+    "AwsSolutions-S1",  # report bucket: no access-log bucket
+    "AwsSolutions-SQS3",  # the failure and undelivered queues are last stops themselves
+    "Serverless-SQSRedrivePolicy",
+    "Serverless-LambdaDLQ",  # on-failure destination instead
+    "AwsSolutions-IAM5[Resource::*]",  # Describe*/List* and X-Ray have no resource-level permissions
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*::image/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*::snapshot/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:imagebuilder:*:<AWS::AccountId>:container-recipe/*]",
+    "AwsSolutions-IAM5[Resource::<ReportingReports.Arn>/reports/rotate/*]",
+}
+
+
+def test_every_acknowledgement_is_known_and_has_a_reason_in_the_template(synth: Synthesized) -> None:
+    found = set()
+    for resource in synth.template["Resources"].values():
+        for ack in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            assert len(ack["reason"]) > 40, ack
+            found.add(re.sub(r"<(ReportingReports)[0-9A-F]{8}\.Arn>", r"<\1.Arn>", ack["id"]))
+    assert found == ACKNOWLEDGED
 
 
 def test_acknowledgements_need_a_reason() -> None:

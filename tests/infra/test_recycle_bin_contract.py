@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from ami_hygiene.estate import TAG_RETIRED_BY, SnapshotRef
 from ami_hygiene.executor import Executor
 from ami_hygiene.plan import Action, Decision, Outcome, Plan
@@ -26,17 +24,13 @@ class RecordingEc2:
     def ec2(self, region: str) -> RecordingEc2:
         return self
 
-    def create_tags(self, Resources: list[str], Tags: list[dict[str, str]]) -> None:  # noqa: N803
+    def create_tags(self, Resources: list[str], Tags: list[dict[str, str]]) -> None:
         self.tags.extend(Tags)
 
-    def deregister_image(self, ImageId: str, DeleteAssociatedSnapshots: bool) -> dict[str, Any]:  # noqa: N803
+    def deregister_image(self, ImageId: str, DeleteAssociatedSnapshots: bool) -> dict[str, Any]:
         return {"Return": True, "DeleteSnapshotResults": [{"SnapshotId": "snap-1", "ReturnCode": "success"}]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor tags retired-by='<job> <time>'; Recycle Bin needs a fixed value (the job name)",
-)
 def test_the_retired_by_tag_the_executor_writes_is_one_the_recycle_bin_rules_keep() -> None:
     rules = synthesize().resources("AWS::Rbin::Rule").values()
     kept = {

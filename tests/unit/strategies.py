@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from itertools import combinations, product
 
 from ami_hygiene.estate import (
     TAG_DISABLED_AT,
@@ -113,7 +114,7 @@ def rotation_settings() -> st.SearchStrategy[Settings]:
     return st.builds(
         Settings,
         regions=st.just((REGION,)),
-        retention_days=st.integers(1, 120),
+        retention_days=st.integers(1, 240),
         keep_latest=st.integers(1, 3),
         disable_grace_days=st.sampled_from((0, 0, 1, 7, 14, 30)),
         max_actions=st.integers(1, 20),
@@ -123,32 +124,48 @@ def rotation_settings() -> st.SearchStrategy[Settings]:
     )
 
 
-def critical_moments(estate: RegionEstate, settings: Settings) -> list[datetime]:
-    """The moments at which a rule flips for some image of `estate`.
+EDGE_KINDS = ("retention", "launch", "grace")
 
-    An image reaches the retention, a disabled image's grace ends, a launch
-    leaves the retention window. A run at (or a second either side of) one of
-    these is where an off-by-one in a policy shows.
+
+def critical_moments(
+    estate: RegionEstate, settings: Settings, kinds: tuple[str, ...] = EDGE_KINDS
+) -> list[datetime]:
+    """The moments at which a rule flips for some image of this account.
+
+    "retention": an available image reaches the retention; "launch": a launch
+    leaves the retention window; "grace": a disabled image's grace ends. A run
+    at (or a second either side of) one of these is where an off-by-one shows.
     """
     retention = timedelta(days=settings.retention_days)
     grace = timedelta(days=settings.disable_grace_days)
     found: set[datetime] = set()
     for image in estate.images:
-        found.add(image.creation_date + retention)
-        if image.last_launched is not None:
-            found.add(image.last_launched + retention)
-        try:
-            disabled_at = datetime.fromisoformat(image.tags.get(TAG_DISABLED_AT, ""))
-        except ValueError:
+        if image.owner_id != estate.account_id:
             continue
-        found.add((disabled_at if disabled_at.tzinfo else disabled_at.replace(tzinfo=UTC)) + grace)
+        if "retention" in kinds and image.is_available:
+            found.add(image.creation_date + retention)
+        if "launch" in kinds and image.last_launched is not None:
+            found.add(image.last_launched + retention)
+        disabled_at = _tag_time(image.tags.get(TAG_DISABLED_AT, ""))
+        if "grace" in kinds and image.is_disabled and disabled_at is not None:
+            found.add(disabled_at + grace)
     return sorted(found)
 
 
+def _tag_time(raw: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @st.composite
-def nows_for(draw: st.DrawFn, estate: RegionEstate, settings: Settings) -> datetime:
+def nows_for(
+    draw: st.DrawFn, estate: RegionEstate, settings: Settings, kinds: tuple[str, ...] = EDGE_KINDS
+) -> datetime:
     """Half the time any clock (`nows()`), half the time on a critical moment, +/- a second."""
-    edges = critical_moments(estate, settings)
+    edges = critical_moments(estate, settings, kinds)
     on_edge: bool = draw(_BOOLEANS)
     if edges and on_edge:
         return draw(st.sampled_from(edges)) + timedelta(seconds=draw(_EDGE))
@@ -170,26 +187,31 @@ def _iso(moment: datetime) -> str:
 
 
 # Built once: a strategy built inside a composite would be validated at every draw,
-# so the composites below draw from these through plain `_draw_*` helpers.
-_TROUBLES = st.sampled_from(TROUBLES)
-_EXTRA_TROUBLES = st.sampled_from(("none",) * 40 + TROUBLES[TROUBLES.count("none"):])
-_SOMETIMES = st.sampled_from((False, False, False, True))
-_NOW_AND_THEN = st.sampled_from((False,) * 19 + (True,))
-_STEMS = st.sampled_from(FAMILY_STEMS)
+# so the composites below draw from these through plain `_draw_*` helpers. Choices
+# that are independent are drawn together (one draw of a tuple), which keeps an
+# example cheap: hypothesis pays per draw, and the properties run many examples.
+_STATES = (ImageState.AVAILABLE,) * 10 + (ImageState.DISABLED,) * 5 + (
+    ImageState.PENDING, ImageState.FAILED, ImageState.DEREGISTERED)
+_DISABLED_AT_KINDS = ("tag",) * 6 + ("none", "bad")
+# (main trouble, second trouble)
+_TROUBLE_PAIRS = st.sampled_from(list(product(TROUBLES, ("none",) * 40 + TROUBLES[TROUBLES.count("none"):])))
+# (state, family stem, kind of disabled-at tag)
+_LOOKS = st.sampled_from(list(product(_STATES, FAMILY_STEMS, _DISABLED_AT_KINDS)))
+# (retain=false, good family tag, Image Builder tag, launched, deprecation): 0 is "yes"
+_FLAGS = st.sampled_from(list(product(range(4), range(20), range(4), range(4), range(4))))
+# 0 to 3 snapshots of a small pool, so images share them
+_SNAPSHOT_SETS = st.sampled_from(
+    [()] * 20 + [(s,) for s in SNAPSHOT_POOL] * 3 + list(combinations(SNAPSHOT_POOL[:6], 2))
+    + list(combinations(SNAPSHOT_POOL[:4], 3))
+)
 _TRUE_RETAIN = st.sampled_from(TRUE_RETAIN)
 _FALSE_RETAIN = st.sampled_from(FALSE_RETAIN)
 _BAD_RETAIN = st.sampled_from(BAD_RETAIN)
 _BAD_FAMILY = st.sampled_from(BAD_FAMILY_TAGS)
 _GOOD_FAMILY = st.sampled_from(("custom", "other/team.web_1"))
-_DISABLED_AT_KIND = st.sampled_from(("tag",) * 6 + ("none", "bad"))
 _DISABLED_AT_TIMES = days(BASE, -40, 50)
 _BAD_TIMES = st.sampled_from(BAD_TIMES)
-_SNAPSHOTS = st.lists(st.sampled_from(SNAPSHOT_POOL), max_size=3, unique=True)
 _CREATED = days(BASE, -200, 0)
-_STATES = st.sampled_from(
-    (ImageState.AVAILABLE,) * 10 + (ImageState.DISABLED,) * 5
-    + (ImageState.PENDING, ImageState.FAILED, ImageState.DEREGISTERED)
-)
 _DEPRECATION_TIMES = days(BASE, -100, 200)
 _RECENT_LAUNCHES = days(BASE, -100, 0)
 _LAUNCH_TIMES = days(BASE, -250, 0)
@@ -198,16 +220,12 @@ _KINDS = st.sampled_from(list(UsageKind))
 _DETAILS = {kind: st.sampled_from(details) for kind, details in USAGE_DETAILS.items()}
 _CLEAN_SHARINGS = st.sampled_from((None, *CLEAN_SHARINGS))  # None: not read yet
 _FOREIGN_SHARINGS = st.sampled_from(FOREIGN_SHARINGS)
-_IDS = st.integers(0, 2**32)
+_SALTS = st.integers(0, 2**32 - 1)
 _UNREAD = st.sampled_from(UNREAD_SOURCES)
 _BOOLEANS = st.booleans()
+_SOMETIMES = st.sampled_from((False, False, False, True))
 _EDGE = st.sampled_from((0, -1, 1))
 _NOWS = nows()
-
-
-@cache
-def _id_lists(size: int) -> st.SearchStrategy[list[int]]:
-    return st.lists(_IDS, min_size=size, max_size=size, unique=True)
 
 
 @cache
@@ -216,24 +234,26 @@ def _sizes(min_size: int, max_size: int) -> st.SearchStrategy[int]:
 
 
 def _draw_troubles(draw: st.DrawFn) -> frozenset[str]:
-    return frozenset((draw(_TROUBLES), draw(_EXTRA_TROUBLES)))
+    return frozenset(draw(_TROUBLE_PAIRS))
 
 
-def _draw_tags(draw: st.DrawFn, stem: str, troubles: frozenset[str]) -> dict[str, str]:
+def _draw_tags(
+    draw: st.DrawFn, stem: str, troubles: frozenset[str], disabled_at: str, flags: tuple[int, ...]
+) -> dict[str, str]:
+    retain_false, good_family, builder = flags[:3]
     tags: dict[str, str] = {}
     if "retain" in troubles:
         tags[TAG_RETAIN] = draw(_TRUE_RETAIN)
     elif "bad-retain" in troubles:
         tags[TAG_RETAIN] = draw(_BAD_RETAIN)
-    elif draw(_SOMETIMES):
+    elif retain_false == 0:
         tags[TAG_RETAIN] = draw(_FALSE_RETAIN)
     if "bad-family" in troubles:
         tags[TAG_FAMILY] = draw(_BAD_FAMILY)
-    elif draw(_NOW_AND_THEN):
+    elif good_family == 0:
         tags[TAG_FAMILY] = draw(_GOOD_FAMILY)
-    if draw(_SOMETIMES):
+    if builder == 0:
         tags[TAG_IMAGE_BUILDER_ARN] = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/{stem}/1.0.0/1"
-    disabled_at = draw(_DISABLED_AT_KIND)
     if disabled_at == "tag":
         tags[TAG_DISABLED_AT] = _iso(draw(_DISABLED_AT_TIMES))
     elif disabled_at == "bad":
@@ -242,26 +262,27 @@ def _draw_tags(draw: st.DrawFn, stem: str, troubles: frozenset[str]) -> dict[str
 
 
 def _draw_image(draw: st.DrawFn, image_id: str, account_id: str, troubles: frozenset[str]) -> Image:
-    stem = draw(_STEMS)
-    snaps = draw(_SNAPSHOTS)
+    state, stem, disabled_at = draw(_LOOKS)
+    flags = draw(_FLAGS)
+    launched_flag, deprecation_flag = flags[3:]
     if "launched" in troubles:
         launched: datetime | None = draw(_RECENT_LAUNCHES)
     else:
-        launched = draw(_LAUNCH_TIMES) if draw(_SOMETIMES) else None
+        launched = draw(_LAUNCH_TIMES) if launched_flag == 0 else None
     return Image(
         image_id=image_id,
         region=REGION,
         owner_id=FOREIGN_OWNER if "foreign-owner" in troubles else account_id,
         name=f"{stem}-v{int(image_id[-4:], 16) % 100}",
         creation_date=draw(_CREATED),
-        state=draw(_STATES).value,
-        tags=_draw_tags(draw, stem, troubles),
+        state=state.value,
+        tags=_draw_tags(draw, stem, troubles, disabled_at, flags),
         snapshots=tuple(
             SnapshotRef(snap, f"/dev/xvd{chr(ord('a') + i)}", int(snap[-2:], 16) + 1)
-            for i, snap in enumerate(snaps)
+            for i, snap in enumerate(draw(_SNAPSHOT_SETS))
         ),
         public="public" in troubles,
-        deprecation_time=draw(_DEPRECATION_TIMES) if draw(_SOMETIMES) else None,
+        deprecation_time=draw(_DEPRECATION_TIMES) if deprecation_flag == 0 else None,
         deregistration_protected="protected" in troubles,
         last_launched=launched,
     )
@@ -305,7 +326,8 @@ def usages(draw: st.DrawFn, image_id: str) -> tuple[Usage, ...]:
 def estates(draw: st.DrawFn, min_images: int = 0, max_images: int = 16) -> RegionEstate:
     """A region's estate: unique image ids and everything read about them."""
     size = draw(_sizes(min_images, max_images))  # uniform: lists of hypothesis' own stay short
-    ids = [f"ami-{n:017x}" for n in draw(_id_lists(size))]
+    salt = draw(_SALTS)  # unique ids whose order has nothing to do with the images' age
+    ids = [f"ami-{(salt + 7919 * n) % 2**32:017x}" for n in range(size)]
     troubles = {image_id: _draw_troubles(draw) for image_id in ids}
     found = [_draw_image(draw, image_id, ACCOUNT, troubles[image_id]) for image_id in ids]
     used = {i: u for i in ids if (u := _draw_usages(draw, i, troubles[i]))}
