@@ -1,69 +1,75 @@
-"""The embedded AWS: moto, plus the AMI operations the product calls that moto lacks.
+"""The embedded AWS: moto, plus the AMI operations and behaviours it lacks.
 
-`install()` patches moto in-process (idempotent); after it, `moto.mock_aws()`
-and the loopback server (`sandbox.server`) both behave as described in
-`sandbox.images` and `sandbox.references`. Nothing here ships to Lambda.
+`install()` patches moto in this process (idempotent); then `moto.mock_aws()`
+or `sandbox.server` serve the extended API. See each module for what it adds
+and which EC2 documentation it follows.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+
 _installed = False
 
 
 def install() -> None:
-    """Put the extensions in place; safe to call any number of times."""
+    """Extends moto in-process. Safe to call any number of times."""
     global _installed
+    # Only seeded images should exist: moto otherwise loads hundreds of public AMIs.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     if _installed:
         return
-    # Only seeded images exist: faster, and no stranger AMIs in a report.
-    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    from moto.ec2.models.instances import InstanceBackend
-    from moto.ec2.responses.amis import AmisResponse
-    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
-    from moto.ec2.responses.launch_templates import LaunchTemplates
+    from . import (
+        image_lifecycle,
+        image_listing,
+        image_model,
+        image_references,
+        image_registration,
+        image_sharing,
+        launch_templates,
+        listing_pages,
+        tag_lookup,
+    )
 
-    from . import images, references
-    from .paging import describe_launch_template_versions, paginated
-
-    images.patch_model()
-    for name in (
-        "register_image",
-        "describe_images",
-        "deregister_image",
-        "disable_image",
-        "enable_image",
-        "enable_image_deprecation",
-        "disable_image_deprecation",
-        "enable_image_deregistration_protection",
-        "disable_image_deregistration_protection",
+    for module in (
+        tag_lookup,
+        image_model,
+        image_registration,
+        image_lifecycle,
+        image_listing,
+        image_references,
+        image_sharing,
+        launch_templates,
+        listing_pages,
     ):
-        setattr(AmisResponse, name, getattr(images, name))
-    AmisResponse.describe_image_attribute = images.describe_image_attribute_last_launched(  # type: ignore[method-assign]
-        AmisResponse.describe_image_attribute
-    )
-    AmisResponse.describe_image_references = references.describe_image_references  # type: ignore[attr-defined]
-    ElasticBlockStore.describe_snapshots = paginated(  # type: ignore[method-assign]
-        ElasticBlockStore.describe_snapshots, "Snapshots", 1000, sort_key=lambda s: s.id
-    )
-    LaunchTemplates.describe_launch_template_versions = describe_launch_template_versions  # type: ignore[method-assign]
-    InstanceBackend.run_instances = images.stamp_launches(InstanceBackend.run_instances)  # type: ignore[method-assign]
+        module.install()
     _installed = True
 
 
-def backend(service: str, region: str, account_id: str = DEFAULT_ACCOUNT) -> Any:
-    """moto's backend for a service, region and account (for fast seeding)."""
+def backend(service: str, region: str, account_id: str = DEFAULT_ACCOUNT_ID) -> Any:
+    """moto's backend for a service, region and account: for fast seeding and inspection."""
     from moto.backends import get_backend
 
-    return get_backend(service)[account_id][region]  # type: ignore[call-overload]
+    install()
+    found = get_backend(service)[account_id][region]  # type: ignore[call-overload]
+    if service == "ec2":
+        from .image_table import images_of
+
+        images_of(found)
+    return found
 
 
-def set_last_launched(image_id: str, region: str, when: datetime, account_id: str = DEFAULT_ACCOUNT) -> None:
-    """Stamp an image's LastLaunchedTime, as a launch at `when` would."""
-    from .images import iso_millis
+def set_last_launched(
+    image_id: str, region: str, when: datetime, account_id: str = DEFAULT_ACCOUNT_ID
+) -> None:
+    """Seeds an image's LastLaunchedTime, as if an instance had been launched from it at `when`."""
+    from .image_lifecycle import set_last_launched as stamp
 
-    backend("ec2", region, account_id).amis[image_id].last_launched_time = iso_millis(when.astimezone(UTC))
+    stamp(backend("ec2", region, account_id), image_id, when)
+
+
+__all__ = ["DEFAULT_ACCOUNT_ID", "backend", "install", "set_last_launched"]

@@ -1,105 +1,85 @@
-"""Pages as EC2 returns them: MaxResults items and an opaque NextToken."""
+"""Real pages for moto's listings: MaxResults honoured, NextToken opaque and checked.
+
+A token names the key of the last item returned, not an offset, so deleting
+items between two calls neither skips nor repeats the others. Keys follow the
+collection's insertion order (see `sequence_of`), so a page stops reading as
+soon as it is full: a page costs one pass up to its end, never a sort.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from typing import Any, TypeVar
+import binascii
+import itertools
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from moto.ec2.exceptions import EC2ClientError
+from .errors import invalid_pagination_token
 
 T = TypeVar("T")
-LAUNCH_TEMPLATE_VERSIONS_MAX = 200
+Key = tuple[int, ...]
+
+_SEQUENCE = itertools.count(1)
+_SEQUENCE_ATTR = "_sandbox_sequence"
 
 
-class InvalidNextToken(EC2ClientError):
-    def __init__(self) -> None:
-        super().__init__("InvalidNextToken", "The specified NextToken is not valid")
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str | None
 
 
-def page(items: Sequence[T], max_results: int | None, token: str | None) -> tuple[list[T], str | None]:
-    """One page of `items` (already in a stable order) and the token for the next."""
-    start = _decode(token) if token else 0
-    if start > len(items):
-        raise InvalidNextToken()
-    if not max_results:
-        return list(items[start:]), None
-    end = start + max_results
-    return list(items[start:end]), (_encode(end) if end < len(items) else None)
+def sequence_of(obj: Any) -> int:
+    """A number that grows with the order in which a collection first yields its objects.
+
+    Numbers are handed out lazily, so they follow insertion order only if every
+    object is numbered while walking its collection in order: `page` does that
+    for every item it passes, kept or not.
+    """
+    number = obj.__dict__.get(_SEQUENCE_ATTR)
+    if number is None:
+        number = obj.__dict__.setdefault(_SEQUENCE_ATTR, next(_SEQUENCE))
+    return int(number)
 
 
-def _encode(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"sandbox:{offset}".encode()).decode()
+def page(
+    items: Iterable[T],
+    *,
+    key: Callable[[T], Key],
+    limit: int | None,
+    token: str | None,
+    scope: str,
+    keep: Callable[[T], bool] = lambda _: True,
+) -> Page[T]:
+    """The next page of `items` (which must come in increasing `key` order) that `keep` accepts."""
+    after = decode_token(token, scope) if token else None
+    found: list[tuple[Key, T]] = []
+    for item in items:
+        item_key = key(item)  # taken for every item, kept or not: see sequence_of
+        if after is not None and item_key <= after:
+            continue
+        if not keep(item):
+            continue
+        if limit is not None and len(found) == limit:
+            return Page([i for _, i in found], encode_token(scope, found[-1][0]))
+        found.append((item_key, item))
+    return Page([i for _, i in found], None)
 
 
-def _decode(token: str) -> int:
+def encode_token(scope: str, key: Key) -> str:
+    raw = json.dumps({"scope": scope, "after": list(key)}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_token(token: str, scope: str) -> Key:
+    """The key a token continues after; InvalidPaginationToken for anything not issued for `scope`."""
     try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        prefix, offset = text.split(":", 1)
-        if prefix != "sandbox":
-            raise ValueError(prefix)
-        return int(offset)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidNextToken() from None
-
-
-def paginated(original: Any, key: str, limit: int, sort_key: Any = None) -> Any:
-    """Wraps a moto response method that returns every item at once into pages."""
-    from moto.core.responses import ActionResult
-
-    def method(self: Any) -> Any:
-        max_results = self._get_int_param("MaxResults")
-        token = self._get_param("NextToken")
-        result = original(self)
-        if max_results is None and token is None:
-            return result
-        body: dict[str, Any] = result.result if hasattr(result, "result") else result
-        items = list(body.get(key, []))
-        if sort_key is not None:
-            items.sort(key=sort_key)
-        max_results = min(max_results or limit, limit)
-        items, next_token = page(items, max_results, token)
-        out = {**body, key: items}
-        out.pop("NextToken", None)
-        if next_token:
-            out["NextToken"] = next_token
-        return ActionResult(out)
-
-    return method
-
-
-def describe_launch_template_versions(self: Any) -> Any:
-    """Every version asked for, in pages of MaxResults (moto cuts the list instead)."""
-    from moto.core.responses import ActionResult
-
-    self.error_on_dryrun()
-    versions = self.ec2_backend.describe_launch_template_versions(
-        template_name=self._get_param("LaunchTemplateName"),
-        template_id=self._get_param("LaunchTemplateId"),
-        versions=self._get_param("Versions", []),
-        min_version=self._get_int_param("MinVersion"),
-        max_version=self._get_int_param("MaxVersion"),
-        max_results=None,
-    )
-    max_results = min(
-        self._get_int_param("MaxResults") or LAUNCH_TEMPLATE_VERSIONS_MAX, LAUNCH_TEMPLATE_VERSIONS_MAX
-    )
-    items, token = page(versions, max_results, self._get_param("NextToken"))
-    result: dict[str, Any] = {
-        "LaunchTemplateVersions": [
-            {
-                "CreateTime": version.create_time,
-                "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
-                "DefaultVersion": template.is_default(version),
-                "LaunchTemplateData": version.data,
-                "LaunchTemplateId": template.id,
-                "LaunchTemplateName": template.name,
-                "VersionDescription": version.description,
-                "VersionNumber": version.number,
-            }
-            for template, version in items
-        ]
-    }
-    if token:
-        result["NextToken"] = token
-    return ActionResult(result)
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        after = data["after"]
+        if data["scope"] != scope or not all(isinstance(k, int) for k in after):
+            raise ValueError(token)
+    except (ValueError, KeyError, TypeError, binascii.Error) as err:
+        raise invalid_pagination_token(token) from err
+    return tuple(after)

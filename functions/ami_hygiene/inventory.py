@@ -25,6 +25,10 @@ from .estate import Image, RegionEstate, Sharing, SnapshotRef, Usage, UsageKind
 
 AMI_ID = re.compile(r"\bami-[0-9a-f]{8,17}\b")
 LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
+INSTANCE_REFERENCES = {
+    "ResourceType": "ec2:Instance",
+    "ResourceTypeOptions": [{"OptionName": "state-name", "OptionValues": LIVE_INSTANCE_STATES}],
+}
 # DescribeImageReferences takes at most 10 image ids per request.
 REFERENCE_BATCH = 10
 SSM_GET_BATCH = 10
@@ -324,6 +328,8 @@ def _references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
                 1000,
                 ImageIds=batch,
                 IncludeAllResourceTypes=True,
+                # EC2's default counts terminated instances too; the safety rule does not.
+                ResourceTypes=[INSTANCE_REFERENCES],
             ):
                 resource = ref.get("Arn", "").rsplit("/", 1)[-1] or ref.get("Arn", "")
                 found[ref["ImageId"]].append(

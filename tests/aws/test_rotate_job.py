@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+import time_machine
+
 from ami_hygiene.aws import Clients
 from ami_hygiene.jobs.rotate import run_rotation
 from ami_hygiene.report import Report
 from ami_hygiene.settings import Settings
-
 from sandbox.demo import ALLOWED_ACCOUNT, DEMO_REGIONS, seed_demo_estate
 from tests.aws.faults import deny
 
@@ -21,8 +23,10 @@ ENV = {"REGIONS": REGION, "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT}
 
 
 @pytest.fixture
-def estate(aws: None) -> dict[str, str]:
-    return seed_demo_estate(NOW)[REGION]
+def estate(aws: None) -> Iterator[dict[str, str]]:
+    # EC2 refuses deprecation times in the past: the embedded AWS's clock reads NOW.
+    with time_machine.travel(NOW, tick=True):
+        yield seed_demo_estate(NOW)[REGION]
 
 
 def _snapshot_of_account() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The embedded AWS's own AMI operations, checked through boto3 as the product calls them."""
+"""The embedded AWS's AMI registration and lifecycle, checked through boto3 as the product calls them."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from typing import Any
 
 import boto3
 import pytest
+import time_machine
 from botocore.exceptions import ClientError
 
 import sandbox
 from tests.conftest import ACCOUNT_ID, REGION
+
+OTHER_ACCOUNT = "999988887777"
 
 
 @pytest.fixture
@@ -27,11 +30,8 @@ def _register(ec2: Any, name: str, *snapshots: str, **extra: Any) -> str:
     mappings = [
         {"DeviceName": f"/dev/xvd{chr(97 + k)}", "Ebs": {"SnapshotId": s}} for k, s in enumerate(snapshots)
     ]
-    return str(
-        ec2.register_image(Name=name, RootDeviceName="/dev/xvda", BlockDeviceMappings=mappings, **extra)[
-            "ImageId"
-        ]
-    )
+    answer = ec2.register_image(Name=name, RootDeviceName="/dev/xvda", BlockDeviceMappings=mappings, **extra)
+    return str(answer["ImageId"])
 
 
 def _image(ec2: Any, image_id: str) -> dict[str, Any]:
@@ -42,15 +42,36 @@ def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
     return str(err.value.response["Error"]["Code"])
 
 
+def _snapshot_ids(ec2: Any) -> set[str]:
+    return {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+
+
+def _foreign_image(image_id: str, *, shared: bool) -> str:
+    """An image of another account in this region, shared with us or not (seeded: no API makes one)."""
+    from moto.ec2.models.amis import Ami
+
+    backend = sandbox.backend("ec2", REGION, ACCOUNT_ID)
+    image = Ami(backend, image_id, name=f"theirs-{image_id}", owner_id=OTHER_ACCOUNT)
+    if shared:
+        image.launch_permissions.append({"UserId": ACCOUNT_ID})
+    backend.amis[image.id] = image
+    return image_id
+
+
+# -- RegisterImage, CreateImage, CopyImage ------------------------------------------------
+
+
 def test_register_image_honours_block_device_mappings_and_tags(ec2: Any) -> None:
     root, data = _snapshot(ec2, 8), _snapshot(ec2, 50)
-    before = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    before = _snapshot_ids(ec2)
     image_id = _register(
         ec2,
         "web-1",
         root,
         data,
         Architecture="arm64",
+        VirtualizationType="hvm",
+        BootMode="uefi",
         TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "Owner", "Value": "platform"}]}],
     )
     image = _image(ec2, image_id)
@@ -58,44 +79,172 @@ def test_register_image_honours_block_device_mappings_and_tags(ec2: Any) -> None
         (m["DeviceName"], m["Ebs"]["SnapshotId"], m["Ebs"]["VolumeSize"])
         for m in image["BlockDeviceMappings"]
     ] == [("/dev/xvda", root, 8), ("/dev/xvdb", data, 50)]
-    assert image["Architecture"] == "arm64" and image["Tags"] == [{"Key": "Owner", "Value": "platform"}]
-    after = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
-    assert after == before  # no extra snapshot of its own
+    assert (image["Architecture"], image["VirtualizationType"], image["BootMode"]) == ("arm64", "hvm", "uefi")
+    assert (image["RootDeviceName"], image["RootDeviceType"]) == ("/dev/xvda", "ebs")
+    assert image["Tags"] == [{"Key": "Owner", "Value": "platform"}]
+    assert _snapshot_ids(ec2) == before  # no stand-in snapshot of its own
 
 
-def test_register_image_refuses_an_unknown_snapshot(ec2: Any) -> None:
+def test_register_image_takes_the_documented_defaults_and_an_explicit_size(ec2: Any) -> None:
+    snap = _snapshot(ec2, 8)
+    image_id = ec2.register_image(
+        Name="sized",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[
+            {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap, "VolumeSize": 20, "VolumeType": "gp3"}}
+        ],
+    )["ImageId"]
+    image = _image(ec2, image_id)
+    assert image["BlockDeviceMappings"][0]["Ebs"] == {
+        "SnapshotId": snap,
+        "VolumeSize": 20,
+        "VolumeType": "gp3",
+        "DeleteOnTermination": True,
+        "Encrypted": False,
+    }
+    assert (image["Architecture"], image["VirtualizationType"]) == ("i386", "paravirtual")
+
+
+def test_two_images_can_share_a_snapshot(ec2: Any) -> None:
+    shared = _snapshot(ec2, 16)
+    first, second = _register(ec2, "share-a", shared), _register(ec2, "share-b", shared)
+    for image_id in (first, second):
+        assert _image(ec2, image_id)["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] == shared
+
+
+@pytest.mark.parametrize(
+    ("mapping", "code"),
+    [
+        (
+            {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "snap-0123456789abcdef0"}},
+            "InvalidSnapshot.NotFound",
+        ),
+        (
+            {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "SNAP", "VolumeSize": 4}},
+            "InvalidBlockDeviceMapping",
+        ),
+        ({"DeviceName": "/dev/xvda", "Ebs": {"DeleteOnTermination": True}}, "InvalidBlockDeviceMapping"),
+        (
+            {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": "SNAP", "VolumeType": "floppy"}},
+            "InvalidParameterValue",
+        ),
+    ],
+)
+def test_register_image_refuses_bad_mappings(ec2: Any, mapping: dict[str, Any], code: str) -> None:
+    snap = _snapshot(ec2, 8)
+    if mapping["Ebs"].get("SnapshotId") == "SNAP":
+        mapping["Ebs"]["SnapshotId"] = snap
     with pytest.raises(ClientError) as err:
-        _register(ec2, "bad", "snap-0123456789abcdef0")
-    assert _code(err) == "InvalidSnapshot.NotFound"
+        ec2.register_image(Name="bad", RootDeviceName="/dev/xvda", BlockDeviceMappings=[mapping])
+    assert _code(err) == code
+
+
+def test_register_image_refuses_a_taken_name_and_other_tag_types(ec2: Any) -> None:
+    first = _register(ec2, "unique", _snapshot(ec2))
+    with pytest.raises(ClientError) as err:
+        _register(ec2, "unique", _snapshot(ec2))
+    assert _code(err) == "InvalidAMIName.Duplicate" and first in str(err.value)
+    with pytest.raises(ClientError) as tagged:
+        _register(
+            ec2,
+            "tagged",
+            _snapshot(ec2),
+            TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": "a", "Value": "b"}]}],
+        )
+    assert _code(tagged) == "InvalidParameterValue"
+    ec2.deregister_image(ImageId=first)
+    _register(ec2, "unique", _snapshot(ec2))  # a deregistered image frees its name
+
+
+def test_create_image_snapshots_every_volume_of_the_instance(ec2: Any) -> None:
+    launched = ec2.run_instances(ImageId=_register(ec2, "source", _snapshot(ec2)), MinCount=1, MaxCount=1)
+    instance = launched["Instances"][0]["InstanceId"]
+    data = ec2.create_volume(
+        Size=30, VolumeType="gp3", AvailabilityZone=launched["Instances"][0]["Placement"]["AvailabilityZone"]
+    )
+    ec2.attach_volume(VolumeId=data["VolumeId"], InstanceId=instance, Device="/dev/xvdf")
+    image_id = ec2.create_image(
+        InstanceId=instance,
+        Name="baked",
+        TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": "made-by", "Value": "test"}]}],
+    )["ImageId"]
+    mappings = {m["DeviceName"]: m["Ebs"] for m in _image(ec2, image_id)["BlockDeviceMappings"]}
+    assert {d: (e["VolumeSize"], e["VolumeType"]) for d, e in mappings.items()} == {
+        "/dev/sda1": (8, "gp2"),
+        "/dev/xvdf": (30, "gp3"),
+    }
+    snapshots = ec2.describe_snapshots(SnapshotIds=[e["SnapshotId"] for e in mappings.values()])["Snapshots"]
+    assert all(s["Tags"] == [{"Key": "made-by", "Value": "test"}] for s in snapshots)
+    assert sorted(s["VolumeSize"] for s in snapshots) == [8, 30]
+
+
+def test_copy_image_copies_the_snapshots(ec2: Any) -> None:
+    source = _register(ec2, "original", _snapshot(ec2, 12))
+    copy = ec2.copy_image(SourceImageId=source, SourceRegion=REGION, Name="copied")["ImageId"]
+    original_snap = _image(ec2, source)["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    copied = _image(ec2, copy)["BlockDeviceMappings"][0]["Ebs"]
+    assert copied["SnapshotId"] != original_snap and copied["VolumeSize"] == 12
+
+
+def test_a_snapshot_a_registered_image_uses_cannot_be_deleted(ec2: Any) -> None:
+    snap = _snapshot(ec2)
+    image_id = _register(ec2, "in-use", snap)
+    ec2.disable_image(ImageId=image_id)  # disabled images still hold their snapshots
+    with pytest.raises(ClientError) as err:
+        ec2.delete_snapshot(SnapshotId=snap)
+    assert _code(err) == "InvalidSnapshot.InUse"
+    ec2.deregister_image(ImageId=image_id)
+    ec2.delete_snapshot(SnapshotId=snap)
+    assert snap not in _snapshot_ids(ec2)
+
+
+# -- deprecation --------------------------------------------------------------------------
 
 
 def test_deprecation_round_trip_rounds_to_the_minute(ec2: Any) -> None:
     image_id = _register(ec2, "dep-1", _snapshot(ec2))
     when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30, seconds=40)
-    ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=when)
-    shown = _image(ec2, image_id)["DeprecationTime"]
+    assert ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=when)["Return"] is True
     expected = (when + timedelta(seconds=30)).replace(second=0)
-    assert shown == expected.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert _image(ec2, image_id)["DeprecationTime"] == expected.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     ec2.disable_image_deprecation(ImageId=image_id)
     assert "DeprecationTime" not in _image(ec2, image_id)
 
 
-def test_deprecation_more_than_ten_years_ahead_is_refused(ec2: Any) -> None:
+@pytest.mark.parametrize("offset", [timedelta(days=-1), timedelta(days=3700)])
+def test_deprecation_in_the_past_or_beyond_ten_years_is_refused(ec2: Any, offset: timedelta) -> None:
     image_id = _register(ec2, "dep-2", _snapshot(ec2))
     with pytest.raises(ClientError) as err:
-        ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=datetime.now(UTC) + timedelta(days=3700))
+        ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=datetime.now(UTC) + offset)
     assert _code(err) == "InvalidParameterValue"
+    assert "DeprecationTime" not in _image(ec2, image_id)
+
+
+def test_a_public_image_deprecates_within_two_years_of_its_creation(ec2: Any) -> None:
+    image_id = _register(ec2, "dep-public", _snapshot(ec2))
+    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})
+    with pytest.raises(ClientError) as err:
+        ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=datetime.now(UTC) + timedelta(days=800))
+    assert _code(err) == "InvalidParameterValue"
+    ec2.enable_image_deprecation(ImageId=image_id, DeprecateAt=datetime.now(UTC) + timedelta(days=700))
+
+
+# -- deregistration protection and deregistration -----------------------------------------
 
 
 def test_deregistration_protection_blocks_deregistration(ec2: Any) -> None:
     image_id = _register(ec2, "prot-1", _snapshot(ec2))
     assert _image(ec2, image_id)["DeregistrationProtection"] == "disabled"
-    ec2.enable_image_deregistration_protection(ImageId=image_id)
-    assert _image(ec2, image_id)["DeregistrationProtection"] == "enabled"
+    assert (
+        ec2.enable_image_deregistration_protection(ImageId=image_id)["Return"] == "enabled-without-cooldown"
+    )
+    assert _image(ec2, image_id)["DeregistrationProtection"] == "enabled-without-cooldown"
+    attribute = ec2.describe_image_attribute(ImageId=image_id, Attribute="deregistrationProtection")
+    assert attribute["DeregistrationProtection"] == {"Value": "enabled-without-cooldown"}
     with pytest.raises(ClientError) as err:
         ec2.deregister_image(ImageId=image_id)
     assert _code(err) == "OperationNotPermitted"
-    ec2.disable_image_deregistration_protection(ImageId=image_id)
+    assert ec2.disable_image_deregistration_protection(ImageId=image_id)["Return"] == "disabled"
     ec2.deregister_image(ImageId=image_id)
     assert ec2.describe_images(Owners=["self"])["Images"] == []
 
@@ -105,107 +254,123 @@ def test_protection_with_cooldown_lasts_a_day_after_disabling(ec2: Any) -> None:
     ec2.enable_image_deregistration_protection(ImageId=image_id, WithCooldown=True)
     assert _image(ec2, image_id)["DeregistrationProtection"] == "enabled-with-cooldown"
     ec2.disable_image_deregistration_protection(ImageId=image_id)
-    assert _image(ec2, image_id)["DeregistrationProtection"].startswith("disabled-until-")
-    with pytest.raises(ClientError):
+    assert _image(ec2, image_id)["DeregistrationProtection"].startswith("disabled-until ")
+    with pytest.raises(ClientError) as err:
+        ec2.deregister_image(ImageId=image_id)
+    assert _code(err) == "OperationNotPermitted"
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=25)):
+        assert _image(ec2, image_id)["DeregistrationProtection"] == "disabled"
         ec2.deregister_image(ImageId=image_id)
 
 
 def test_deregister_with_snapshots_keeps_one_another_image_uses(ec2: Any) -> None:
     shared, own = _snapshot(ec2), _snapshot(ec2)
     first = _register(ec2, "snap-a", shared, own)
-    _register(ec2, "snap-b", shared)
+    second = _register(ec2, "snap-b", shared)
     result = ec2.deregister_image(ImageId=first, DeleteAssociatedSnapshots=True)
-    codes = {r["SnapshotId"]: r["ReturnCode"] for r in result["DeleteSnapshotResults"]}
-    assert codes == {shared: "skipped", own: "success"}
-    left = {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
-    assert shared in left and own not in left
+    assert result["Return"] is True
+    assert result["DeleteSnapshotResults"] == [
+        {"SnapshotId": shared, "ReturnCode": "skipped"},
+        {"SnapshotId": own, "ReturnCode": "success"},
+    ]
+    assert shared in _snapshot_ids(ec2) and own not in _snapshot_ids(ec2)
+    # The last image to use it takes it along.
+    result = ec2.deregister_image(ImageId=second, DeleteAssociatedSnapshots=True)
+    assert result["DeleteSnapshotResults"] == [{"SnapshotId": shared, "ReturnCode": "success"}]
+    assert shared not in _snapshot_ids(ec2)
 
 
 def test_deregister_without_the_flag_leaves_snapshots(ec2: Any) -> None:
     snap = _snapshot(ec2)
     result = ec2.deregister_image(ImageId=_register(ec2, "keep-snaps", snap))
     assert "DeleteSnapshotResults" not in result
-    assert snap in {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    assert snap in _snapshot_ids(ec2)
 
 
-def test_disabled_images_are_listed_only_when_asked_and_made_private(ec2: Any) -> None:
+def test_deregistered_and_unknown_images_get_ec2_errors(ec2: Any) -> None:
+    image_id = _register(ec2, "gone", _snapshot(ec2))
+    ec2.deregister_image(ImageId=image_id)
+    with pytest.raises(ClientError) as again:
+        ec2.deregister_image(ImageId=image_id)
+    assert _code(again) == "InvalidAMIID.Unavailable"
+    with pytest.raises(ClientError) as unknown:
+        ec2.disable_image(ImageId="ami-0123456789abcdef0")
+    assert _code(unknown) == "InvalidAMIID.NotFound"
+    with pytest.raises(ClientError) as malformed:
+        ec2.enable_image_deprecation(ImageId="img-1", DeprecateAt=datetime.now(UTC) + timedelta(days=1))
+    assert _code(malformed) == "InvalidAMIID.Malformed"
+
+
+def test_only_the_owner_changes_an_image(ec2: Any) -> None:
+    hidden = _foreign_image("ami-0f0f0f0f0f0f0f0f0", shared=False)
+    shared = _foreign_image("ami-0e0e0e0e0e0e0e0e0", shared=True)
+    calls = (
+        ec2.disable_image,
+        ec2.enable_image,
+        ec2.deregister_image,
+        ec2.enable_image_deregistration_protection,
+        ec2.disable_image_deprecation,
+    )
+    for call in calls:
+        with pytest.raises(ClientError) as not_seen:
+            call(ImageId=hidden)
+        assert _code(not_seen) == "InvalidAMIID.NotFound"  # not shared with us: it does not exist for us
+        with pytest.raises(ClientError) as not_ours:
+            call(ImageId=shared)
+        assert _code(not_ours) == "AuthFailure"
+    assert _image(ec2, shared)["State"] == "available"
+
+
+# -- disable and enable -------------------------------------------------------------------
+
+
+def test_disabling_makes_an_image_private_and_unlisted(ec2: Any) -> None:
     image_id = _register(ec2, "dis-1", _snapshot(ec2))
-    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": "111122223333"}]})
-    ec2.disable_image(ImageId=image_id)
+    ec2.modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"UserId": "111122223333"}, {"Group": "all"}]}
+    )
+    assert _image(ec2, image_id)["Public"] is True
+    assert ec2.disable_image(ImageId=image_id)["Return"] is True
     assert ec2.describe_images(Owners=["self"])["Images"] == []
     listed = ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]
-    assert [(i["ImageId"], i["State"]) for i in listed] == [(image_id, "disabled")]
+    assert [(i["ImageId"], i["State"], i["Public"]) for i in listed] == [(image_id, "disabled", False)]
     perms = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")["LaunchPermissions"]
     assert perms == []
-    ec2.enable_image(ImageId=image_id)
-    assert _image(ec2, image_id)["State"] == "available"
+    with pytest.raises(ClientError) as err:  # a disabled image can't be shared
+        ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"UserId": "111122223333"}]})
+    assert _code(err) == "OperationNotPermitted"
+    assert ec2.enable_image(ImageId=image_id)["Return"] is True
+    image = _image(ec2, image_id)
+    assert (image["State"], image["Public"]) == ("available", False)  # sharing is not restored
+
+
+# -- LastLaunchedTime ---------------------------------------------------------------------
 
 
 def test_last_launched_time_is_stamped_by_a_launch(ec2: Any) -> None:
     image_id = _register(ec2, "launch-1", _snapshot(ec2))
     assert "LastLaunchedTime" not in _image(ec2, image_id)
-    ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)
-    stamp = datetime.fromisoformat(_image(ec2, image_id)["LastLaunchedTime"].replace("Z", "+00:00"))
-    assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=1)
-    attr = ec2.describe_image_attribute(ImageId=image_id, Attribute="lastLaunchedTime")
-    assert attr["LastLaunchedTime"]["Value"] == _image(ec2, image_id)["LastLaunchedTime"]
-    sandbox.set_last_launched(image_id, REGION, datetime(2025, 1, 2, tzinfo=UTC), account_id=ACCOUNT_ID)
-    assert _image(ec2, image_id)["LastLaunchedTime"] == "2025-01-02T00:00:00.000Z"
-
-
-def test_describe_images_pages_like_ec2(ec2: Any) -> None:
-    amis = sandbox.backend("ec2", REGION, ACCOUNT_ID)
-    for k in range(25):
-        amis.register_image(f"page-{k}", "")
-    paginator = ec2.get_paginator("describe_images")
-    pages = list(paginator.paginate(Owners=["self"], PaginationConfig={"PageSize": 10}))
-    assert [len(p["Images"]) for p in pages] == [10, 10, 5]
-    ids = [i["ImageId"] for p in pages for i in p["Images"]]
-    assert len(set(ids)) == 25
-    with pytest.raises(ClientError) as err:
-        ec2.describe_images(ImageIds=[ids[0]], MaxResults=5)
-    assert _code(err) == "InvalidParameterCombination"
-    with pytest.raises(ClientError) as bad_token:
-        ec2.describe_images(Owners=["self"], MaxResults=5, NextToken="nonsense")
-    assert _code(bad_token) == "InvalidNextToken"
-
-
-def test_snapshots_and_launch_template_versions_page(ec2: Any) -> None:
-    for _ in range(7):
-        _snapshot(ec2)
-    snap_pages = list(
-        ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], PaginationConfig={"PageSize": 5})
+    assert (
+        ec2.describe_image_attribute(ImageId=image_id, Attribute="lastLaunchedTime")["LastLaunchedTime"] == {}
     )
-    assert [len(p["Snapshots"]) for p in snap_pages] == [5, 2]
-    for k in range(3):
-        lt = ec2.create_launch_template(
-            LaunchTemplateName=f"t{k}", LaunchTemplateData={"ImageId": "ami-12345678"}
-        )
-        ec2.create_launch_template_version(
-            LaunchTemplateId=lt["LaunchTemplate"]["LaunchTemplateId"],
-            LaunchTemplateData={"ImageId": "ami-87654321"},
-        )
-    pages = list(
-        ec2.get_paginator("describe_launch_template_versions").paginate(
-            Versions=["$Latest", "$Default"], PaginationConfig={"PageSize": 4}
-        )
-    )
-    versions = [
-        (v["LaunchTemplateName"], v["VersionNumber"], v["DefaultVersion"])
-        for p in pages
-        for v in p["LaunchTemplateVersions"]
-    ]
-    assert [len(p["LaunchTemplateVersions"]) for p in pages] == [4, 2]
-    assert sorted(versions) == sorted([(f"t{k}", n, n == 1) for k in range(3) for n in (1, 2)])
+    with time_machine.travel(datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC), tick=False):
+        ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)
+    assert _image(ec2, image_id)["LastLaunchedTime"] == "2026-03-04T05:06:07.000Z"
+    attribute = ec2.describe_image_attribute(ImageId=image_id, Attribute="lastLaunchedTime")
+    assert attribute["LastLaunchedTime"] == {"Value": "2026-03-04T05:06:07Z"}
 
 
-def test_operations_on_images_of_other_accounts_are_refused(ec2: Any) -> None:
-    from moto.ec2.models.amis import Ami
+def test_set_last_launched_seeds_the_stamp(ec2: Any) -> None:
+    image_id = _register(ec2, "launch-2", _snapshot(ec2))
+    sandbox.set_last_launched(image_id, REGION, datetime(2025, 1, 2, 3, 0, tzinfo=UTC), account_id=ACCOUNT_ID)
+    assert _image(ec2, image_id)["LastLaunchedTime"] == "2025-01-02T03:00:00.000Z"
 
-    backend = sandbox.backend("ec2", REGION, ACCOUNT_ID)
-    foreign = Ami(backend, "ami-0f0f0f0f0f0f0f0f0", name="theirs", owner_id="999988887777")
-    backend.amis[foreign.id] = foreign
-    for call in (ec2.disable_image, ec2.deregister_image, ec2.enable_image_deregistration_protection):
-        with pytest.raises(ClientError) as err:
-            call(ImageId=foreign.id)
-        assert _code(err) == "InvalidAMIID.NotFound"
+
+def test_install_is_idempotent(ec2: Any) -> None:
+    sandbox.install()
+    sandbox.install()
+    snap = _snapshot(ec2)
+    image_id = _register(ec2, "twice", snap)
+    # Installed twice, each extension still runs once: one result, one snapshot deleted.
+    result = ec2.deregister_image(ImageId=image_id, DeleteAssociatedSnapshots=True)
+    assert result["DeleteSnapshotResults"] == [{"SnapshotId": snap, "ReturnCode": "success"}]

@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from itertools import combinations, product
 
+from hypothesis import strategies as st
+
 from ami_hygiene.estate import (
     TAG_DISABLED_AT,
     TAG_FAMILY,
@@ -43,7 +45,6 @@ from ami_hygiene.estate import (
     UsageKind,
 )
 from ami_hygiene.settings import Settings
-from hypothesis import strategies as st
 
 ACCOUNT = "123456789012"
 FOREIGN_OWNER = "999988887777"
@@ -140,7 +141,7 @@ def critical_moments(
     grace = timedelta(days=settings.disable_grace_days)
     found: set[datetime] = set()
     for image in estate.images:
-        if image.owner_id != estate.account_id:
+        if image.owner_id != estate.account_id or not (image.is_available or image.is_disabled):
             continue
         if "retention" in kinds and image.is_available:
             found.add(image.creation_date + retention)
@@ -213,8 +214,8 @@ _DISABLED_AT_TIMES = days(BASE, -40, 50)
 _BAD_TIMES = st.sampled_from(BAD_TIMES)
 _CREATED = days(BASE, -200, 0)
 _DEPRECATION_TIMES = days(BASE, -100, 200)
-_RECENT_LAUNCHES = days(BASE, -100, 0)
-_LAUNCH_TIMES = days(BASE, -250, 0)
+_RECENT_DAYS = st.integers(0, 100)
+_LATER_DAYS = st.integers(0, 250)
 _USE_COUNT = st.integers(1, 2)
 _KINDS = st.sampled_from(list(UsageKind))
 _DETAILS = {kind: st.sampled_from(details) for kind, details in USAGE_DETAILS.items()}
@@ -224,7 +225,7 @@ _SALTS = st.integers(0, 2**32 - 1)
 _UNREAD = st.sampled_from(UNREAD_SOURCES)
 _BOOLEANS = st.booleans()
 _SOMETIMES = st.sampled_from((False, False, False, True))
-_EDGE = st.sampled_from((0, -1, 1))
+_EDGE = st.sampled_from((-1, -1, 0, 1))  # a second early is where a "never" breaks
 _NOWS = nows()
 
 
@@ -265,16 +266,18 @@ def _draw_image(draw: st.DrawFn, image_id: str, account_id: str, troubles: froze
     state, stem, disabled_at = draw(_LOOKS)
     flags = draw(_FLAGS)
     launched_flag, deprecation_flag = flags[3:]
+    created = draw(_CREATED)
+    # Launched after it was created: recently for the trouble, else any time up to BASE.
     if "launched" in troubles:
-        launched: datetime | None = draw(_RECENT_LAUNCHES)
+        launched: datetime | None = max(created, BASE - timedelta(days=draw(_RECENT_DAYS)))
     else:
-        launched = draw(_LAUNCH_TIMES) if launched_flag == 0 else None
+        launched = min(BASE, created + timedelta(days=draw(_LATER_DAYS))) if launched_flag == 0 else None
     return Image(
         image_id=image_id,
         region=REGION,
         owner_id=FOREIGN_OWNER if "foreign-owner" in troubles else account_id,
         name=f"{stem}-v{int(image_id[-4:], 16) % 100}",
-        creation_date=draw(_CREATED),
+        creation_date=created,
         state=state.value,
         tags=_draw_tags(draw, stem, troubles, disabled_at, flags),
         snapshots=tuple(

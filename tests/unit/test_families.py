@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from ami_hygiene.estate import TAG_FAMILY, TAG_IMAGE_BUILDER_ARN, Image
 from ami_hygiene.families import (
     FamilyTagError,

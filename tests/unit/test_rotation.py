@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from ami_hygiene.estate import (
     TAG_DISABLED_AT,
     TAG_FAMILY,

@@ -10,15 +10,15 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
 from ami_hygiene.estate import TAG_DISABLED_AT, TAG_RETAIN, Image, RegionEstate
 from ami_hygiene.families import FamilyTagError, family_of
 from ami_hygiene.plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
 from ami_hygiene.policies.rotation import plan_rotation
 from ami_hygiene.settings import Settings
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
-
 from tests.unit.strategies import EDGE_KINDS, budgets, estates, nows_for, rotation_settings
 
 RETIRING = (Action.DISABLE, Action.DEREGISTER)
