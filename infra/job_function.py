@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
-from ami_hygiene.observability import NAMESPACE, SERVICE
-from ami_hygiene.publisher import REPORT_PREFIX
 from aws_cdk import CfnCondition, CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -23,6 +21,9 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from ami_hygiene.observability import NAMESPACE, SERVICE
+from ami_hygiene.publisher import REPORT_PREFIX
 
 from .nag import acknowledge
 from .reporting import Reporting

@@ -11,9 +11,10 @@ sts:GetCallerIdentity needs no permission (AWS always allows it), so it is not l
 
 from __future__ import annotations
 
-from ami_hygiene.estate import TAG_PREFIX
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
+
+from ami_hygiene.estate import TAG_PREFIX
 
 from .job_function import JobPermissions
 from .parameters import StackParameters

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ami_hygiene.estate import TAG_RETIRED_BY
 from aws_cdk import Token
 from aws_cdk import aws_rbin as rbin
 from constructs import Construct
+
+from ami_hygiene.estate import TAG_RETIRED_BY
 
 from .parameters import StackParameters
 

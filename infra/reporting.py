@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ami_hygiene.observability import JOB_DIMENSION, NAMESPACE, RUN_ERRORS_METRIC, SERVICE
-from ami_hygiene.publisher import REPORT_PREFIX
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
@@ -17,6 +15,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from ami_hygiene.observability import JOB_DIMENSION, NAMESPACE, RUN_ERRORS_METRIC, SERVICE
+from ami_hygiene.publisher import REPORT_PREFIX
 
 from .nag import acknowledge
 from .parameters import StackParameters

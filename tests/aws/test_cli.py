@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ami_hygiene import cli
 from ami_hygiene.aws import Clients
-
 from sandbox.demo import Seeder
 from tests.aws.faults import deny
 from tests.conftest import REGION

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from ami_hygiene.aws import Clients
 from ami_hygiene.estate import UsageKind
 from ami_hygiene.inventory import read_checks, read_region
-
 from sandbox.demo import ACCOUNT_ID, ALLOWED_ACCOUNT, FOREIGN_ACCOUNT, Seeder
 from tests.aws.faults import deny
 from tests.conftest import REGION

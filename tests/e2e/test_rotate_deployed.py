@@ -25,8 +25,8 @@ from typing import Any
 import boto3
 import pytest
 import time_machine
-from ami_hygiene.observability import METRIC_NAMES
 
+from ami_hygiene.observability import METRIC_NAMES
 from tests.infra.cfn import Evaluator, parameter_values
 from tests.infra.synthesized import Synthesized, synthesize
 

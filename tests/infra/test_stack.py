@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+
 from ami_hygiene.estate import TAG_RETIRED_BY
 from ami_hygiene.observability import METRIC_NAMES, NAMESPACE
-
 from infra.parameters import GROUPS, SPECS
 from infra.permissions import ROTATION_READ_ACTIONS, ROTATION_WRITE_ACTIONS
 from tests.infra.cfn import Evaluator, parameter_values

@@ -73,7 +73,9 @@ UNREAD_SOURCES: tuple[dict[str, str], ...] = ({},) * 10 + (
     {"image-references": "Throttling"},
 )
 CLEAN_SHARINGS = (
-    Sharing(), Sharing(), Sharing(),
+    Sharing(),
+    Sharing(),
+    Sharing(),
     Sharing(accounts=frozenset({ALLOWED_ACCOUNT})),
     Sharing(organizations=frozenset({ORG_ARN})),  # allowed or not, as the settings say
 )
@@ -83,8 +85,18 @@ FOREIGN_SHARINGS = (
     Sharing(organizational_units=frozenset({"ou-abcd-12345678"})),
 )
 TROUBLES = ("none",) * 11 + (
-    "foreign-owner", "retain", "bad-retain", "bad-family", "public", "protected", "usage", "launched",
-    "shared-foreign", "shared-public", "sharing-error", "sharing-unread",
+    "foreign-owner",
+    "retain",
+    "bad-retain",
+    "bad-family",
+    "public",
+    "protected",
+    "usage",
+    "launched",
+    "shared-foreign",
+    "shared-public",
+    "sharing-error",
+    "sharing-unread",
 )
 
 _JITTER = (0, 0, 0, 0, 1, -1, 3600)
@@ -179,8 +191,15 @@ def budgets() -> st.SearchStrategy[int]:
 
 def sharings() -> st.SearchStrategy[Sharing | None]:
     """Launch permissions as read; None is "not read yet"."""
-    return st.sampled_from((None, *CLEAN_SHARINGS, *FOREIGN_SHARINGS, Sharing(public=True),
-                            Sharing(error="UnauthorizedOperation: not allowed")))
+    return st.sampled_from(
+        (
+            None,
+            *CLEAN_SHARINGS,
+            *FOREIGN_SHARINGS,
+            Sharing(public=True),
+            Sharing(error="UnauthorizedOperation: not allowed"),
+        )
+    )
 
 
 def _iso(moment: datetime) -> str:
@@ -191,18 +210,23 @@ def _iso(moment: datetime) -> str:
 # so the composites below draw from these through plain `_draw_*` helpers. Choices
 # that are independent are drawn together (one draw of a tuple), which keeps an
 # example cheap: hypothesis pays per draw, and the properties run many examples.
-_STATES = (ImageState.AVAILABLE,) * 10 + (ImageState.DISABLED,) * 5 + (
-    ImageState.PENDING, ImageState.FAILED, ImageState.DEREGISTERED)
+_STATES = (
+    (ImageState.AVAILABLE,) * 10
+    + (ImageState.DISABLED,) * 5
+    + (ImageState.PENDING, ImageState.FAILED, ImageState.DEREGISTERED)
+)
 _DISABLED_AT_KINDS = ("tag",) * 6 + ("none", "bad")
 # (main trouble, second trouble)
-_TROUBLE_PAIRS = st.sampled_from(list(product(TROUBLES, ("none",) * 40 + TROUBLES[TROUBLES.count("none"):])))
+_TROUBLE_PAIRS = st.sampled_from(list(product(TROUBLES, ("none",) * 40 + TROUBLES[TROUBLES.count("none") :])))
 # (state, family stem, kind of disabled-at tag)
 _LOOKS = st.sampled_from(list(product(_STATES, FAMILY_STEMS, _DISABLED_AT_KINDS)))
 # (retain=false, good family tag, Image Builder tag, launched, deprecation): 0 is "yes"
 _FLAGS = st.sampled_from(list(product(range(4), range(20), range(4), range(4), range(4))))
 # 0 to 3 snapshots of a small pool, so images share them
 _SNAPSHOT_SETS = st.sampled_from(
-    [()] * 20 + [(s,) for s in SNAPSHOT_POOL] * 3 + list(combinations(SNAPSHOT_POOL[:6], 2))
+    [()] * 20
+    + [(s,) for s in SNAPSHOT_POOL] * 3
+    + list(combinations(SNAPSHOT_POOL[:6], 2))
     + list(combinations(SNAPSHOT_POOL[:4], 3))
 )
 _TRUE_RETAIN = st.sampled_from(TRUE_RETAIN)

@@ -19,8 +19,15 @@ ARN = "arn:aws:imagebuilder:eu-west-1:123456789012:image/golden-linux/1.0.0/1"
 
 
 def _image(name: str = "web-v1", tags: dict[str, str] | None = None, image_id: str = "ami-1") -> Image:
-    return Image(image_id, "eu-west-1", "123456789012", name, datetime(2024, 5, 1, tzinfo=UTC),
-                 "available", tags=tags or {})
+    return Image(
+        image_id,
+        "eu-west-1",
+        "123456789012",
+        name,
+        datetime(2024, 5, 1, tzinfo=UTC),
+        "available",
+        tags=tags or {},
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from ami_hygiene.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.publisher import (
     MESSAGE_BUDGET,

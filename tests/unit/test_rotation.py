@@ -28,17 +28,37 @@ FOREIGN = "999988887777"
 ALLOWED = "111122223333"
 REGION = "eu-west-1"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-SETTINGS = Settings(regions=(REGION,), retention_days=90, keep_latest=3, disable_grace_days=14,
-                    max_actions=100, allowed_share_accounts=frozenset({ALLOWED}))
+SETTINGS = Settings(
+    regions=(REGION,),
+    retention_days=90,
+    keep_latest=3,
+    disable_grace_days=14,
+    max_actions=100,
+    allowed_share_accounts=frozenset({ALLOWED}),
+)
 
 
-def _image(image_id: str, days_old: float, name: str | None = None, *, state: str = "available",
-           owner: str = ACCOUNT, tags: Mapping[str, str] | None = None,
-           snapshots: Sequence[SnapshotRef] = (), **kw: Any) -> Image:
+def _image(
+    image_id: str,
+    days_old: float,
+    name: str | None = None,
+    *,
+    state: str = "available",
+    owner: str = ACCOUNT,
+    tags: Mapping[str, str] | None = None,
+    snapshots: Sequence[SnapshotRef] = (),
+    **kw: Any,
+) -> Image:
     return Image(
-        image_id=image_id, region=REGION, owner_id=owner, name=name or "web-v1",
-        creation_date=NOW - timedelta(days=days_old), state=state, tags=dict(tags or {}),
-        snapshots=tuple(snapshots), **kw,
+        image_id=image_id,
+        region=REGION,
+        owner_id=owner,
+        name=name or "web-v1",
+        creation_date=NOW - timedelta(days=days_old),
+        state=state,
+        tags=dict(tags or {}),
+        snapshots=tuple(snapshots),
+        **kw,
     )
 
 
@@ -47,16 +67,25 @@ def _newest(family: str = "web") -> list[Image]:
     return [_image(f"ami-{family}-new{n}", n + 1, f"{family}-v9{n}") for n in range(3)]
 
 
-def _estate(*images: Image, usages: Mapping[str, Sequence[Usage]] | None = None,
-            sharing: Mapping[str, Sharing] | None = None, checked: bool = True,
-            references_checked: bool = True, unread: Mapping[str, str] | None = None) -> RegionEstate:
+def _estate(
+    *images: Image,
+    usages: Mapping[str, Sequence[Usage]] | None = None,
+    sharing: Mapping[str, Sharing] | None = None,
+    checked: bool = True,
+    references_checked: bool = True,
+    unread: Mapping[str, str] | None = None,
+) -> RegionEstate:
     """By default every image's launch permissions were read and it is shared with no one."""
     read = {i.image_id: Sharing() for i in images} if checked else {}
     read.update(sharing or {})
     return RegionEstate(
-        region=REGION, account_id=ACCOUNT, images=images,
-        usages={k: tuple(v) for k, v in (usages or {}).items()}, sharing=read,
-        references_checked=references_checked, unread_sources=dict(unread or {}),
+        region=REGION,
+        account_id=ACCOUNT,
+        images=images,
+        usages={k: tuple(v) for k, v in (usages or {}).items()},
+        sharing=read,
+        references_checked=references_checked,
+        unread_sources=dict(unread or {}),
     )
 
 
@@ -115,8 +144,10 @@ def test_with_keep_latest_one_the_newest_is_kept_alone() -> None:
 
 
 def test_only_available_images_count_among_the_newest() -> None:
-    newer = [_image("ami-pending", 0, "web-v99", state="pending"),
-             _image("ami-disabled", 0, "web-v98", state="disabled")]
+    newer = [
+        _image("ami-pending", 0, "web-v99", state="pending"),
+        _image("ami-disabled", 0, "web-v98", state="disabled"),
+    ]
     plan = _plan(_estate(*newer, *_newest()))
     assert all(_decision(plan, i.image_id).action is Action.KEEP for i in _newest())
 
@@ -259,8 +290,9 @@ def test_one_second_before_the_grace_ends_the_image_stays() -> None:
     assert _decide(_disabled(due.isoformat())).action is Action.KEEP
 
 
-@pytest.mark.parametrize("value", ["2024-05-01", "2024-05-01T00:00:00", "20240501T000000Z",
-                                   "2024-05-01T02:00:00+02:00"])
+@pytest.mark.parametrize(
+    "value", ["2024-05-01", "2024-05-01T00:00:00", "20240501T000000Z", "2024-05-01T02:00:00+02:00"]
+)
 def test_disabled_at_takes_any_iso_8601_form_and_defaults_to_utc(value: str) -> None:
     d = _decide(_disabled(value), image_id="ami-old")
     assert d.action is Action.DEREGISTER
@@ -295,8 +327,12 @@ def test_a_young_superseded_image_gets_a_deprecation_date() -> None:
 
 def test_deprecation_ignores_usage_but_says_so() -> None:
     used = [Usage("ami-old", UsageKind.LAUNCH_TEMPLATE, f"lt-{n}", "$Default") for n in range(5)]
-    d = _decide(_image("ami-old", 10, last_launched=NOW - timedelta(days=1)), usages={"ami-old": used},
-                unread={"ssm-parameter": "AccessDenied"}, checked=False)
+    d = _decide(
+        _image("ami-old", 10, last_launched=NOW - timedelta(days=1)),
+        usages={"ami-old": used},
+        unread={"ssm-parameter": "AccessDenied"},
+        checked=False,
+    )
     assert d.action is Action.DEPRECATE and d.pending_checks == ()
     assert "last launched 2024-05-31" in d.reasons
     assert (
@@ -333,8 +369,14 @@ def test_an_image_exactly_retention_days_old_is_disabled() -> None:
 
 
 def test_an_old_superseded_unused_image_is_disabled_with_every_reason() -> None:
-    d = _decide(_image("ami-old", 152, snapshots=[SnapshotRef("snap-1", "/dev/xvda", 8)],
-                       last_launched=datetime(2024, 1, 5, tzinfo=UTC)))
+    d = _decide(
+        _image(
+            "ami-old",
+            152,
+            snapshots=[SnapshotRef("snap-1", "/dev/xvda", 8)],
+            last_launched=datetime(2024, 1, 5, tzinfo=UTC),
+        )
+    )
     assert d.action is Action.DISABLE and d.outcome is Outcome.PLANNED and d.pending_checks == ()
     assert d.snapshots == ()  # snapshots go only with deregistration
     assert d.reasons == (
@@ -354,6 +396,8 @@ def test_with_no_grace_an_old_image_is_deregistered_at_once() -> None:
     assert d.action is Action.DEREGISTER
     assert "deregisters it at once: DisableGraceDays is 0, so there is no disabled stage" in d.reasons
     assert d.snapshots == (SnapshotRef("snap-1", "/dev/xvda", 8),)
+    plan = _plan(_estate(*_newest(), old), _settings(disable_grace_days=1))
+    assert _decision(plan, "ami-old").action is Action.DISABLE
 
 
 def test_without_image_references_the_reason_says_what_was_not_checked() -> None:
@@ -371,18 +415,29 @@ def test_without_image_references_the_reason_says_what_was_not_checked() -> None
 @pytest.mark.parametrize(
     ("usage", "reason"),
     [
-        (Usage("ami-old", UsageKind.INSTANCE, "i-0abc", "running"),
-         "kept: used by instance i-0abc (running)"),
-        (Usage("ami-old", UsageKind.LAUNCH_TEMPLATE, "lt-0abc", "$Default"),
-         "kept: used by launch template lt-0abc ($Default)"),
-        (Usage("ami-old", UsageKind.LAUNCH_TEMPLATE, "lt-0abc",
-               "version 2, pinned by Auto Scaling group web"),
-         "kept: used by launch template lt-0abc (version 2, pinned by Auto Scaling group web)"),
-        (Usage("ami-old", UsageKind.LAUNCH_CONFIGURATION, "app-legacy"),
-         "kept: used by launch configuration app-legacy"),
+        (
+            Usage("ami-old", UsageKind.INSTANCE, "i-0abc", "running"),
+            "kept: used by instance i-0abc (running)",
+        ),
+        (
+            Usage("ami-old", UsageKind.LAUNCH_TEMPLATE, "lt-0abc", "$Default"),
+            "kept: used by launch template lt-0abc ($Default)",
+        ),
+        (
+            Usage(
+                "ami-old", UsageKind.LAUNCH_TEMPLATE, "lt-0abc", "version 2, pinned by Auto Scaling group web"
+            ),
+            "kept: used by launch template lt-0abc (version 2, pinned by Auto Scaling group web)",
+        ),
+        (
+            Usage("ami-old", UsageKind.LAUNCH_CONFIGURATION, "app-legacy"),
+            "kept: used by launch configuration app-legacy",
+        ),
         (Usage("ami-old", UsageKind.SSM_PARAMETER, "/golden/web"), "kept: used by SSM parameter /golden/web"),
-        (Usage("ami-old", UsageKind.IMAGE_REFERENCE, "lt-9", "ec2:LaunchTemplate"),
-         "kept: used by resource lt-9 (ec2:LaunchTemplate)"),
+        (
+            Usage("ami-old", UsageKind.IMAGE_REFERENCE, "lt-9", "ec2:LaunchTemplate"),
+            "kept: used by resource lt-9 (ec2:LaunchTemplate)",
+        ),
     ],
 )
 def test_an_image_in_use_is_kept(usage: Usage, reason: str) -> None:
@@ -417,12 +472,18 @@ def test_an_unread_usage_source_stops_every_retirement() -> None:
     [
         (Sharing(public=True), "kept: public"),
         (Sharing(accounts=frozenset({FOREIGN})), f"kept: shared with {FOREIGN}, not on the allow-list"),
-        (Sharing(accounts=frozenset({FOREIGN, ALLOWED, "444455556666"})),
-         f"kept: shared with 444455556666, {FOREIGN}, not on the allow-list"),
-        (Sharing(organizations=frozenset({"arn:aws:organizations::123456789012:organization/o-x"})),
-         "kept: shared with arn:aws:organizations::123456789012:organization/o-x, not on the allow-list"),
-        (Sharing(error="UnauthorizedOperation: no"),
-         "kept: launch permissions could not be read: UnauthorizedOperation: no"),
+        (
+            Sharing(accounts=frozenset({FOREIGN, ALLOWED, "444455556666"})),
+            f"kept: shared with 444455556666, {FOREIGN}, not on the allow-list",
+        ),
+        (
+            Sharing(organizations=frozenset({"arn:aws:organizations::123456789012:organization/o-x"})),
+            "kept: shared with arn:aws:organizations::123456789012:organization/o-x, not on the allow-list",
+        ),
+        (
+            Sharing(error="UnauthorizedOperation: no"),
+            "kept: launch permissions could not be read: UnauthorizedOperation: no",
+        ),
     ],
 )
 def test_an_image_shared_outside_the_allow_list_or_unreadable_is_kept(sharing: Sharing, reason: str) -> None:
@@ -460,8 +521,12 @@ def test_a_kept_image_has_no_pending_checks_even_when_sharing_is_unread() -> Non
 def test_every_obstacle_is_reported_together_with_the_facts() -> None:
     d = _decide(
         _image("ami-old", 400, public=True, last_launched=datetime(2024, 5, 1, tzinfo=UTC)),
-        usages={"ami-old": [Usage("ami-old", UsageKind.INSTANCE, "i-1", "stopped"),
-                            Usage("ami-old", UsageKind.SSM_PARAMETER, "/golden/web")]},
+        usages={
+            "ami-old": [
+                Usage("ami-old", UsageKind.INSTANCE, "i-1", "stopped"),
+                Usage("ami-old", UsageKind.SSM_PARAMETER, "/golden/web"),
+            ]
+        },
         sharing={"ami-old": Sharing(accounts=frozenset({FOREIGN}), error="Throttling")},
         unread={"launch-configuration": "AccessDenied"},
     )
@@ -486,13 +551,16 @@ def test_deregistration_deletes_only_snapshots_no_other_image_uses() -> None:
     own = SnapshotRef("snap-own", "/dev/xvda", 8)
     shared = SnapshotRef("snap-shared", "/dev/xvdb", 100)
     foreign_shared = SnapshotRef("snap-foreign", "/dev/xvdc", 5)
-    plan = _plan(_estate(
-        *_newest(),
-        _image("ami-old", 400, snapshots=[own, shared, foreign_shared]),
-        _image("ami-copy", 1, "copy-v1", state="pending", snapshots=[shared]),
-        _image("ami-other", 1, "copy-v2", snapshots=[shared]),
-        _image("ami-theirs", 1, "theirs-v1", owner=FOREIGN, snapshots=[foreign_shared]),
-    ), _settings(disable_grace_days=0))
+    plan = _plan(
+        _estate(
+            *_newest(),
+            _image("ami-old", 400, snapshots=[own, shared, foreign_shared]),
+            _image("ami-copy", 1, "copy-v1", state="pending", snapshots=[shared]),
+            _image("ami-other", 1, "copy-v2", snapshots=[shared]),
+            _image("ami-theirs", 1, "theirs-v1", owner=FOREIGN, snapshots=[foreign_shared]),
+        ),
+        _settings(disable_grace_days=0),
+    )
     d = _decision(plan, "ami-old")
     assert d.action is Action.DEREGISTER and d.snapshots == (own,)
     assert d.reasons[-3:] == (
@@ -504,8 +572,14 @@ def test_deregistration_deletes_only_snapshots_no_other_image_uses() -> None:
 
 def test_a_snapshot_two_old_images_share_stays_even_when_both_go() -> None:
     shared = SnapshotRef("snap-shared", "/dev/xvda", 16)
-    plan = _plan(_estate(*_newest(), _image("ami-old", 400, snapshots=[shared]),
-                         _image("ami-older", 500, snapshots=[shared])), _settings(disable_grace_days=0))
+    plan = _plan(
+        _estate(
+            *_newest(),
+            _image("ami-old", 400, snapshots=[shared]),
+            _image("ami-older", 500, snapshots=[shared]),
+        ),
+        _settings(disable_grace_days=0),
+    )
     assert [_decision(plan, i).snapshots for i in ("ami-old", "ami-older")] == [(), ()]
 
 
@@ -526,8 +600,10 @@ def test_a_snapshot_listed_twice_is_deleted_once() -> None:
 def _backlog() -> RegionEstate:
     return _estate(
         *_newest(),
-        _image("ami-young2", 20), _image("ami-young1", 30),  # deprecate
-        _image("ami-old2", 200), _image("ami-old1", 300),  # disable
+        _image("ami-young2", 20),
+        _image("ami-young1", 30),  # deprecate
+        _image("ami-old2", 200),
+        _image("ami-old1", 300),  # disable
         _image("ami-dis2", 400, state="disabled", tags={TAG_DISABLED_AT: "2024-01-01"}),  # deregister
         _image("ami-dis1", 500, state="disabled", tags={TAG_DISABLED_AT: "2024-01-01"}),
     )
@@ -570,10 +646,15 @@ def test_a_deferred_action_keeps_its_pending_checks() -> None:
 
 
 def test_decisions_are_ordered_by_family_then_newest_first() -> None:
-    plan = _plan(_estate(
-        _image("ami-w1", 5, "web-v1"), _image("ami-a1", 50, "app-v1"), _image("ami-w2", 1, "web-v2"),
-        _image("ami-a2", 3, "app-v2"), _image("ami-x", 9, "web-v9", owner=FOREIGN),
-    ))
+    plan = _plan(
+        _estate(
+            _image("ami-w1", 5, "web-v1"),
+            _image("ami-a1", 50, "app-v1"),
+            _image("ami-w2", 1, "web-v2"),
+            _image("ami-a2", 3, "app-v2"),
+            _image("ami-x", 9, "web-v9", owner=FOREIGN),
+        )
+    )
     assert [d.image_id for d in plan.decisions] == ["ami-a2", "ami-a1", "ami-w2", "ami-w1", "ami-x"]
     assert plan.job == "rotate" and plan.region == REGION
 
@@ -581,8 +662,13 @@ def test_decisions_are_ordered_by_family_then_newest_first() -> None:
 def test_every_decision_carries_the_image_facts() -> None:
     image = _image("ami-old", 400, "web-v1")
     d = _decide(image)
-    assert (d.image_id, d.region, d.family, d.name, d.created) == ("ami-old", REGION, "web", "web-v1",
-                                                                  image.creation_date)
+    assert (d.image_id, d.region, d.family, d.name, d.created) == (
+        "ami-old",
+        REGION,
+        "web",
+        "web-v1",
+        image.creation_date,
+    )
 
 
 def test_an_empty_estate_gives_an_empty_plan() -> None:
@@ -590,8 +676,10 @@ def test_an_empty_estate_gives_an_empty_plan() -> None:
 
 
 def test_one_newer_image_is_counted_in_the_singular() -> None:
-    plan = _plan(_estate(_image("ami-new", 1), _image("ami-young", 10), _image("ami-old", 400)),
-                 _settings(keep_latest=1))
+    plan = _plan(
+        _estate(_image("ami-new", 1), _image("ami-young", 10), _image("ami-old", 400)),
+        _settings(keep_latest=1),
+    )
     assert _decision(plan, "ami-young").reasons[0].startswith("superseded by 1 newer image of family web;")
     assert "superseded: 2 newer available images in family web" in _decision(plan, "ami-old").reasons
     plan = _plan(_estate(_image("ami-new", 1), _image("ami-old", 400)), _settings(keep_latest=1))

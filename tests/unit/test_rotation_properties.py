@@ -59,7 +59,6 @@ def cases(draw: st.DrawFn, edges: tuple[str, ...] = EDGE_KINDS) -> Case:
     return Case(estate, settings, draw(nows_for(estate, settings, edges)), draw(budgets()))
 
 
-
 def _family(image: Image) -> str | None:
     try:
         return family_of(image)
@@ -129,8 +128,9 @@ def test_exactly_keep_latest_images_of_each_family_are_kept_as_the_newest(case: 
         family = _family(image)
         if image.owner_id == case.estate.account_id and image.is_available and family is not None:
             families[family] += 1
-    newest = Counter(d.family for d in case.plan().decisions
-                     if any("newest available image" in r for r in d.reasons))
+    newest = Counter(
+        d.family for d in case.plan().decisions if any("newest available image" in r for r in d.reasons)
+    )
     assert newest == Counter({f: min(n, case.settings.keep_latest) for f, n in families.items()})
 
 
@@ -250,7 +250,8 @@ def test_never_deletes_a_snapshot_another_image_uses(case: Case) -> None:
         for snap in d.snapshots:
             assert snap.snapshot_id in own, d
             others = [
-                other.image_id for other in case.estate.images
+                other.image_id
+                for other in case.estate.images
                 if other.image_id != image.image_id
                 and snap.snapshot_id in {s.snapshot_id for s in other.snapshots}
             ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from ami_hygiene.settings import Mode, Settings, SettingsError
 from hypothesis import given
 from hypothesis import strategies as st
+
+from ami_hygiene.settings import Mode, Settings, SettingsError
 
 ENV = {"AWS_REGION": "eu-west-1"}
 

@@ -188,24 +188,31 @@ def _protection_reasons(image: Image, ctx: _Context) -> tuple[list[str], list[st
 def _disabled_stage(image: Image, ctx: _Context) -> _Draft:
     raw = image.tags.get(TAG_DISABLED_AT)
     if raw is None:
-        return _keep(image, ctx, [
-            f"kept: disabled by someone else, not by ami-hygiene (no {TAG_DISABLED_AT} tag); left alone"
-        ])
+        return _keep(
+            image,
+            ctx,
+            [f"kept: disabled by someone else, not by ami-hygiene (no {TAG_DISABLED_AT} tag); left alone"],
+        )
     disabled_at = _parse_time(raw)
     if disabled_at is None:
         return _keep(
-            image, ctx,
+            image,
+            ctx,
             [f"kept: tag {TAG_DISABLED_AT} has the value {raw!r}, which is not an ISO 8601 time"],
-            [f"{_label(image)}: tag {TAG_DISABLED_AT}={raw!r} is not an ISO 8601 time; "
-             "the image is kept until the tag is fixed"],
+            [
+                f"{_label(image)}: tag {TAG_DISABLED_AT}={raw!r} is not an ISO 8601 time; "
+                "the image is kept until the tag is fixed"
+            ],
         )
     grace_days = ctx.settings.disable_grace_days
     due = _add(disabled_at, ctx.grace)
     if due is None or ctx.now < due:
         when = _day(due) if due else "never"
-        return _keep(image, ctx, [
-            f"kept: disabled on {_day(disabled_at)}; deregistration due {when} ({grace_days}-day grace)"
-        ])
+        return _keep(
+            image,
+            ctx,
+            [f"kept: disabled on {_day(disabled_at)}; deregistration due {when} ({grace_days}-day grace)"],
+        )
     facts = [
         f"disabled by ami-hygiene on {_day(disabled_at)}; the {grace_days}-day grace ended {_day(due)}",
         _superseded_fact(image, ctx),
@@ -227,11 +234,17 @@ def _available_stage(image: Image, ctx: _Context) -> _Draft:
     grace_days = ctx.settings.disable_grace_days
     if grace_days == 0:
         return _retire(
-            image, ctx, Action.DEREGISTER, facts,
+            image,
+            ctx,
+            Action.DEREGISTER,
+            facts,
             "deregisters it at once: DisableGraceDays is 0, so there is no disabled stage",
         )
     return _retire(
-        image, ctx, Action.DISABLE, facts,
+        image,
+        ctx,
+        Action.DISABLE,
+        facts,
         f"disables it now; deregistration follows {grace_days} days later if it is still unused",
     )
 
@@ -242,12 +255,13 @@ def _deprecation(image: Image, ctx: _Context, retire_at: datetime) -> _Draft:
     current = image.deprecation_time
     if current is not None and current <= retire_at:
         already = (
-            f"already deprecated from {_day(current)}" if current <= ctx.now
+            f"already deprecated from {_day(current)}"
+            if current <= ctx.now
             else f"deprecation already set for {_day(current)}"
         )
-        return _keep(image, ctx, [
-            f"kept: superseded; {already}; retires after {days} days ({_day(retire_at)})"
-        ])
+        return _keep(
+            image, ctx, [f"kept: superseded; {already}; retires after {days} days ({_day(retire_at)})"]
+        )
     family = ctx.families[image.image_id]
     newer = _count(ctx.newer_available(image), "newer image")
     reasons = [
@@ -289,11 +303,16 @@ def _retire(image: Image, ctx: _Context, action: Action, facts: list[str], effec
     if action is Action.DEREGISTER:
         snapshots, snapshot_reasons = _snapshot_split(image, ctx)
         reasons.extend(snapshot_reasons)
-    return _Draft(_decision(
-        image, ctx, action, reasons,
-        snapshots=snapshots,
-        pending_checks=() if sharing_known else (PENDING_SHARING,),
-    ))
+    return _Draft(
+        _decision(
+            image,
+            ctx,
+            action,
+            reasons,
+            snapshots=snapshots,
+            pending_checks=() if sharing_known else (PENDING_SHARING,),
+        )
+    )
 
 
 def _usage_reasons(image: Image, ctx: _Context) -> list[str]:
@@ -390,17 +409,22 @@ def _apply_budget(decisions: list[Decision], budget: int, settings: Settings, re
     """The first `budget` actions by (priority, age, id) stay planned; the rest are deferred."""
     ranked = sorted(
         (i for i, d in enumerate(decisions) if d.is_action),
-        key=lambda i: (ACTION_PRIORITY[decisions[i].action], decisions[i].created or _EPOCH,
-                       decisions[i].image_id),
+        key=lambda i: (
+            ACTION_PRIORITY[decisions[i].action],
+            decisions[i].created or _EPOCH,
+            decisions[i].image_id,
+        ),
     )
-    deferred = set(ranked[max(budget, 0):])
+    deferred = set(ranked[max(budget, 0) :])
     if not deferred:
         return decisions
     limit = settings.max_actions
     left = "" if budget >= limit else f" ({max(budget, 0)} left for {region} after earlier regions)"
     reason = f"deferred: MaxActionsPerRun ({limit}) reached{left}; the next run continues"
-    return [d.with_outcome(Outcome.DEFERRED, reason=reason) if i in deferred else d
-            for i, d in enumerate(decisions)]
+    return [
+        d.with_outcome(Outcome.DEFERRED, reason=reason) if i in deferred else d
+        for i, d in enumerate(decisions)
+    ]
 
 
 # -- helpers -------------------------------------------------------------------------------
