@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -13,22 +11,17 @@ import pytest
 
 import sandbox
 from ami_hygiene import cli
-from sandbox.server import start
 from tests.conftest import ACCOUNT_ID, REGION
 
 
 @pytest.fixture
-def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server, url = start(port=0)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    try:
-        yield url
-    finally:
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
-        server.stop()
+def served(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    return endpoint
 
 
-def test_rotate_through_the_endpoint(endpoint: str) -> None:
+def test_rotate_through_the_endpoint(served: str) -> None:
+    endpoint = served
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
     volume = ec2.create_volume(Size=8, AvailabilityZone=f"{REGION}a")["VolumeId"]
     amis = sandbox.backend("ec2", REGION, ACCOUNT_ID).amis

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import urllib.request
-from collections.abc import Iterator
-
 import boto3
 import pytest
 
 from sandbox.server import start
 from tests.conftest import REGION
-
-
-@pytest.fixture
-def endpoint() -> Iterator[str]:
-    server, url = start(port=0)
-    try:
-        yield url
-    finally:
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
-        server.stop()
 
 
 def test_the_served_api_has_the_extensions(endpoint: str) -> None:
