@@ -1,0 +1,89 @@
+"""The executor on its own: isolation, safety nets, nothing hidden."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from ami_hygiene.aws import Clients
+from ami_hygiene.estate import SnapshotRef
+from ami_hygiene.executor import Executor
+from ami_hygiene.plan import Action, Decision, Outcome, Plan
+from ami_hygiene.settings import Mode
+from sandbox.demo import Seeder
+from tests.conftest import REGION
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def seeder(aws: None) -> Seeder:
+    return Seeder(REGION, NOW)
+
+
+def _decision(image_id: str, action: Action, **kw: object) -> Decision:
+    return Decision(image_id, REGION, "fam", "name", action, ("because",), **kw)  # type: ignore[arg-type]
+
+
+def _run(mode: Mode, *decisions: Decision, stop: bool = False) -> Plan:
+    plan = Plan("rotate", REGION, tuple(decisions))
+    return Executor(Clients(), mode, NOW, should_stop=lambda: stop).apply(plan)
+
+
+def test_a_snapshot_ec2_did_not_delete_is_a_failure_not_a_silence(seeder: Seeder) -> None:
+    shared = seeder.snapshot(8)
+    doomed = seeder.image("a-1", 200, snapshot_id=shared)
+    seeder.image("a-2", 10, snapshot_id=shared)
+    # A plan that (wrongly) lists a shared snapshot: EC2 keeps it, and the report must say so.
+    decision = _decision(doomed, Action.DEREGISTER, snapshots=(SnapshotRef(shared, "/dev/xvda", 8),))
+    result = _run(Mode.ENFORCE, decision).decisions[0]
+    assert result.outcome is Outcome.FAILED
+    assert result.error == f"image deregistered but snapshots not deleted: {shared}: skipped"
+    assert [(r.snapshot_id, r.deleted) for r in result.snapshot_results] == [(shared, False)]
+
+
+def test_deregister_tags_for_the_recycle_bin_then_deletes_own_snapshots(seeder: Seeder) -> None:
+    own = seeder.snapshot(8)
+    image_id = seeder.image("b-1", 200, snapshot_id=own)
+    tagged: list[dict[str, object]] = []
+    clients = Clients()
+    clients.session.events.register("provide-client-params.ec2.CreateTags", lambda params, **_: tagged.append(params))
+    decision = _decision(image_id, Action.DEREGISTER, snapshots=(SnapshotRef(own, "/dev/xvda", 8),))
+    result = Executor(clients, Mode.ENFORCE, NOW).apply(Plan("rotate", REGION, (decision,))).decisions[0]
+    assert result.outcome is Outcome.DONE
+    assert tagged[0]["Resources"] == [image_id, own]
+    assert {"Key": "ami-hygiene:retired-by", "Value": "rotate"} in tagged[0]["Tags"]  # type: ignore[operator]
+    ec2 = boto3.client("ec2", region_name=REGION)
+    assert own not in {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+
+
+def test_pending_checks_are_never_applied(seeder: Seeder) -> None:
+    image_id = seeder.image("c-1", 200)
+    result = _run(Mode.ENFORCE, _decision(image_id, Action.DISABLE, pending_checks=("launch permissions",)))
+    assert result.decisions[0].outcome is Outcome.FAILED
+    ec2 = boto3.client("ec2", region_name=REGION)
+    assert ec2.describe_images(ImageIds=[image_id])["Images"][0]["State"] == "available"
+
+
+def test_report_mode_and_deferred_decisions_change_nothing(seeder: Seeder) -> None:
+    image_id = seeder.image("d-1", 200)
+    clients = Clients()
+    report = Executor(clients, Mode.REPORT, NOW).apply(
+        Plan("rotate", REGION, (_decision(image_id, Action.DISABLE),))
+    )
+    deferred = Executor(clients, Mode.ENFORCE, NOW).apply(
+        Plan("rotate", REGION, (_decision(image_id, Action.DISABLE, outcome=Outcome.DEFERRED),))
+    )
+    assert report.decisions[0].outcome is Outcome.PLANNED
+    assert deferred.decisions[0].outcome is Outcome.DEFERRED
+    assert clients.counter.total == 0
+
+
+def test_running_out_of_time_defers_instead_of_failing(seeder: Seeder) -> None:
+    image_id = seeder.image("e-1", 200)
+    deprecate = _decision(image_id, Action.DEPRECATE, deprecate_at=NOW + timedelta(days=3))
+    result = _run(Mode.ENFORCE, deprecate, stop=True).decisions[0]
+    assert result.outcome is Outcome.DEFERRED
+    assert "time ran out" in result.reasons[-1]
