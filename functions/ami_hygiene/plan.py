@@ -14,6 +14,9 @@ class Action(StrEnum):
     DEPRECATE = "deprecate"
     DISABLE = "disable"
     DEREGISTER = "deregister"
+    TAG = "tag"
+    PROPAGATE = "propagate"
+    NOTIFY = "notify"
 
 
 class Outcome(StrEnum):

@@ -49,7 +49,9 @@ def test_deregister_tags_for_the_recycle_bin_then_deletes_own_snapshots(seeder: 
     image_id = seeder.image("b-1", 200, snapshot_id=own)
     tagged: list[dict[str, object]] = []
     clients = Clients()
-    clients.session.events.register("provide-client-params.ec2.CreateTags", lambda params, **_: tagged.append(params))
+    clients.session.events.register(
+        "provide-client-params.ec2.CreateTags", lambda params, **_: tagged.append(params)
+    )
     decision = _decision(image_id, Action.DEREGISTER, snapshots=(SnapshotRef(own, "/dev/xvda", 8),))
     result = Executor(clients, Mode.ENFORCE, NOW).apply(Plan("rotate", REGION, (decision,))).decisions[0]
     assert result.outcome is Outcome.DONE

@@ -89,12 +89,15 @@ FOREIGN_SHARINGS = (
     Sharing(accounts=frozenset({ALLOWED_ACCOUNT, STRANGER_ACCOUNT})),
     Sharing(organizational_units=frozenset({"ou-abcd-12345678"})),
 )
-TROUBLES = ("none",) * 11 + (
+TROUBLES = ("none",) * 10 + (
     "foreign-owner",
+    "foreign-owner",  # the rarer troubles twice: each must also land on an image worth retiring
     "retain",
     "bad-retain",
     "bad-family",
     "public",
+    "public",
+    "protected",
     "protected",
     "usage",
     "launched",

@@ -1,0 +1,250 @@
+"""Tagging: required tags, auto-tags, snapshot propagation and escalation, decided purely.
+
+For every image of this account in a state tags apply to (pending, available,
+disabled) the policy plans, each as its own decision:
+
+* **tag**: the auto-tags the image lacks, never one it already has (whatever
+  its value): ``ami-hygiene:created-by`` (the principal ARN of the creating
+  API call, when known), ``ami-hygiene:created-at`` (the creation time) and,
+  for copies, ``ami-hygiene:source-image``;
+* **propagate**: the image's tags named by ``propagate_tags`` (default: the
+  required keys) to each of its snapshots that lacks them. A snapshot key with
+  another value is left alone, and a snapshot shared by several images, or
+  whose tags were not read, is not tagged at all (two images could disagree);
+* **notify**: the image breaks a required-tag rule and is at least
+  ``grace_hours`` old.
+
+An image with none of these gets one **keep**. Every decision carries the
+compliance reasons first ("missing Owner", "Environment='production' does not
+match ^(prod|staging|dev)$", or "compliant: Owner, Environment present and
+valid"). Images of other accounts, and images in any other state, are kept and
+never changed. The policy is pure: no AWS, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ..estate import EMPTY_TAGS, TAG_PREFIX, Image, ImageState, RegionEstate
+from ..families import FamilyTagError, derived_family, family_of
+from ..plan import Action, Decision, Plan
+from ..tag_rules import TagRule, problems
+
+JOB = "tags"
+TAG_CREATED_BY = f"{TAG_PREFIX}created-by"
+TAG_CREATED_AT = f"{TAG_PREFIX}created-at"
+TAG_SOURCE_IMAGE = f"{TAG_PREFIX}source-image"
+TAGGABLE_STATES = frozenset({ImageState.PENDING, ImageState.AVAILABLE, ImageState.DISABLED})
+
+
+@dataclass(frozen=True)
+class CreatorInfo:
+    """Who made an image, from the CloudTrail event of the API call that did."""
+
+    principal_arn: str
+    event_name: str = ""
+    source_image: str | None = None  # CopyImage: the image copied
+    source_region: str | None = None
+
+
+@dataclass(frozen=True)
+class TagSettings:
+    """The tag job's settings (the rules themselves are passed on their own)."""
+
+    grace_hours: int = 24
+    # Keys copied from an image to its snapshots; None: the required keys.
+    propagate_tags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TagDecision(Decision):
+    """A Decision that also says which tags to add.
+
+    TAG: `tags` go on the image. PROPAGATE: `snapshot_tags` maps each snapshot
+    id to the tags it gets. Both only ever hold keys the target lacks.
+    """
+
+    tags: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
+    snapshot_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def plan_tagging(
+    estate: RegionEstate,
+    rules: tuple[TagRule, ...],
+    settings: TagSettings,
+    now: datetime,
+    creators: Mapping[str, CreatorInfo],
+    snapshot_tags: Mapping[str, Mapping[str, str]] | None = None,
+) -> Plan:
+    """Decisions for every image of `estate`, in image-id order.
+
+    `creators` maps image ids to what their creating event said (empty in a
+    sweep). `snapshot_tags` maps snapshot ids to their tags; None (or a
+    snapshot missing from it) means not read, and nothing is propagated there.
+    """
+    users = estate.snapshot_users()
+    propagate_keys = (
+        tuple(r.key for r in rules) if settings.propagate_tags is None else settings.propagate_tags
+    )
+    decisions: list[Decision] = []
+    for image in sorted(estate.images, key=lambda i: i.image_id):
+        decisions.extend(
+            _decide(
+                image,
+                estate,
+                rules,
+                settings,
+                now,
+                creators.get(image.image_id),
+                propagate_keys,
+                users,
+                snapshot_tags,
+            )
+        )
+    return Plan(job=JOB, region=estate.region, decisions=tuple(decisions))
+
+
+def compliance_reasons(rules: tuple[TagRule, ...], tags: Mapping[str, str]) -> tuple[str, ...]:
+    found = problems(rules, tags)
+    if found:
+        return found
+    if not rules:
+        return ("compliant: no tags required",)
+    return (f"compliant: {', '.join(r.key for r in rules)} present and valid",)
+
+
+def auto_tags(image: Image, creator: CreatorInfo | None) -> dict[str, str]:
+    """The auto-tags `image` lacks and that are known; never a key it has."""
+    wanted: dict[str, str] = {TAG_CREATED_AT: _iso(image.creation_date)}
+    if creator is not None:
+        if creator.principal_arn:
+            wanted[TAG_CREATED_BY] = creator.principal_arn
+        if creator.source_image:
+            wanted[TAG_SOURCE_IMAGE] = creator.source_image
+    return {k: v for k, v in wanted.items() if k not in image.tags}
+
+
+def _decide(
+    image: Image,
+    estate: RegionEstate,
+    rules: tuple[TagRule, ...],
+    settings: TagSettings,
+    now: datetime,
+    creator: CreatorInfo | None,
+    propagate_keys: tuple[str, ...],
+    users: Mapping[str, set[str]],
+    snapshot_tags: Mapping[str, Mapping[str, str]] | None,
+) -> list[Decision]:
+    if image.owner_id != estate.account_id:
+        return [
+            _decision(image, Action.KEEP, [f"kept: owned by account {image.owner_id}, not by this account"])
+        ]
+    if image.state not in TAGGABLE_STATES:
+        return [_decision(image, Action.KEEP, [f"kept: state is {image.state}; its tags are not checked"])]
+    compliant = not problems(rules, image.tags)
+    compliance = list(compliance_reasons(rules, image.tags))
+    out: list[Decision] = []
+    extra: list[str] = []
+
+    to_add = auto_tags(image, creator)
+    if to_add:
+        added = ", ".join(f"{k}={v}" for k, v in sorted(to_add.items()))
+        out.append(_decision(image, Action.TAG, [*compliance, f"add {added}"], tags=to_add))
+
+    per_snapshot, notes = _propagation(image, propagate_keys, users, snapshot_tags)
+    extra.extend(notes)
+    if per_snapshot:
+        said = "; ".join(f"{sid}: {', '.join(sorted(t))}" for sid, t in sorted(per_snapshot.items()))
+        out.append(
+            _decision(
+                image,
+                Action.PROPAGATE,
+                [*compliance, f"copy to snapshots {said}", *notes],
+                snapshot_tags=per_snapshot,
+            )
+        )
+
+    if not compliant:
+        age = now - image.creation_date
+        grace = timedelta(hours=settings.grace_hours)
+        who = creator.principal_arn if creator else image.tags.get(TAG_CREATED_BY, "")
+        by = f"; created by {who}" if who else ""
+        if age >= grace:
+            hours = int(age.total_seconds() // 3600)
+            out.append(
+                _decision(
+                    image,
+                    Action.NOTIFY,
+                    [
+                        *compliance,
+                        f"non-compliant {hours} hours after creation "
+                        f"(grace {settings.grace_hours} hours){by}",
+                    ],
+                )
+            )
+        elif not out:
+            extra.append(f"within the {settings.grace_hours}-hour grace period{by}")
+    if not out:
+        out.append(_decision(image, Action.KEEP, [*compliance, *extra]))
+    return out
+
+
+def _propagation(
+    image: Image,
+    keys: tuple[str, ...],
+    users: Mapping[str, set[str]],
+    snapshot_tags: Mapping[str, Mapping[str, str]] | None,
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    wanted = {k: image.tags[k] for k in keys if k in image.tags}
+    if not wanted or not image.snapshots:
+        return {}, []
+    if snapshot_tags is None:
+        return {}, ["snapshot tags not read: nothing propagated"]
+    out: dict[str, dict[str, str]] = {}
+    notes: list[str] = []
+    for snap in image.snapshots:
+        sid = snap.snapshot_id
+        sharers = users.get(sid, {image.image_id})
+        if len(sharers) > 1:
+            notes.append(f"snapshot {sid} is used by {len(sharers)} images: not tagged")
+            continue
+        if sid not in snapshot_tags:
+            notes.append(f"snapshot {sid}: tags not read, not tagged")
+            continue
+        has = snapshot_tags[sid]
+        missing = {k: v for k, v in wanted.items() if k not in has}
+        if missing:
+            out[sid] = missing
+    return out, notes
+
+
+def _decision(
+    image: Image,
+    action: Action,
+    reasons: list[str],
+    *,
+    tags: Mapping[str, str] = EMPTY_TAGS,
+    snapshot_tags: Mapping[str, Mapping[str, str]] | None = None,
+) -> TagDecision:
+    try:
+        family = family_of(image)
+    except FamilyTagError:
+        family = derived_family(image)
+    return TagDecision(
+        image_id=image.image_id,
+        region=image.region,
+        family=family,
+        name=image.name,
+        action=action,
+        reasons=tuple(reasons),
+        created=image.creation_date,
+        tags=dict(tags),
+        snapshot_tags={k: dict(v) for k, v in (snapshot_tags or {}).items()},
+    )
+
+
+def _iso(moment: datetime) -> str:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,264 @@
+"""The tag policy: examples, then properties over any tag set and any rule set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ami_hygiene.estate import Image, ImageState, RegionEstate, SnapshotRef
+from ami_hygiene.plan import Action, Decision, Plan
+from ami_hygiene.policies.tagging import (
+    TAG_CREATED_AT,
+    TAG_CREATED_BY,
+    TAG_SOURCE_IMAGE,
+    CreatorInfo,
+    TagDecision,
+    TagSettings,
+    plan_tagging,
+)
+from ami_hygiene.tag_rules import TagRule, parse_required_tags
+
+ACCOUNT = "123456789012"
+FOREIGN = "999988887777"
+REGION = "eu-west-1"
+NOW = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
+ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/Builder/alice"
+RULES = parse_required_tags(r"Owner,Environment=^(prod|staging|dev)$")
+GOOD = {"Owner": "alice", "Environment": "prod"}
+
+
+def image(
+    image_id: str = "ami-0000000000000001",
+    *,
+    tags: Mapping[str, str] | None = None,
+    owner: str = ACCOUNT,
+    age: timedelta = timedelta(days=3),
+    state: str = ImageState.AVAILABLE,
+    snapshots: tuple[str, ...] = ("snap-1",),
+) -> Image:
+    return Image(
+        image_id=image_id,
+        region=REGION,
+        owner_id=owner,
+        name=f"web-{image_id}",
+        creation_date=NOW - age,
+        state=state,
+        tags=dict(tags or {}),
+        snapshots=tuple(SnapshotRef(s, "/dev/xvda", 8) for s in snapshots),
+    )
+
+
+def plan(
+    *images: Image,
+    rules: tuple[TagRule, ...] = RULES,
+    grace: int = 24,
+    creators: Mapping[str, CreatorInfo] | None = None,
+    snapshot_tags: Mapping[str, Mapping[str, str]] | None = None,
+    propagate: tuple[str, ...] | None = None,
+) -> Plan:
+    estate = RegionEstate(region=REGION, account_id=ACCOUNT, images=images)
+    return plan_tagging(
+        estate,
+        rules,
+        TagSettings(grace_hours=grace, propagate_tags=propagate),
+        NOW,
+        creators or {},
+        snapshot_tags,
+    )
+
+
+def by_action(result: Plan) -> dict[Action, TagDecision]:
+    out: dict[Action, TagDecision] = {}
+    for d in result.decisions:
+        assert isinstance(d, TagDecision)
+        out[d.action] = d
+    return out
+
+
+FULL = {**GOOD, TAG_CREATED_AT: "2024-06-07T12:00:00Z"}
+
+
+# -- examples ----------------------------------------------------------------------------------
+
+
+def test_compliant_image_with_everything_is_kept() -> None:
+    result = plan(image(tags=FULL), snapshot_tags={"snap-1": GOOD})
+    (keep,) = result.decisions
+    assert keep.action is Action.KEEP
+    assert keep.reasons == ("compliant: Owner, Environment present and valid",)
+    assert result.job == "tags"
+
+
+def test_missing_and_invalid_reasons_and_notify_after_grace() -> None:
+    tags = {"Environment": "production", TAG_CREATED_AT: "x", TAG_CREATED_BY: ARN}
+    got = by_action(plan(image(tags=tags), snapshot_tags={"snap-1": {}}))
+    assert set(got) == {Action.PROPAGATE, Action.NOTIFY}
+    notify = got[Action.NOTIFY]
+    assert notify.reasons[:2] == (
+        "missing Owner",
+        "Environment='production' does not match ^(prod|staging|dev)$",
+    )
+    assert notify.reasons[2] == f"non-compliant 72 hours after creation (grace 24 hours); created by {ARN}"
+    # Only the image's tags that are listed get propagated: Environment, not Owner (absent).
+    assert got[Action.PROPAGATE].snapshot_tags == {"snap-1": {"Environment": "production"}}
+
+
+def test_within_grace_is_not_notified() -> None:
+    tags = {TAG_CREATED_AT: "x"}
+    (keep,) = plan(
+        image(tags=tags, age=timedelta(hours=23, minutes=59)), snapshot_tags={"snap-1": {}}
+    ).decisions
+    assert keep.action is Action.KEEP
+    assert keep.reasons == ("missing Owner", "missing Environment", "within the 24-hour grace period")
+    (notify,) = plan(image(tags=tags, age=timedelta(hours=24)), snapshot_tags={"snap-1": {}}).decisions
+    assert notify.action is Action.NOTIFY
+
+
+def test_auto_tags_from_the_creating_event() -> None:
+    creator = CreatorInfo(ARN, "CopyImage", source_image="ami-0fedcba9876543210", source_region="us-east-1")
+    img = image(tags=GOOD, age=timedelta(hours=1))
+    got = by_action(plan(img, creators={img.image_id: creator}, snapshot_tags={"snap-1": GOOD}))
+    assert set(got) == {Action.TAG}
+    assert got[Action.TAG].tags == {
+        TAG_CREATED_BY: ARN,
+        TAG_CREATED_AT: (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        TAG_SOURCE_IMAGE: "ami-0fedcba9876543210",
+    }
+    assert got[Action.TAG].reasons[0] == "compliant: Owner, Environment present and valid"
+
+
+def test_existing_auto_tags_are_never_overwritten() -> None:
+    tags = {**GOOD, TAG_CREATED_BY: "someone-else", TAG_CREATED_AT: "earlier"}
+    img = image(tags=tags)
+    got = by_action(plan(img, creators={img.image_id: CreatorInfo(ARN)}, snapshot_tags={"snap-1": GOOD}))
+    assert got == {Action.KEEP: got[Action.KEEP]}
+
+
+def test_propagation_never_overwrites_and_skips_shared_or_unread_snapshots() -> None:
+    a = image("ami-a", tags=FULL, snapshots=("snap-own", "snap-other-value", "snap-shared", "snap-unread"))
+    b = image("ami-b", tags=FULL, snapshots=("snap-shared",))
+    snaps = {"snap-own": {}, "snap-other-value": {"Owner": "bob"}, "snap-shared": {}}
+    got = by_action(plan(a, b, snapshot_tags=snaps))
+    propagate = got[Action.PROPAGATE]
+    assert propagate.image_id == "ami-a"
+    assert propagate.snapshot_tags == {"snap-own": GOOD, "snap-other-value": {"Environment": "prod"}}
+    assert "snapshot snap-shared is used by 2 images: not tagged" in propagate.reasons
+    assert "snapshot snap-unread: tags not read, not tagged" in propagate.reasons
+
+
+def test_propagate_tags_setting_overrides_required_keys() -> None:
+    img = image(tags={**FULL, "CostCenter": "1234"})
+    got = by_action(plan(img, snapshot_tags={"snap-1": {}}, propagate=("CostCenter",)))
+    assert got[Action.PROPAGATE].snapshot_tags == {"snap-1": {"CostCenter": "1234"}}
+
+
+def test_snapshot_tags_not_read_propagates_nothing_and_says_so() -> None:
+    (keep,) = plan(image(tags=FULL)).decisions
+    assert keep.action is Action.KEEP
+    assert "snapshot tags not read: nothing propagated" in keep.reasons
+
+
+def test_foreign_and_untaggable_images_are_kept() -> None:
+    foreign = image("ami-f", owner=FOREIGN)
+    gone = image("ami-g", state=ImageState.DEREGISTERED)
+    got = plan(foreign, gone, creators={"ami-f": CreatorInfo(ARN)}).decisions
+    assert [(d.image_id, d.action, d.reasons) for d in got] == [
+        ("ami-f", Action.KEEP, (f"kept: owned by account {FOREIGN}, not by this account",)),
+        ("ami-g", Action.KEEP, ("kept: state is deregistered; its tags are not checked",)),
+    ]
+
+
+def test_no_rules_means_compliant() -> None:
+    (keep,) = plan(image(tags={TAG_CREATED_AT: "x"}), rules=(), snapshot_tags={"snap-1": {}}).decisions
+    assert keep.reasons == ("compliant: no tags required",)
+
+
+# -- properties --------------------------------------------------------------------------------
+
+KEYS = ["Owner", "Environment", "CostCenter", TAG_CREATED_BY, TAG_CREATED_AT, TAG_SOURCE_IMAGE]
+VALUES = st.sampled_from(["", "alice", "prod", "production", "1234", "12345", "x,y"])
+PATTERNS = [None, r"^(prod|staging|dev)$", r"^\d{4}$", r"\d{4}", r"[a-z]+", ".*", r"x\,y"]
+tag_sets = st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=len(KEYS))
+rule_sets = st.lists(
+    st.tuples(st.sampled_from(KEYS[:3]), st.sampled_from(PATTERNS)), max_size=3, unique_by=lambda t: t[0]
+).map(lambda items: tuple(TagRule(k, None if p is None else re.compile(p)) for k, p in items))
+
+
+@st.composite
+def estates(draw: st.DrawFn) -> tuple[RegionEstate, dict[str, CreatorInfo], dict[str, dict[str, str]]]:
+    n = draw(st.integers(1, 5))
+    snap_pool = [f"snap-{i}" for i in range(4)]
+    images = tuple(
+        Image(
+            image_id=f"ami-{i:017x}",
+            region=REGION,
+            owner_id=draw(st.sampled_from([ACCOUNT, ACCOUNT, FOREIGN])),
+            name=f"img-{i}",
+            creation_date=NOW - timedelta(hours=draw(st.integers(0, 100))),
+            state=draw(st.sampled_from(list(ImageState))),
+            tags=draw(tag_sets),
+            snapshots=tuple(
+                SnapshotRef(s, "/dev/xvda", 8)
+                for s in draw(st.lists(st.sampled_from(snap_pool), max_size=2, unique=True))
+            ),
+        )
+        for i in range(n)
+    )
+    creators = {
+        img.image_id: CreatorInfo(ARN, source_image=draw(st.none() | st.just("ami-0fedcba9876543210")))
+        for img in images
+        if draw(st.booleans())
+    }
+    snapshot_tags = {s: draw(tag_sets) for s in snap_pool if draw(st.booleans())}
+    return RegionEstate(region=REGION, account_id=ACCOUNT, images=images), creators, snapshot_tags
+
+
+@settings(max_examples=300)
+@given(estates(), rule_sets, st.integers(0, 72))
+def test_properties(
+    drawn: tuple[RegionEstate, dict[str, CreatorInfo], dict[str, dict[str, str]]],
+    rules: tuple[TagRule, ...],
+    grace: int,
+) -> None:
+    estate, creators, snapshot_tags = drawn
+    result = plan_tagging(estate, rules, TagSettings(grace_hours=grace), NOW, creators, snapshot_tags)
+    images = {i.image_id: i for i in estate.images}
+    decided: dict[str, list[Decision]] = {}
+    for d in result.decisions:
+        decided.setdefault(d.image_id, []).append(d)
+        assert isinstance(d, TagDecision)
+        img = images[d.image_id]
+        # Every decision has reasons.
+        assert d.reasons and all(r.strip() for r in d.reasons)
+        # Never acts on a foreign image.
+        if img.owner_id != ACCOUNT:
+            assert d.action is Action.KEEP
+        # Never overwrites an existing tag, on the image or on a snapshot.
+        assert not set(d.tags) & set(img.tags)
+        for sid, added in d.snapshot_tags.items():
+            assert sid in {s.snapshot_id for s in img.snapshots}
+            assert sid in snapshot_tags
+            assert added and not set(added) & set(snapshot_tags[sid])
+            assert all(img.tags[k] == v for k, v in added.items())
+        assert bool(d.tags) == (d.action is Action.TAG)
+        assert bool(d.snapshot_tags) == (d.action is Action.PROPAGATE)
+    # Every image decided, each action at most once; KEEP only alone.
+    assert set(decided) == set(images)
+    for image_id, ds in decided.items():
+        actions = [d.action for d in ds]
+        assert len(actions) == len(set(actions))
+        assert actions == [Action.KEEP] or Action.KEEP not in actions
+        img = images[image_id]
+        if img.owner_id != ACCOUNT or img.state not in {"pending", "available", "disabled"}:
+            continue
+        # Compliant iff every key present and every value (wholly) matches.
+        compliant = all(
+            r.key in img.tags and (r.pattern is None or r.pattern.fullmatch(img.tags[r.key])) for r in rules
+        )
+        assert ds[0].reasons[0].startswith("compliant") == compliant
+        old_enough = NOW - img.creation_date >= timedelta(hours=grace)
+        assert (Action.NOTIFY in actions) == (not compliant and old_enough)
