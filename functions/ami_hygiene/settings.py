@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -57,6 +58,14 @@ class Settings:
     price_per_gib_month: float = 0.05
     # Accounts, organization and OU ARNs an image may be shared with.
     allowed_share_accounts: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)
+
+    @property
+    def disable_grace(self) -> timedelta:
+        return timedelta(days=self.disable_grace_days)
 
     @classmethod
     def load(cls, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:

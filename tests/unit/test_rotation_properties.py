@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -31,14 +31,6 @@ class Case:
     settings: Settings
     now: datetime
     budget: int
-
-    @property
-    def retention(self) -> timedelta:
-        return timedelta(days=self.settings.retention_days)
-
-    @property
-    def grace(self) -> timedelta:
-        return timedelta(days=self.settings.disable_grace_days)
 
     def plan(self) -> Plan:
         return plan_rotation(self.estate, self.settings, self.now, self.budget)
@@ -100,7 +92,7 @@ def test_never_retires_an_image_in_use(case: Case) -> None:
 @given(cases(edges=("launch",)))
 def test_never_retires_an_image_launched_within_the_retention_window(case: Case) -> None:
     for d, image in case.pairs():
-        if image.last_launched is not None and case.now - image.last_launched < case.retention:
+        if image.last_launched is not None and case.now - image.last_launched < case.settings.retention:
             assert d.action not in RETIRING, d
 
 
@@ -200,7 +192,7 @@ def test_a_retirement_before_launch_permissions_are_read_is_always_pending(case:
 def test_never_disables_an_image_younger_than_the_retention(case: Case) -> None:
     for d, image in case.pairs():
         if d.action is Action.DISABLE or (d.action is Action.DEREGISTER and image.is_available):
-            assert case.now - image.creation_date >= case.retention, d
+            assert case.now - image.creation_date >= case.settings.retention, d
 
 
 @PROPERTY
@@ -214,7 +206,7 @@ def test_a_disabled_image_is_deregistered_only_after_the_grace(case: Case) -> No
             continue
         assert image.is_disabled, d
         disabled_at = _tag_time(image)
-        assert disabled_at is not None and case.now >= disabled_at + case.grace, d
+        assert disabled_at is not None and case.now >= disabled_at + case.settings.disable_grace, d
 
 
 @PROPERTY
@@ -232,7 +224,7 @@ def test_only_available_or_disabled_images_are_acted_on_and_each_stage_follows_t
 def test_deprecation_is_set_for_creation_plus_retention_and_only_ever_brought_forward(case: Case) -> None:
     for d, image in case.pairs():
         if d.action is Action.DEPRECATE:
-            assert d.deprecate_at == image.creation_date + case.retention, d
+            assert d.deprecate_at == image.creation_date + case.settings.retention, d
             assert d.deprecate_at > case.now, d
             assert image.deprecation_time is None or image.deprecation_time > d.deprecate_at, d
         else:

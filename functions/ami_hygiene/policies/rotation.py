@@ -69,14 +69,6 @@ class _Context:
     available: Mapping[str, list[tuple[datetime, str]]]
     snapshot_users: Mapping[str, set[str]]
 
-    @property
-    def retention(self) -> timedelta:
-        return timedelta(days=self.settings.retention_days)
-
-    @property
-    def grace(self) -> timedelta:
-        return timedelta(days=self.settings.disable_grace_days)
-
     def owns(self, image: Image) -> bool:
         return image.owner_id == self.estate.account_id
 
@@ -205,7 +197,7 @@ def _disabled_stage(image: Image, ctx: _Context) -> _Draft:
             ],
         )
     grace_days = ctx.settings.disable_grace_days
-    due = _add(disabled_at, ctx.grace)
+    due = _add(disabled_at, ctx.settings.disable_grace)
     if due is None or ctx.now < due:
         when = _day(due) if due else "never"
         return _keep(
@@ -221,7 +213,7 @@ def _disabled_stage(image: Image, ctx: _Context) -> _Draft:
 
 
 def _available_stage(image: Image, ctx: _Context) -> _Draft:
-    retire_at = _add(image.creation_date, ctx.retention)
+    retire_at = _add(image.creation_date, ctx.settings.retention)
     if retire_at is None:
         return _keep(image, ctx, [f"kept: created {_day(image.creation_date)}, too far ahead to retire"])
     if ctx.now < retire_at:
@@ -321,7 +313,7 @@ def _usage_reasons(image: Image, ctx: _Context) -> list[str]:
 
 def _launch_reasons(image: Image, ctx: _Context) -> list[str]:
     launched = image.last_launched
-    if launched is None or ctx.now - launched >= ctx.retention:
+    if launched is None or ctx.now - launched >= ctx.settings.retention:
         return []
     days = ctx.settings.retention_days
     return [f"kept: launched {_day(launched)}, within the {days}-day retention window"]
