@@ -137,7 +137,7 @@ def rotation_settings() -> st.SearchStrategy[Settings]:
         regions=st.just((REGION,)),
         retention_days=st.integers(1, 240),
         keep_latest=st.integers(1, 3),
-        disable_grace_days=st.sampled_from((0, 0, 1, 7, 14, 30)),
+        disable_grace_days=st.sampled_from((0, 1, 14, 7, 0, 30)),
         max_actions=st.integers(1, 20),
         allowed_share_accounts=st.sampled_from(
             (frozenset({ALLOWED_ACCOUNT}), frozenset({ALLOWED_ACCOUNT, ORG_ARN}), frozenset())
@@ -223,7 +223,7 @@ _STATES = (
     + (ImageState.DISABLED,) * 5
     + (ImageState.PENDING, ImageState.FAILED, ImageState.DEREGISTERED)
 )
-_DISABLED_AT_KINDS = ("tag",) * 6 + ("none", "bad")
+_DISABLED_AT_KINDS = ("tag",) * 5 + ("none", "none", "bad")
 
 
 def _mixed(choices: Iterable[T]) -> st.SearchStrategy[T]:
