@@ -17,6 +17,10 @@ class Action(StrEnum):
     TAG = "tag"
     PROPAGATE = "propagate"
     NOTIFY = "notify"
+    REVOKE_PUBLIC = "revoke-public"
+    REVOKE_ACCOUNTS = "revoke-accounts"
+    BLOCK_PUBLIC_ACCESS = "block-public-access"
+    REBUILD = "rebuild"
 
 
 class Outcome(StrEnum):
