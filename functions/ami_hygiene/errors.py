@@ -5,6 +5,10 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 
+class SettingsError(ValueError):
+    """A setting is missing or out of range; the message says which and why."""
+
+
 def error_code(err: Exception) -> str:
     if isinstance(err, ClientError):
         return str(err.response.get("Error", {}).get("Code", "Unknown"))

@@ -22,6 +22,9 @@ TAG_PIPELINE = f"{TAG_PREFIX}pipeline"
 # Put on what rotation deregisters, so a Recycle Bin rule can scope to it.
 TAG_RETIRED_BY = f"{TAG_PREFIX}retired-by"  # value: the job name, exactly
 TAG_RETIRED_AT = f"{TAG_PREFIX}retired-at"
+# Put by the tag job on an image it deprecates for breaking the tag policy;
+# rotation retires such an image (while it still breaks it) whatever its age.
+TAG_ESCALATED_AT = f"{TAG_PREFIX}escalated-at"
 # Image Builder stamps its output with this tag.
 TAG_IMAGE_BUILDER_ARN = "Ec2ImageBuilderArn"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from .estate import SnapshotRef
 
@@ -60,10 +61,17 @@ class Decision:
     pending_checks: tuple[str, ...] = ()
     error: str | None = None
     snapshot_results: tuple[SnapshotResult, ...] = field(default=())
+    # What is wrong with the image whatever the action (a broken tag rule, a
+    # public permission, a stale base), as sentences; empty when nothing is.
+    findings: tuple[str, ...] = ()
 
     @property
     def is_action(self) -> bool:
         return self.action is not Action.KEEP
+
+    def details(self) -> dict[str, Any]:
+        """Job-specific fields for the JSON report; subclasses add theirs."""
+        return {}
 
     @property
     def reclaim_gib(self) -> int:

@@ -40,9 +40,14 @@ _FALSE = {"false", "no", "0", "off", ""}
 
 
 class Severity(StrEnum):
+    """Message severities, lowest first (report_views.SEVERITY_ORDER)."""
+
     INFO = "info"  # actions planned or done, or an "all clean"
     WARNING = "warning"  # work left for the next run (deferred)
+    MEDIUM = "medium"  # e.g. image block public access is off
+    HIGH = "high"  # e.g. an image shared with a foreign account
     ERROR = "error"  # a failed action, an unreadable region, a rejected run
+    CRITICAL = "critical"  # e.g. a public image or snapshot
 
 
 @dataclass(frozen=True)
@@ -104,11 +109,7 @@ class Published:
 
 
 def severity_of(report: Report) -> Severity:
-    if report.all_errors or report.failed:
-        return Severity.ERROR
-    if report.summary()["deferred"]:
-        return Severity.WARNING
-    return Severity.INFO
+    return Severity(report.severity)
 
 
 def messages_for(report: Report, *, notify_all_clean: bool = False) -> list[Message]:

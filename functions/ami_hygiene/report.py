@@ -8,12 +8,12 @@ decisions, ...); `render_text()` is what an e-mail or a terminal shows;
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from .plan import Action, Decision, Outcome, Plan
+from .report_views import JobView, view_of
 from .settings import Mode, Settings
 
 SUBJECT_LIMIT = 99
@@ -57,34 +57,31 @@ class Report:
         return any(d.outcome is Outcome.FAILED for d in self.decisions)
 
     @property
+    def view(self) -> JobView:
+        return view_of(self.job)
+
+    @property
     def has_findings(self) -> bool:
-        """Anything worth telling a person: an action, a failure, an error."""
-        return bool(self.all_errors) or any(d.is_action for d in self.decisions)
+        """Anything worth telling a person: a finding the job's view names, a failure, an error."""
+        return bool(self.all_errors) or any(self.view.is_finding(d) for d in self.decisions)
+
+    @property
+    def severity(self) -> str:
+        return self.view.severity(self)
 
     def summary(self) -> dict[str, Any]:
         decisions = self.decisions
         by_action: dict[str, dict[str, int]] = {}
-        for action in Action:
-            if action is Action.KEEP:
-                continue
+        for action in self.view.actions:
             counts = Counter(d.outcome.value for d in decisions if d.action is action)
             by_action[action.value] = {o.value: counts.get(o.value, 0) for o in Outcome}
-        effective = Outcome.DONE if self.mode is Mode.ENFORCE else Outcome.PLANNED
-        deregistered = [d for d in decisions if d.action is Action.DEREGISTER and d.outcome is effective]
-        snapshots = list(_reclaimed_snapshots(deregistered, enforced=self.mode is Mode.ENFORCE))
-        gib = sum(size for _, size in snapshots)
+        images = {d.image_id for d in decisions}
+        acted = {d.image_id for d in decisions if d.is_action}
         return {
-            "images": len(decisions),
-            "kept": sum(1 for d in decisions if d.action is Action.KEEP),
+            "images": len(images),
+            "kept": len(images - acted),
             "actions": by_action,
-            "retired": len(deregistered),
-            "disabled": sum(1 for d in decisions if d.action is Action.DISABLE and d.outcome is effective),
-            "deprecated": sum(
-                1 for d in decisions if d.action is Action.DEPRECATE and d.outcome is effective
-            ),
-            "snapshots_deleted": len(snapshots),
-            "gib_reclaimed": gib,
-            "monthly_saving_usd": round(gib * self.settings.price_per_gib_month, 2),
+            **self.view.summary(self),
             "deferred": sum(1 for d in decisions if d.outcome is Outcome.DEFERRED),
             "failed": sum(1 for d in decisions if d.outcome is Outcome.FAILED),
             "errors": len(self.all_errors),
@@ -114,12 +111,7 @@ class Report:
     def subject(self) -> str:
         s = self.summary()
         where = self.regions[0] if len(self.regions) == 1 else f"{len(self.regions)} regions"
-        verb = "would retire" if self.mode is Mode.REPORT else "retired"
-        parts = [f"{s['retired']} {verb}"]
-        if s["gib_reclaimed"]:
-            parts.append(f"{s['gib_reclaimed']:,} GiB {'reclaimable' if s['would_change'] else 'reclaimed'}")
-        if s["disabled"]:
-            parts.append(f"{s['disabled']} {'to disable' if s['would_change'] else 'disabled'}")
+        parts = self.view.headline(self, s)
         if s["failed"]:
             parts.insert(0, f"{s['failed']} FAILED")
         if s["errors"]:
@@ -137,7 +129,7 @@ class Report:
             lines.append("ENFORCE MODE: the actions below were applied.")
         lines += [
             f"Account {self.account} · {', '.join(self.regions)} · {_iso(self.started)}",
-            f"Settings: {_settings_line(self.settings)}",
+            f"Settings: {self.view.settings_line(self.settings)}",
             "",
             "Summary",
             f"  images seen          {s['images']}",
@@ -146,12 +138,7 @@ class Report:
         for action, counts in s["actions"].items():
             shown = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
             lines.append(f"  {action:<20} {shown or '0'}")
-        lines += [
-            f"  snapshots deleted    {s['snapshots_deleted']}" + (" (would be)" if s["would_change"] else ""),
-            f"  storage reclaimed    {s['gib_reclaimed']:,} GiB"
-            f" (~{s['monthly_saving_usd']:,.2f} USD/month"
-            f" at {self.settings.price_per_gib_month} USD/GiB-month)",
-        ]
+        lines += self.view.summary_lines(self, s)
         if self.all_errors:
             lines += ["", "Errors (nothing was changed where these apply)"]
             lines += [f"  ! {e}" for e in self.all_errors]
@@ -165,17 +152,8 @@ class Report:
             lines += ["", "Kept"]
             for d in kept:
                 lines += _decision_lines(d)
-        lines += ["", _footer(self)]
+        lines += ["", self.view.footer(self)]
         return "\n".join(lines) + "\n"
-
-
-def _reclaimed_snapshots(decisions: Iterable[Decision], *, enforced: bool) -> Iterable[tuple[str, int]]:
-    for d in decisions:
-        sizes = {s.snapshot_id: s.size_gib for s in d.snapshots}
-        if enforced:
-            yield from ((r.snapshot_id, sizes.get(r.snapshot_id, 0)) for r in d.snapshot_results if r.deleted)
-        else:
-            yield from sizes.items()
 
 
 def _decision_dict(d: Decision) -> dict[str, Any]:
@@ -200,6 +178,9 @@ def _decision_dict(d: Decision) -> dict[str, Any]:
         ]
     if d.pending_checks:
         out["pending_checks"] = list(d.pending_checks)
+    if d.findings:
+        out["findings"] = list(d.findings)
+    out.update(d.details())
     if d.error:
         out["error"] = d.error
     return out
@@ -214,22 +195,6 @@ def _decision_lines(d: Decision) -> list[str]:
     if d.error:
         lines.append(f"      ! {d.error}")
     return lines
-
-
-def _settings_line(s: Settings) -> str:
-    return (
-        f"retention {s.retention_days} days · keep newest {s.keep_latest} · "
-        f"grace {s.disable_grace_days} days · at most {s.max_actions} actions per run"
-    )
-
-
-def _footer(report: Report) -> str:
-    if report.mode is Mode.REPORT:
-        return (
-            "To apply: run with --mode enforce (CLI) or set the stack parameter RotationMode=enforce. "
-            "Protect an image with the tag ami-hygiene:retain=true."
-        )
-    return "Retired images stay restorable from the Recycle Bin while its retention rule lasts."
 
 
 def _iso(moment: datetime) -> str:

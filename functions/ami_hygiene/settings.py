@@ -14,9 +14,10 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from .errors import SettingsError
+from .tag_rules import TagRule, parse_required_tags
 
-class SettingsError(ValueError):
-    """A setting is missing or out of range; the message says which and why."""
+__all__ = ["Mode", "Settings", "SettingsError"]
 
 
 class Mode(StrEnum):
@@ -43,7 +44,11 @@ _INT_SETTINGS: dict[str, tuple[str, int, IntRange]] = {
     "keep_latest": ("KEEP_LATEST", 3, IntRange(1, 100)),
     "disable_grace_days": ("DISABLE_GRACE_DAYS", 14, IntRange(0, 365)),
     "max_actions": ("MAX_ACTIONS", 100, IntRange(1, 10000)),
+    # tags job
+    "tag_grace_hours": ("TAG_GRACE_HOURS", 24, IntRange(0, 8760)),
+    "tag_escalation_days": ("TAG_ESCALATION_DAYS", 0, IntRange(0, 3650)),
 }
+TAG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:/+\-@ ]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,13 @@ class Settings:
     price_per_gib_month: float = 0.05
     # Accounts, organization and OU ARNs an image may be shared with.
     allowed_share_accounts: frozenset[str] = field(default_factory=frozenset)
+    # tags job: the rules, the hours before a sweep reports a non-compliant
+    # image, the days before it is escalated (0: never), and the keys copied to
+    # snapshots (None: the required keys).
+    required_tags: tuple[TagRule, ...] = ()
+    tag_grace_hours: int = 24
+    tag_escalation_days: int = 0
+    propagate_tags: tuple[str, ...] | None = None
 
     @property
     def retention(self) -> timedelta:
@@ -82,6 +94,8 @@ class Settings:
         raw["allowed_share_accounts"] = overrides.get(
             "allowed_share_accounts", env.get("ALLOWED_SHARE_ACCOUNTS", "")
         )
+        raw["required_tags"] = overrides.get("required_tags", env.get("REQUIRED_TAGS", ""))
+        raw["propagate_tags"] = overrides.get("propagate_tags", env.get("PROPAGATE_TAGS", ""))
         default_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
         return cls.parse(raw, default_region=default_region)
 
@@ -118,6 +132,8 @@ class Settings:
                     "or organization / OU ARNs"
                 )
         values["allowed_share_accounts"] = frozenset(allowed)
+        values["required_tags"] = parse_required_tags(str(raw.get("required_tags", "")))
+        values["propagate_tags"] = _propagate_keys(raw.get("propagate_tags", ""))
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
@@ -130,6 +146,8 @@ class Settings:
                 value = list(value)
             elif isinstance(value, StrEnum):
                 value = value.value
+            if f.name == "required_tags":
+                value = [rule.spec for rule in self.required_tags]
             out[f.name] = value
         return out
 
@@ -137,6 +155,18 @@ class Settings:
 def _split(value: Any) -> tuple[str, ...]:
     items = value.replace(" ", ",").split(",") if isinstance(value, str) else [str(v) for v in value]
     return tuple(i.strip() for i in items if i.strip())
+
+
+def _propagate_keys(value: Any) -> tuple[str, ...] | None:
+    """PROPAGATE_TAGS: comma-separated keys; empty means "the required keys"."""
+    keys = tuple(k.strip() for k in str(value or "").split(",") if k.strip())
+    for key in keys:
+        if not TAG_KEY_PATTERN.match(key) or key.lower().startswith("aws:"):
+            raise SettingsError(
+                f"PROPAGATE_TAGS has {key!r}, which is not a tag key (letters, digits, spaces, "
+                "_ . : / + - @; at most 128; not aws:)"
+            )
+    return tuple(dict.fromkeys(keys)) or None
 
 
 def _int_in_range(var: str, value: Any, bounds: IntRange) -> int:

@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .settings import SettingsError
+from .errors import SettingsError
 
 # The characters EC2 allows in a tag key, minus "=" (our separator).
 _KEY_CHARS = r"A-Za-z0-9_.:/+\-@ "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from ami_hygiene.estate import (
     TAG_DISABLED_AT,
+    TAG_ESCALATED_AT,
     TAG_FAMILY,
     TAG_RETAIN,
     Image,
@@ -22,6 +24,7 @@ from ami_hygiene.estate import (
 from ami_hygiene.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.policies.rotation import PENDING_SHARING, plan_rotation
 from ami_hygiene.settings import Settings
+from ami_hygiene.tag_rules import parse_required_tags
 
 ACCOUNT = "123456789012"
 FOREIGN = "999988887777"
@@ -684,3 +687,34 @@ def test_one_newer_image_is_counted_in_the_singular() -> None:
     assert "superseded: 2 newer available images in family web" in _decision(plan, "ami-old").reasons
     plan = _plan(_estate(_image("ami-new", 1), _image("ami-old", 400)), _settings(keep_latest=1))
     assert _decision(plan, "ami-old").reasons[0] == "superseded: 1 newer available image in family web"
+
+
+# -- escalation from the tag job -------------------------------------------------------------
+
+
+def test_an_escalated_non_compliant_image_is_retired_early_with_every_safety_check() -> None:
+    rules = parse_required_tags("Owner")
+    settings = replace(SETTINGS, required_tags=rules)
+    marker = {TAG_ESCALATED_AT: "2024-05-25T00:00:00Z"}
+    young = _image("ami-esc", 10, tags=marker)
+    fixed = _image("ami-fixed", 10, tags={**marker, "Owner": "alice"})
+    used = _image("ami-used", 10, tags=marker)
+    usage = Usage("ami-used", UsageKind.INSTANCE, "i-0abc", "running")
+    plan = plan_rotation(
+        _estate(young, fixed, used, *_newest(), usages={"ami-used": [usage]}), settings, NOW, 100
+    )
+    got = {d.image_id: d for d in plan.decisions}
+    assert got["ami-esc"].action is Action.DISABLE
+    assert "escalated by the tag job on 2024-05-25T00:00:00Z: still missing Owner" in got["ami-esc"].reasons
+    # Compliant again: the marker is ignored and the usual young-image deprecation applies.
+    assert got["ami-fixed"].action is Action.DEPRECATE
+    # A safety rule still keeps it.
+    assert got["ami-used"].action is Action.KEEP
+    assert "kept: used by instance i-0abc (running)" in got["ami-used"].reasons
+
+
+def test_an_escalated_image_among_the_newest_is_kept() -> None:
+    settings = replace(SETTINGS, required_tags=parse_required_tags("Owner"))
+    newest = _image("ami-only", 400, tags={TAG_ESCALATED_AT: "2024-05-25T00:00:00Z"})
+    (decision,) = plan_rotation(_estate(newest), settings, NOW, 100).decisions
+    assert decision.action is Action.KEEP

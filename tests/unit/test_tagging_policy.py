@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import Image, ImageState, RegionEstate, SnapshotRef
+from ami_hygiene.estate import TAG_ESCALATED_AT, Image, ImageState, RegionEstate, SnapshotRef
 from ami_hygiene.plan import Action, Decision, Plan
 from ami_hygiene.policies.tagging import (
     TAG_CREATED_AT,
@@ -59,12 +59,13 @@ def plan(
     creators: Mapping[str, CreatorInfo] | None = None,
     snapshot_tags: Mapping[str, Mapping[str, str]] | None = None,
     propagate: tuple[str, ...] | None = None,
+    escalation_days: int = 0,
 ) -> Plan:
     estate = RegionEstate(region=REGION, account_id=ACCOUNT, images=images)
     return plan_tagging(
         estate,
         rules,
-        TagSettings(grace_hours=grace, propagate_tags=propagate),
+        TagSettings(grace_hours=grace, propagate_tags=propagate, escalation_days=escalation_days),
         NOW,
         creators or {},
         snapshot_tags,
@@ -177,9 +178,70 @@ def test_no_rules_means_compliant() -> None:
     assert keep.reasons == ("compliant: no tags required",)
 
 
+def test_an_event_notifies_at_first_sight_naming_the_creator() -> None:
+    img = image(tags={"Environment": "prod"}, age=timedelta(minutes=1))
+    got = by_action(plan(img, creators={img.image_id: CreatorInfo(ARN)}, snapshot_tags={"snap-1": {}}))
+    assert set(got) == {Action.TAG, Action.PROPAGATE, Action.NOTIFY}
+    assert got[Action.NOTIFY].reasons == ("missing Owner", f"non-compliant: created by {ARN} (CreateImage)")
+    assert got[Action.TAG].tags[TAG_CREATED_BY] == ARN
+
+
+def test_a_tag_event_names_who_changed_tags_but_never_makes_them_the_creator() -> None:
+    img = image(tags={"Environment": "prod", TAG_CREATED_AT: "x", TAG_CREATED_BY: "arn:creator"})
+    bob = "arn:aws:iam::123456789012:user/bob"
+    got = by_action(plan(img, creators={img.image_id: CreatorInfo(bob, "DeleteTags")}, snapshot_tags={}))
+    assert set(got) == {Action.NOTIFY}
+    assert got[Action.NOTIFY].reasons == (
+        "missing Owner",
+        f"non-compliant: after DeleteTags by {bob}; created by arn:creator",
+    )
+    fresh = image("ami-new", tags=GOOD)
+    tagged = by_action(plan(fresh, creators={"ami-new": CreatorInfo(bob, "CreateTags")}, snapshot_tags={}))
+    assert TAG_CREATED_BY not in tagged[Action.TAG].tags
+
+
+def test_escalation_deprecates_after_the_set_days_and_marks_the_image() -> None:
+    young = image("ami-young", tags={TAG_CREATED_AT: "x"}, age=timedelta(days=6, hours=23))
+    old = image("ami-old", tags={TAG_CREATED_AT: "x"}, age=timedelta(days=7))
+    done = image(
+        "ami-done",
+        tags={TAG_CREATED_AT: "x", TAG_ESCALATED_AT: "2024-06-01T00:00:00Z"},
+        age=timedelta(days=9),
+    )
+    disabled = image("ami-dis", tags={TAG_CREATED_AT: "x"}, age=timedelta(days=9), state=ImageState.DISABLED)
+    got = plan(young, old, done, disabled, snapshot_tags={"snap-1": {}}, escalation_days=7).decisions
+    deprecations = [d for d in got if d.action is Action.DEPRECATE]
+    assert [d.image_id for d in deprecations] == ["ami-old"]
+    (dep,) = deprecations
+    assert isinstance(dep, TagDecision)
+    assert dep.tags == {TAG_ESCALATED_AT: "2024-06-10T12:00:00Z"}
+    assert dep.deprecate_at is not None and dep.deprecate_at > NOW
+    assert "non-compliant 7 days after creation (escalation after 7 days)" in dep.reasons
+    notify_done = next(d for d in got if d.image_id == "ami-done" and d.action is Action.NOTIFY)
+    assert any(r.startswith("escalated on 2024-06-01T00:00:00Z") for r in notify_done.reasons)
+    # Off by default.
+    assert not [d for d in plan(old, snapshot_tags={}).decisions if d.action is Action.DEPRECATE]
+
+
+def test_a_compliant_image_loses_the_escalation_marker() -> None:
+    img = image(tags={**FULL, TAG_ESCALATED_AT: "2024-06-01T00:00:00Z"})
+    got = by_action(plan(img, snapshot_tags={"snap-1": GOOD}, escalation_days=7))
+    assert set(got) == {Action.TAG}
+    assert got[Action.TAG].remove_tags == (TAG_ESCALATED_AT,)
+    assert got[Action.TAG].tags == {}
+
+
 # -- properties --------------------------------------------------------------------------------
 
-KEYS = ["Owner", "Environment", "CostCenter", TAG_CREATED_BY, TAG_CREATED_AT, TAG_SOURCE_IMAGE]
+KEYS = [
+    "Owner",
+    "Environment",
+    "CostCenter",
+    TAG_CREATED_BY,
+    TAG_CREATED_AT,
+    TAG_SOURCE_IMAGE,
+    TAG_ESCALATED_AT,
+]
 VALUES = st.sampled_from(["", "alice", "prod", "production", "1234", "12345", "x,y"])
 PATTERNS = [None, r"^(prod|staging|dev)$", r"^\d{4}$", r"\d{4}", r"[a-z]+", ".*", r"x\,y"]
 tag_sets = st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=len(KEYS))
@@ -209,7 +271,11 @@ def estates(draw: st.DrawFn) -> tuple[RegionEstate, dict[str, CreatorInfo], dict
         for i in range(n)
     )
     creators = {
-        img.image_id: CreatorInfo(ARN, source_image=draw(st.none() | st.just("ami-0fedcba9876543210")))
+        img.image_id: CreatorInfo(
+            ARN,
+            draw(st.sampled_from(["CreateImage", "CopyImage", "CreateTags", "DeleteTags"])),
+            source_image=draw(st.none() | st.just("ami-0fedcba9876543210")),
+        )
         for img in images
         if draw(st.booleans())
     }
@@ -218,14 +284,16 @@ def estates(draw: st.DrawFn) -> tuple[RegionEstate, dict[str, CreatorInfo], dict
 
 
 @settings(max_examples=300)
-@given(estates(), rule_sets, st.integers(0, 72))
+@given(estates(), rule_sets, st.integers(0, 72), st.sampled_from([0, 0, 1, 3]))
 def test_properties(
     drawn: tuple[RegionEstate, dict[str, CreatorInfo], dict[str, dict[str, str]]],
     rules: tuple[TagRule, ...],
     grace: int,
+    escalation_days: int,
 ) -> None:
     estate, creators, snapshot_tags = drawn
-    result = plan_tagging(estate, rules, TagSettings(grace_hours=grace), NOW, creators, snapshot_tags)
+    tag_settings = TagSettings(grace_hours=grace, escalation_days=escalation_days)
+    result = plan_tagging(estate, rules, tag_settings, NOW, creators, snapshot_tags)
     images = {i.image_id: i for i in estate.images}
     decided: dict[str, list[Decision]] = {}
     for d in result.decisions:
@@ -244,7 +312,18 @@ def test_properties(
             assert sid in snapshot_tags
             assert added and not set(added) & set(snapshot_tags[sid])
             assert all(img.tags[k] == v for k, v in added.items())
-        assert bool(d.tags) == (d.action is Action.TAG)
+        if d.action is Action.DEPRECATE:
+            assert d.tags == {TAG_ESCALATED_AT: "2024-06-10T12:00:00Z"}
+        else:
+            assert bool(d.tags) <= (d.action is Action.TAG)
+        assert not d.tags or d.action in (Action.TAG, Action.DEPRECATE)
+        # Only the escalation marker is ever removed, and only from a compliant image.
+        assert d.remove_tags in ((), (TAG_ESCALATED_AT,))
+        if d.remove_tags:
+            assert TAG_ESCALATED_AT in img.tags and not d.reasons[0].startswith("missing")
+        # created-by only ever comes from a creating call.
+        if TAG_CREATED_BY in d.tags:
+            assert creators[d.image_id].event_name in ("CreateImage", "CopyImage")
         assert bool(d.snapshot_tags) == (d.action is Action.PROPAGATE)
     # Every image decided, each action at most once; KEEP only alone.
     assert set(decided) == set(images)
@@ -261,4 +340,14 @@ def test_properties(
         )
         assert ds[0].reasons[0].startswith("compliant") == compliant
         old_enough = NOW - img.creation_date >= timedelta(hours=grace)
-        assert (Action.NOTIFY in actions) == (not compliant and old_enough)
+        # An event's image is told at first sight; a sweep waits for the grace.
+        assert (Action.NOTIFY in actions) == (not compliant and (old_enough or image_id in creators))
+        # Escalation: only when on, for an available non-compliant image old enough, once.
+        due = (
+            escalation_days > 0
+            and not compliant
+            and img.state == "available"
+            and TAG_ESCALATED_AT not in img.tags
+            and NOW - img.creation_date >= timedelta(days=escalation_days)
+        )
+        assert (Action.DEPRECATE in actions) == due

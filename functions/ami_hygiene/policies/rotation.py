@@ -23,6 +23,11 @@ made before they are read marks the action with a pending check; the rotate
 job reads them and plans again, and the executor never applies a decision
 with checks pending.
 
+An image the tag job escalated (tag ``ami-hygiene:escalated-at``) that still
+breaks the required-tag rules skips the wait: it is disabled (or, with a grace
+of 0 days, deregistered) as soon as it is superseded, with every safety check
+above. The tag on a compliant image is ignored.
+
 Images of other accounts, the newest of each family, protected images
 (``ami-hygiene:retain``, deregistration protection, a bad control tag) and
 images in any state but available or disabled are always kept.
@@ -39,10 +44,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ..estate import TAG_DISABLED_AT, TAG_RETAIN, Image, RegionEstate, SnapshotRef
+from ..estate import TAG_DISABLED_AT, TAG_ESCALATED_AT, TAG_RETAIN, Image, RegionEstate, SnapshotRef
 from ..families import FamilyTagError, derived_family, family_of
 from ..plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
 from ..settings import Settings
+from ..tag_rules import problems
 
 JOB = "rotate"
 PENDING_SHARING = "launch permissions"
@@ -213,6 +219,9 @@ def _disabled_stage(image: Image, ctx: _Context) -> _Draft:
 
 
 def _available_stage(image: Image, ctx: _Context) -> _Draft:
+    escalated = _escalation_fact(image, ctx)
+    if escalated:
+        return _retire_available(image, ctx, [_superseded_fact(image, ctx), escalated])
     retire_at = _add(image.creation_date, ctx.settings.retention)
     if retire_at is None:
         return _keep(image, ctx, [f"kept: created {_day(image.creation_date)}, too far ahead to retire"])
@@ -223,6 +232,19 @@ def _available_stage(image: Image, ctx: _Context) -> _Draft:
         _superseded_fact(image, ctx),
         f"created {_day(image.creation_date)}, older than the {days}-day retention",
     ]
+    return _retire_available(image, ctx, facts)
+
+
+def _escalation_fact(image: Image, ctx: _Context) -> str:
+    """Why the tag job's escalation still stands for `image`, or "" when it does not."""
+    marked = image.tags.get(TAG_ESCALATED_AT)
+    broken = problems(ctx.settings.required_tags, image.tags) if marked is not None else ()
+    if not broken:
+        return ""
+    return f"escalated by the tag job on {marked}: still {'; '.join(broken)}"
+
+
+def _retire_available(image: Image, ctx: _Context, facts: list[str]) -> _Draft:
     grace_days = ctx.settings.disable_grace_days
     if grace_days == 0:
         return _retire(

@@ -11,8 +11,18 @@ disabled) the policy plans, each as its own decision:
   required keys) to each of its snapshots that lacks them. A snapshot key with
   another value is left alone, and a snapshot shared by several images, or
   whose tags were not read, is not tagged at all (two images could disagree);
-* **notify**: the image breaks a required-tag rule and is at least
-  ``grace_hours`` old.
+* **notify**: the image breaks a required-tag rule and either an event just
+  named it (its creation, or a CreateTags/DeleteTags that left it
+  non-compliant: first sight is told at once) or it is at least
+  ``grace_hours`` old (a sweep does not nag about images still in grace);
+* **deprecate** (escalation, only with ``escalation_days`` > 0): the image
+  is available and has broken a rule for ``escalation_days`` since its
+  creation. It is deprecated now and tagged ``ami-hygiene:escalated-at``;
+  rotation then disables and later deregisters it like any retired image,
+  unless a safety rule keeps it (in use, among the newest of its family,
+  protected, shared). An image that became compliant again loses the tag
+  (a **tag** decision with ``remove_tags``), and rotation ignores the tag
+  on a compliant image anyway.
 
 An image with none of these gets one **keep**. Every decision carries the
 compliance reasons first ("missing Owner", "Environment='production' does not
@@ -24,10 +34,11 @@ never changed. The policy is pure: no AWS, no clock, no environment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ..estate import EMPTY_TAGS, TAG_PREFIX, Image, ImageState, RegionEstate
+from ..estate import EMPTY_TAGS, TAG_ESCALATED_AT, TAG_PREFIX, Image, ImageState, RegionEstate
 from ..families import FamilyTagError, derived_family, family_of
 from ..plan import Action, Decision, Plan
 from ..tag_rules import TagRule, problems
@@ -37,6 +48,10 @@ TAG_CREATED_BY = f"{TAG_PREFIX}created-by"
 TAG_CREATED_AT = f"{TAG_PREFIX}created-at"
 TAG_SOURCE_IMAGE = f"{TAG_PREFIX}source-image"
 TAGGABLE_STATES = frozenset({ImageState.PENDING, ImageState.AVAILABLE, ImageState.DISABLED})
+CREATING_CALLS = frozenset({"CreateImage", "CopyImage", "RegisterImage", "ImportImage"})
+# EnableImageDeprecation refuses a time in the past; "now" plus a margin
+# survives the gap between planning and applying.
+DEPRECATE_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -44,9 +59,23 @@ class CreatorInfo:
     """Who made an image, from the CloudTrail event of the API call that did."""
 
     principal_arn: str
-    event_name: str = ""
+    event_name: str = "CreateImage"
     source_image: str | None = None  # CopyImage: the image copied
     source_region: str | None = None
+
+    @property
+    def created(self) -> bool:
+        """The event created the image (its principal is the creator), not just changed tags."""
+        return self.event_name in CREATING_CALLS
+
+    def describe(self) -> str:
+        """How the event saw the image, for a reason sentence."""
+        who = self.principal_arn or "an unknown principal"
+        if self.created:
+            return f"created by {who} ({self.event_name})"
+        if self.event_name.startswith("StateChange"):
+            return "seen as it became available"
+        return f"after {self.event_name} by {who}"
 
 
 @dataclass(frozen=True)
@@ -56,18 +85,33 @@ class TagSettings:
     grace_hours: int = 24
     # Keys copied from an image to its snapshots; None: the required keys.
     propagate_tags: tuple[str, ...] | None = None
+    # Days non-compliant (since creation) before deprecation; 0: never escalate.
+    escalation_days: int = 0
 
 
 @dataclass(frozen=True)
 class TagDecision(Decision):
     """A Decision that also says which tags to add.
 
-    TAG: `tags` go on the image. PROPAGATE: `snapshot_tags` maps each snapshot
-    id to the tags it gets. Both only ever hold keys the target lacks.
+    TAG: `tags` go on the image (only keys it lacks) and `remove_tags` (only
+    ever the escalation marker) come off. PROPAGATE: `snapshot_tags` maps each
+    snapshot id to the tags it gets (only keys it lacks). DEPRECATE: `tags`
+    holds the escalation marker, written before the deprecation.
     """
 
     tags: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
+    remove_tags: tuple[str, ...] = ()
     snapshot_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        if self.remove_tags:
+            out["remove_tags"] = list(self.remove_tags)
+        if self.snapshot_tags:
+            out["snapshot_tags"] = {k: dict(v) for k, v in self.snapshot_tags.items()}
+        return out
 
 
 def plan_tagging(
@@ -80,9 +124,10 @@ def plan_tagging(
 ) -> Plan:
     """Decisions for every image of `estate`, in image-id order.
 
-    `creators` maps image ids to what their creating event said (empty in a
-    sweep). `snapshot_tags` maps snapshot ids to their tags; None (or a
-    snapshot missing from it) means not read, and nothing is propagated there.
+    `creators` maps the image ids an event named to what it said (empty in a
+    sweep); only a creating call's principal becomes ``created-by``.
+    `snapshot_tags` maps snapshot ids to their tags; None (or a snapshot
+    missing from it) means not read, and nothing is propagated there.
     """
     users = estate.snapshot_users()
     propagate_keys = (
@@ -118,7 +163,7 @@ def compliance_reasons(rules: tuple[TagRule, ...], tags: Mapping[str, str]) -> t
 def auto_tags(image: Image, creator: CreatorInfo | None) -> dict[str, str]:
     """The auto-tags `image` lacks and that are known; never a key it has."""
     wanted: dict[str, str] = {TAG_CREATED_AT: _iso(image.creation_date)}
-    if creator is not None:
+    if creator is not None and creator.created:
         if creator.principal_arn:
             wanted[TAG_CREATED_BY] = creator.principal_arn
         if creator.source_image:
@@ -149,45 +194,91 @@ def _decide(
     extra: list[str] = []
 
     to_add = auto_tags(image, creator)
-    if to_add:
-        added = ", ".join(f"{k}={v}" for k, v in sorted(to_add.items()))
-        out.append(_decision(image, Action.TAG, [*compliance, f"add {added}"], tags=to_add))
+    withdraw = (TAG_ESCALATED_AT,) if compliant and TAG_ESCALATED_AT in image.tags else ()
+    if to_add or withdraw:
+        said = [f"add {', '.join(f'{k}={v}' for k, v in sorted(to_add.items()))}"] if to_add else []
+        if withdraw:
+            said.append(f"compliant again: remove {TAG_ESCALATED_AT}, so rotation no longer retires it early")
+        out.append(_decision(image, Action.TAG, [*compliance, *said], tags=to_add, remove_tags=withdraw))
 
     per_snapshot, notes = _propagation(image, propagate_keys, users, snapshot_tags)
     extra.extend(notes)
     if per_snapshot:
-        said = "; ".join(f"{sid}: {', '.join(sorted(t))}" for sid, t in sorted(per_snapshot.items()))
+        said_snaps = "; ".join(f"{sid}: {', '.join(sorted(t))}" for sid, t in sorted(per_snapshot.items()))
         out.append(
             _decision(
                 image,
                 Action.PROPAGATE,
-                [*compliance, f"copy to snapshots {said}", *notes],
+                [*compliance, f"copy to snapshots {said_snaps}", *notes],
                 snapshot_tags=per_snapshot,
             )
         )
 
     if not compliant:
-        age = now - image.creation_date
-        grace = timedelta(hours=settings.grace_hours)
-        who = creator.principal_arn if creator else image.tags.get(TAG_CREATED_BY, "")
-        by = f"; created by {who}" if who else ""
-        if age >= grace:
-            hours = int(age.total_seconds() // 3600)
-            out.append(
-                _decision(
-                    image,
-                    Action.NOTIFY,
-                    [
-                        *compliance,
-                        f"non-compliant {hours} hours after creation "
-                        f"(grace {settings.grace_hours} hours){by}",
-                    ],
-                )
-            )
-        elif not out:
-            extra.append(f"within the {settings.grace_hours}-hour grace period{by}")
+        out.extend(_non_compliant(image, settings, now, creator, compliance, out, extra))
     if not out:
         out.append(_decision(image, Action.KEEP, [*compliance, *extra]))
+    broken = problems(rules, image.tags)
+    return [replace(d, findings=broken) for d in out] if broken else out
+
+
+def _non_compliant(
+    image: Image,
+    settings: TagSettings,
+    now: datetime,
+    creator: CreatorInfo | None,
+    compliance: list[str],
+    planned: list[Decision],
+    extra: list[str],
+) -> list[Decision]:
+    """NOTIFY (first sight, or past grace) and the escalation DEPRECATE, if due."""
+    out: list[Decision] = []
+    age = now - image.creation_date
+    hours = max(0, int(age.total_seconds() // 3600))
+    who = image.tags.get(TAG_CREATED_BY, "")
+    if creator is not None and creator.created and creator.principal_arn:
+        who = creator.principal_arn
+    by = f"; created by {who}" if who else ""
+    escalated = image.tags.get(TAG_ESCALATED_AT)
+    status = (
+        [f"escalated on {escalated}: rotation retires it unless a safety rule keeps it"] if escalated else []
+    )
+    if creator is not None:
+        seen = creator.describe()
+        by = "" if creator.created or not who else by
+        out.append(_decision(image, Action.NOTIFY, [*compliance, f"non-compliant: {seen}{by}", *status]))
+    elif age >= timedelta(hours=settings.grace_hours):
+        out.append(
+            _decision(
+                image,
+                Action.NOTIFY,
+                [
+                    *compliance,
+                    f"non-compliant {hours} hours after creation (grace {settings.grace_hours} hours){by}",
+                    *status,
+                ],
+            )
+        )
+    elif not planned:
+        extra.append(f"within the {settings.grace_hours}-hour grace period{by}")
+
+    days = settings.escalation_days
+    if days and not escalated and image.is_available and age >= timedelta(days=days):
+        marker = {TAG_ESCALATED_AT: _iso(now)}
+        out.append(
+            _decision(
+                image,
+                Action.DEPRECATE,
+                [
+                    *compliance,
+                    f"non-compliant {age.days} days after creation (escalation after {days} days)",
+                    f"deprecates it now and tags {TAG_ESCALATED_AT}; rotation then disables and later "
+                    "deregisters it unless a safety rule keeps it",
+                ],
+                tags=marker,
+                deprecate_at=now + DEPRECATE_MARGIN,
+            )
+        )
     return out
 
 
@@ -226,7 +317,9 @@ def _decision(
     reasons: list[str],
     *,
     tags: Mapping[str, str] = EMPTY_TAGS,
+    remove_tags: tuple[str, ...] = (),
     snapshot_tags: Mapping[str, Mapping[str, str]] | None = None,
+    deprecate_at: datetime | None = None,
 ) -> TagDecision:
     try:
         family = family_of(image)
@@ -241,6 +334,8 @@ def _decision(
         reasons=tuple(reasons),
         created=image.creation_date,
         tags=dict(tags),
+        remove_tags=remove_tags,
+        deprecate_at=deprecate_at,
         snapshot_tags={k: dict(v) for k, v in (snapshot_tags or {}).items()},
     )
 

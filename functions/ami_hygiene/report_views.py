@@ -1,0 +1,177 @@
+"""What each job's report says beyond the common part: counts, headline, settings, footer.
+
+`Report` (report.py) holds what every job shares: decisions with outcomes,
+errors, per-action counts, text and JSON. A `JobView` adds the job's own
+summary keys, the words of its subject line, the settings it shows, which
+decisions are worth telling a person, and how severe its findings are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .plan import Action, Decision, Outcome
+from .settings import Mode, Settings
+
+if TYPE_CHECKING:
+    from .report import Report
+
+# Severities, lowest first: a message carries the highest of its findings.
+SEVERITY_ORDER = ("info", "warning", "medium", "high", "error", "critical")
+
+
+class JobView:
+    """The rotate job's view; other jobs override what differs."""
+
+    job = "rotate"
+    actions: Sequence[Action] = (Action.DEPRECATE, Action.DISABLE, Action.DEREGISTER)
+
+    def summary(self, report: Report) -> dict[str, Any]:
+        decisions = report.decisions
+        effective = _effective(report)
+        deregistered = [d for d in decisions if d.action is Action.DEREGISTER and d.outcome is effective]
+        snapshots = list(_reclaimed_snapshots(deregistered, enforced=report.mode is Mode.ENFORCE))
+        gib = sum(size for _, size in snapshots)
+        return {
+            "retired": len(deregistered),
+            "disabled": _count(decisions, Action.DISABLE, effective),
+            "deprecated": _count(decisions, Action.DEPRECATE, effective),
+            "snapshots_deleted": len(snapshots),
+            "gib_reclaimed": gib,
+            "monthly_saving_usd": round(gib * report.settings.price_per_gib_month, 2),
+        }
+
+    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+        verb = "would retire" if report.mode is Mode.REPORT else "retired"
+        parts = [f"{s['retired']} {verb}"]
+        if s["gib_reclaimed"]:
+            parts.append(f"{s['gib_reclaimed']:,} GiB {'reclaimable' if s['would_change'] else 'reclaimed'}")
+        if s["disabled"]:
+            parts.append(f"{s['disabled']} {'to disable' if s['would_change'] else 'disabled'}")
+        return parts
+
+    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+        return [
+            f"  snapshots deleted    {s['snapshots_deleted']}" + (" (would be)" if s["would_change"] else ""),
+            f"  storage reclaimed    {s['gib_reclaimed']:,} GiB"
+            f" (~{s['monthly_saving_usd']:,.2f} USD/month"
+            f" at {report.settings.price_per_gib_month} USD/GiB-month)",
+        ]
+
+    def settings_line(self, settings: Settings) -> str:
+        return (
+            f"retention {settings.retention_days} days · keep newest {settings.keep_latest} · "
+            f"grace {settings.disable_grace_days} days · at most {settings.max_actions} actions per run"
+        )
+
+    def footer(self, report: Report) -> str:
+        if report.mode is Mode.REPORT:
+            return (
+                "To apply: run with --mode enforce (CLI) or set the stack parameter RotationMode=enforce. "
+                "Protect an image with the tag ami-hygiene:retain=true."
+            )
+        return "Retired images stay restorable from the Recycle Bin while its retention rule lasts."
+
+    def is_finding(self, decision: Decision) -> bool:
+        """Whether this decision alone is worth a message to a person."""
+        return decision.is_action
+
+    def severity(self, report: Report) -> str:
+        if report.all_errors or report.failed:
+            return "error"
+        if any(d.outcome is Outcome.DEFERRED for d in report.decisions):
+            return "warning"
+        return "info"
+
+
+class TagsView(JobView):
+    job = "tags"
+    actions = (Action.TAG, Action.PROPAGATE, Action.NOTIFY, Action.DEPRECATE)
+
+    def summary(self, report: Report) -> dict[str, Any]:
+        decisions = report.decisions
+        effective = _effective(report)
+        non_compliant = {d.image_id for d in decisions if d.findings}
+        return {
+            "non_compliant": len(non_compliant),
+            "tagged": _count(decisions, Action.TAG, effective),
+            "propagated_snapshots": sum(
+                len(getattr(d, "snapshot_tags", {}))
+                for d in decisions
+                if d.action is Action.PROPAGATE and d.outcome is effective
+            ),
+            "notified": _count(decisions, Action.NOTIFY, effective),
+            "escalated": _count(decisions, Action.DEPRECATE, effective),
+        }
+
+    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+        parts = [f"{s['non_compliant']} non-compliant"]
+        if s["tagged"]:
+            parts.append(f"{s['tagged']} {'to tag' if s['would_change'] else 'tagged'}")
+        if s["escalated"]:
+            parts.append(f"{s['escalated']} {'to escalate' if s['would_change'] else 'escalated'}")
+        return parts
+
+    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+        return [
+            f"  non-compliant        {s['non_compliant']}",
+            f"  snapshots tagged     {s['propagated_snapshots']}"
+            + (" (would be)" if s["would_change"] else ""),
+        ]
+
+    def settings_line(self, settings: Settings) -> str:
+        rules = ", ".join(r.spec for r in settings.required_tags) or "none"
+        keys = "the required keys"
+        if settings.propagate_tags is not None:
+            keys = ", ".join(settings.propagate_tags)
+        escalation = (
+            f"deprecate after {settings.tag_escalation_days} days"
+            if settings.tag_escalation_days
+            else "notify only"
+        )
+        return (
+            f"required tags {rules} · grace {settings.tag_grace_hours} hours · {escalation} · "
+            f"propagate {keys}"
+        )
+
+    def footer(self, report: Report) -> str:
+        if report.mode is Mode.REPORT:
+            return (
+                "To apply: run with --mode enforce (CLI) or set the stack parameter TagPolicyMode=enforce "
+                "(it only adds tags; escalation also needs TagEscalationDays > 0)."
+            )
+        return "Fix an image by adding the missing tags; the tag job re-checks it within seconds."
+
+    def is_finding(self, decision: Decision) -> bool:
+        # Adding auto-tags to a compliant image is routine: no e-mail for it.
+        return decision.action in (Action.NOTIFY, Action.DEPRECATE) or decision.outcome is Outcome.FAILED
+
+
+VIEWS: dict[str, JobView] = {view.job: view for view in (JobView(), TagsView())}
+
+
+def view_of(job: str) -> JobView:
+    return VIEWS.get(job, VIEWS["rotate"])
+
+
+def highest(severities: Iterable[str]) -> str:
+    ranked = [s for s in severities if s in SEVERITY_ORDER]
+    return max(ranked, key=SEVERITY_ORDER.index) if ranked else "info"
+
+
+def _effective(report: Report) -> Outcome:
+    return Outcome.DONE if report.mode is Mode.ENFORCE else Outcome.PLANNED
+
+
+def _count(decisions: Iterable[Decision], action: Action, outcome: Outcome) -> int:
+    return sum(1 for d in decisions if d.action is action and d.outcome is outcome)
+
+
+def _reclaimed_snapshots(decisions: Iterable[Decision], *, enforced: bool) -> Iterable[tuple[str, int]]:
+    for d in decisions:
+        sizes = {s.snapshot_id: s.size_gib for s in d.snapshots}
+        if enforced:
+            yield from ((r.snapshot_id, sizes.get(r.snapshot_id, 0)) for r in d.snapshot_results if r.deleted)
+        else:
+            yield from sizes.items()
