@@ -16,7 +16,14 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ami_hygiene.observability import JOB_DIMENSION, NAMESPACE, RUN_ERRORS_METRIC, SERVICE
+from ami_hygiene.observability import (
+    JOB_DIMENSION,
+    JOB_IMAGE_METRICS,
+    NAMESPACE,
+    RUN_ERRORS_METRIC,
+    SERVICE,
+    STORAGE_JOBS,
+)
 from ami_hygiene.publisher import REPORT_PREFIX
 
 from .nag import acknowledge
@@ -133,14 +140,11 @@ class Reporting(Construct):
                     period=Duration.days(1),
                 )
 
-            board.add_widgets(
+            widgets: list[cloudwatch.IWidget] = [
                 cloudwatch.TextWidget(markdown=f"## {job}", width=24, height=1),
                 cloudwatch.GraphWidget(
                     title=f"{job}: images",
-                    left=[
-                        metric(n)
-                        for n in ("ImagesSeen", "ImagesRetired", "ImagesDisabled", "ImagesDeprecated")
-                    ],
+                    left=[metric(n) for n in JOB_IMAGE_METRICS.get(job, ("ImagesSeen",))],
                     width=8,
                 ),
                 cloudwatch.GraphWidget(
@@ -148,11 +152,15 @@ class Reporting(Construct):
                     left=[metric(n) for n in ("ActionsDeferred", "ActionsFailed", RUN_ERRORS_METRIC)],
                     width=8,
                 ),
-                cloudwatch.GraphWidget(
-                    title=f"{job}: storage",
-                    left=[metric("GiBReclaimed")],
-                    right=[metric("EstimatedMonthlySavingUSD")],
-                    width=8,
-                ),
-            )
+            ]
+            if job in STORAGE_JOBS:
+                widgets.append(
+                    cloudwatch.GraphWidget(
+                        title=f"{job}: storage",
+                        left=[metric("GiBReclaimed")],
+                        right=[metric("EstimatedMonthlySavingUSD")],
+                        width=8,
+                    )
+                )
+            board.add_widgets(*widgets)
         return board

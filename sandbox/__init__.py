@@ -24,6 +24,8 @@ def install() -> None:
     if _installed:
         return
     from . import (
+        automation,
+        image_builder,
         image_lifecycle,
         image_listing,
         image_model,
@@ -45,6 +47,8 @@ def install() -> None:
         image_sharing,
         launch_templates,
         listing_pages,
+        image_builder,
+        automation,
     ):
         module.install()
     _installed = True

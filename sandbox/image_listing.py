@@ -55,11 +55,19 @@ def _executable_ok(backend: Any, image: Any, users: list[str]) -> bool:
     return any(p.get("UserId") in wanted for p in image.launch_permissions)
 
 
+def _filter_ok(image: Any, name: str, values: Any) -> bool:
+    # moto's Ami has no block-device-mapping.* filters; EC2 documents them.
+    if name == "block-device-mapping.snapshot-id":
+        ids = {(m.get("Ebs") or {}).get("SnapshotId") for m in image.block_device_mappings}
+        return bool(ids & set(values))
+    return bool(is_filter_matching(image, name, values))
+
+
 def matches(backend: Any, image: Any, owners: list[str], users: list[str], filters: dict[str, Any]) -> bool:
     return (
         (not owners or _owner_ok(backend, image, owners))
         and (not users or _executable_ok(backend, image, users))
-        and all(is_filter_matching(image, name, values) for name, values in filters.items())
+        and all(_filter_ok(image, name, values) for name, values in filters.items())
     )
 
 

@@ -7,7 +7,7 @@ remaining actions are deferred, so a run stops cleanly and the next resumes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,10 @@ from .errors import describe_error
 from .estate import TAG_DISABLED_AT, TAG_RETIRED_AT, TAG_RETIRED_BY
 from .plan import Action, Decision, Outcome, Plan, SnapshotResult
 from .settings import Mode
+
+# Applies one decision of a job-specific action with the region's EC2 client
+# (or raises ClientError); returns the decision with its outcome.
+Applier = Callable[[Any, Decision], Decision]
 
 
 def never_stop() -> bool:
@@ -31,12 +35,19 @@ class Executor:
         now: datetime,
         should_stop: Callable[[], bool] = never_stop,
         job: str = "rotate",
+        appliers: Mapping[Action, Applier] | None = None,
     ) -> None:
         self.clients = clients
         self.mode = mode
         self.now = now
         self.should_stop = should_stop
         self.job = job
+        self.appliers: dict[Action, Applier] = {
+            Action.DEPRECATE: self._deprecate,
+            Action.DISABLE: self._disable,
+            Action.DEREGISTER: self._deregister,
+            **(appliers or {}),
+        }
 
     def apply(self, plan: Plan) -> Plan:
         if self.mode is Mode.REPORT:
@@ -63,13 +74,13 @@ class Executor:
             return decision.with_outcome(
                 Outcome.DEFERRED, reason="deferred: this run's time ran out; the next run continues"
             )
-        ec2 = self.clients.ec2(decision.region)
+        apply = self.appliers.get(decision.action)
+        if apply is None:
+            return decision.with_outcome(
+                Outcome.FAILED, error=f"not applied: this run cannot apply {decision.action.value}"
+            )
         try:
-            if decision.action is Action.DEPRECATE:
-                return self._deprecate(ec2, decision)
-            if decision.action is Action.DISABLE:
-                return self._disable(ec2, decision)
-            return self._deregister(ec2, decision)
+            return apply(self.clients.ec2(decision.region), decision)
         except (ClientError, BotoCoreError) as err:
             return decision.with_outcome(Outcome.FAILED, error=describe_error(err))
 

@@ -47,7 +47,7 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
     ec2 = clients.ec2(region)
     try:
         raw_images = list(
-            _pages(
+            pages(
                 ec2,
                 "describe_images",
                 "Images",
@@ -70,7 +70,7 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
     else:
         unread_sizes = ""
 
-    images = tuple(_image(raw, region, account_id, sizes) for raw in raw_images)
+    images = tuple(image_from(raw, region, account_id, sizes) for raw in raw_images)
     usages: UsageMap = defaultdict(list)
     readers = {
         "instances": lambda: _instance_usages(ec2),
@@ -131,7 +131,7 @@ def read_checks(clients: Any, estate: RegionEstate, image_ids: Iterable[str]) ->
 # -- images -------------------------------------------------------------------------------
 
 
-def _image(raw: Mapping[str, Any], region: str, account_id: str, sizes: Mapping[str, int]) -> Image:
+def image_from(raw: Mapping[str, Any], region: str, account_id: str, sizes: Mapping[str, int]) -> Image:
     snapshots = []
     for mapping in raw.get("BlockDeviceMappings", []):
         ebs = mapping.get("Ebs") or {}
@@ -144,14 +144,14 @@ def _image(raw: Mapping[str, Any], region: str, account_id: str, sizes: Mapping[
         region=region,
         owner_id=raw.get("OwnerId", account_id),
         name=raw.get("Name") or raw["ImageId"],
-        creation_date=_time(raw.get("CreationDate")) or datetime.fromtimestamp(0, UTC),
+        creation_date=parse_time(raw.get("CreationDate")) or datetime.fromtimestamp(0, UTC),
         state=raw.get("State", "available"),
         tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])},
         snapshots=tuple(snapshots),
         public=bool(raw.get("Public", False)),
-        deprecation_time=_time(raw.get("DeprecationTime")),
+        deprecation_time=parse_time(raw.get("DeprecationTime")),
         deregistration_protected=str(raw.get("DeregistrationProtection", "disabled")).startswith("enabled"),
-        last_launched=_time(raw.get("LastLaunchedTime")),
+        last_launched=parse_time(raw.get("LastLaunchedTime")),
         platform=(raw.get("Platform") or raw.get("PlatformDetails") or "linux").lower(),
         description=raw.get("Description") or "",
     )
@@ -160,7 +160,7 @@ def _image(raw: Mapping[str, Any], region: str, account_id: str, sizes: Mapping[
 def _snapshot_sizes(ec2: Any) -> dict[str, int]:
     return {
         s["SnapshotId"]: int(s.get("VolumeSize", 0))
-        for s in _pages(ec2, "describe_snapshots", "Snapshots", 1000, OwnerIds=["self"])
+        for s in pages(ec2, "describe_snapshots", "Snapshots", 1000, OwnerIds=["self"])
     }
 
 
@@ -170,7 +170,7 @@ def _snapshot_sizes(ec2: Any) -> dict[str, int]:
 def _instance_usages(ec2: Any) -> UsageMap:
     found: UsageMap = defaultdict(list)
     filters = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
-    for reservation in _pages(ec2, "describe_instances", "Reservations", 1000, Filters=filters):
+    for reservation in pages(ec2, "describe_instances", "Reservations", 1000, Filters=filters):
         for inst in reservation.get("Instances", []):
             state = inst.get("State", {}).get("Name", "unknown")
             if state == "terminated" or not inst.get("ImageId"):
@@ -187,7 +187,7 @@ def _launch_template_usages(ec2: Any, autoscaling: Any) -> UsageMap:
     # One account-wide listing covers $Default and $Latest of every template;
     # what it returns also answers pins of those same versions without a call.
     known: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-    for version in _pages(
+    for version in pages(
         ec2,
         "describe_launch_template_versions",
         "LaunchTemplateVersions",
@@ -214,7 +214,7 @@ def _launch_template_usages(ec2: Any, autoscaling: Any) -> UsageMap:
 def _template_versions(ec2: Any, field: str, template: str, versions: list[str]) -> list[Mapping[str, Any]]:
     try:
         return list(
-            _pages(
+            pages(
                 ec2,
                 "describe_launch_template_versions",
                 "LaunchTemplateVersions",
@@ -242,7 +242,7 @@ def _add_template_usage(found: UsageMap, version: Mapping[str, Any], detail: str
 def _pinned_versions(autoscaling: Any) -> dict[tuple[str, str], dict[str, set[str]]]:
     """(LaunchTemplateId|LaunchTemplateName, value) -> numeric version -> group names."""
     pins: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for group in _pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", 100):
+    for group in pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", 100):
         for spec in _template_specs(group):
             version = str(spec.get("Version") or "$Default")
             if not version.isdigit():
@@ -271,7 +271,7 @@ def _template_specs(group: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 def _launch_configuration_usages(autoscaling: Any) -> UsageMap:
     found: UsageMap = defaultdict(list)
-    for config in _pages(autoscaling, "describe_launch_configurations", "LaunchConfigurations", 100):
+    for config in pages(autoscaling, "describe_launch_configurations", "LaunchConfigurations", 100):
         image_id = config.get("ImageId")
         if image_id:
             found[image_id].append(
@@ -284,7 +284,7 @@ def _ssm_parameter_usages(ssm: Any) -> UsageMap:
     """Parameters of data type aws:ec2:image, or whose text value holds an AMI id."""
     names = [
         p["Name"]
-        for p in _pages(ssm, "describe_parameters", "Parameters", 50)
+        for p in pages(ssm, "describe_parameters", "Parameters", 50)
         if p.get("Type") in ("String", "StringList")
     ]
     found: UsageMap = defaultdict(list)
@@ -321,7 +321,7 @@ def _references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
     for start in range(0, len(image_ids), REFERENCE_BATCH):
         batch = image_ids[start : start + REFERENCE_BATCH]
         try:
-            for ref in _pages(
+            for ref in pages(
                 ec2,
                 "describe_image_references",
                 "ImageReferences",
@@ -347,13 +347,13 @@ def _references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _pages(client: Any, operation: str, key: str, page_size: int, **kwargs: Any) -> Iterator[Any]:
+def pages(client: Any, operation: str, key: str, page_size: int, **kwargs: Any) -> Iterator[Any]:
     paginator = client.get_paginator(operation)
     for page in paginator.paginate(**kwargs, PaginationConfig={"PageSize": page_size}):
         yield from page.get(key, [])
 
 
-def _time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -364,3 +364,7 @@ def _time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# Old private names, still imported by modules being written alongside.
+_pages, _image, _time = pages, image_from, parse_time

@@ -30,10 +30,27 @@ RUN_METRICS: dict[str, tuple[str, MetricUnit]] = {
     "ActionsFailed": ("failed", MetricUnit.Count),
     "GiBReclaimed": ("gib_reclaimed", MetricUnit.Gigabytes),
     "EstimatedMonthlySavingUSD": ("monthly_saving_usd", MetricUnit.NoUnit),
+    "ImagesNonCompliant": ("non_compliant", MetricUnit.Count),
+    "ImagesTagged": ("tagged", MetricUnit.Count),
+    "SnapshotsTagged": ("propagated_snapshots", MetricUnit.Count),
+    "ImagesEscalated": ("escalated", MetricUnit.Count),
 }
+# What each job's dashboard row draws in its "images" graph.
+JOB_IMAGE_METRICS: dict[str, tuple[str, ...]] = {
+    "rotate": ("ImagesSeen", "ImagesRetired", "ImagesDisabled", "ImagesDeprecated"),
+    "tags": ("ImagesSeen", "ImagesNonCompliant", "ImagesTagged", "SnapshotsTagged", "ImagesEscalated"),
+}
+# Jobs that reclaim storage get the storage graph.
+STORAGE_JOBS = frozenset({"rotate"})
 # Emitted when a run could not start or read a region: bad event, bad settings, errors.
 RUN_ERRORS_METRIC = "RunErrors"
 METRIC_NAMES: tuple[str, ...] = (*RUN_METRICS, RUN_ERRORS_METRIC)
+
+
+def metric_names_for(summary: Mapping[str, Any]) -> set[str]:
+    """The metrics a run with this summary emits: those its job's summary has, and RunErrors."""
+    return {name for name, (key, _) in RUN_METRICS.items() if key in summary} | {RUN_ERRORS_METRIC}
+
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
@@ -41,10 +58,12 @@ metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_
 
 
 def record_run(job: str, summary: Mapping[str, Any]) -> None:
-    """Adds one data point per run metric from a report summary."""
+    """Adds one data point per run metric the job's summary has."""
     metrics.add_dimension(name=JOB_DIMENSION, value=job)
+    emitted = metric_names_for(summary)
     for name, (key, unit) in RUN_METRICS.items():
-        metrics.add_metric(name=name, unit=unit, value=float(summary.get(key, 0) or 0))
+        if name in emitted:
+            metrics.add_metric(name=name, unit=unit, value=float(summary[key] or 0))
     metrics.add_metric(name=RUN_ERRORS_METRIC, unit=MetricUnit.Count, value=float(summary.get("errors", 0)))
 
 

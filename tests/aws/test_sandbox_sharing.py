@@ -56,3 +56,122 @@ def test_the_setting_is_per_region(ec2: Any) -> None:
     ec2.enable_image_block_public_access(ImageBlockPublicAccessState="block-new-sharing")
     elsewhere = boto3.client("ec2", region_name="us-east-1" if REGION != "us-east-1" else "eu-west-1")
     assert elsewhere.get_image_block_public_access_state()["ImageBlockPublicAccessState"] == "unblocked"
+
+
+# -- EBS snapshot sharing ----------------------------------------------------------------------
+
+
+def _volume_permissions(ec2: Any, snapshot_id: str) -> list[dict[str, str]]:
+    answer = ec2.describe_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission")
+    return sorted(answer["CreateVolumePermissions"], key=lambda p: sorted(p.items()))
+
+
+def test_snapshot_permissions_structured_form_round_trip(ec2: Any) -> None:
+    snap = _snapshot(ec2)
+    ec2.modify_snapshot_attribute(
+        SnapshotId=snap,
+        Attribute="createVolumePermission",
+        CreateVolumePermission={"Add": [{"Group": "all"}, {"UserId": "111122223333"}]},
+    )
+    assert _volume_permissions(ec2, snap) == [{"Group": "all"}, {"UserId": "111122223333"}]
+    ec2.modify_snapshot_attribute(
+        SnapshotId=snap,
+        Attribute="createVolumePermission",
+        CreateVolumePermission={"Remove": [{"Group": "all"}]},
+    )
+    assert _volume_permissions(ec2, snap) == [{"UserId": "111122223333"}]
+
+
+def test_snapshot_permissions_legacy_form_still_works(ec2: Any) -> None:
+    snap = _snapshot(ec2)
+    ec2.modify_snapshot_attribute(
+        SnapshotId=snap, Attribute="createVolumePermission", OperationType="add", GroupNames=["all"]
+    )
+    assert _volume_permissions(ec2, snap) == [{"Group": "all"}]
+    ec2.modify_snapshot_attribute(
+        SnapshotId=snap, Attribute="createVolumePermission", OperationType="remove", GroupNames=["all"]
+    )
+    assert _volume_permissions(ec2, snap) == []
+
+
+@pytest.mark.parametrize(
+    ("permission", "code"),
+    [
+        ({"Add": [{"Group": "all"}], "Remove": [{"UserId": "111122223333"}]}, "InvalidParameterCombination"),
+        ({"Add": [{"UserId": "1234"}]}, "InvalidParameterValue"),
+        ({"Add": [{"Group": "everyone"}]}, "InvalidParameterValue"),
+        ({}, "InvalidParameterValue"),
+    ],
+)
+def test_snapshot_permission_requests_are_validated(ec2: Any, permission: dict[str, Any], code: str) -> None:
+    snap = _snapshot(ec2)
+    with pytest.raises(ClientError) as err:
+        ec2.modify_snapshot_attribute(
+            SnapshotId=snap, Attribute="createVolumePermission", CreateVolumePermission=permission
+        )
+    assert _code(err) == code
+    assert _volume_permissions(ec2, snap) == []
+
+
+def test_only_the_owner_changes_a_snapshot(ec2: Any) -> None:
+    import sandbox
+    from tests.conftest import ACCOUNT_ID
+
+    snap = _snapshot(ec2)
+    stored = sandbox.backend("ec2", REGION, ACCOUNT_ID).snapshots[snap]
+    stored.owner_id = "999988887777"
+    with pytest.raises(ClientError) as hidden:
+        ec2.modify_snapshot_attribute(
+            SnapshotId=snap,
+            Attribute="createVolumePermission",
+            CreateVolumePermission={"Add": [{"Group": "all"}]},
+        )
+    assert _code(hidden) == "InvalidSnapshot.NotFound"
+    stored.create_volume_permission_userids.add(ACCOUNT_ID)
+    with pytest.raises(ClientError) as refused:
+        ec2.modify_snapshot_attribute(
+            SnapshotId=snap,
+            Attribute="createVolumePermission",
+            CreateVolumePermission={"Add": [{"Group": "all"}]},
+        )
+    assert _code(refused) == "AuthFailure"
+
+
+def test_restorable_by_lists_public_and_shared_snapshots(ec2: Any) -> None:
+    public, shared, private = _snapshot(ec2), _snapshot(ec2), _snapshot(ec2)
+    ec2.modify_snapshot_attribute(
+        SnapshotId=public,
+        Attribute="createVolumePermission",
+        CreateVolumePermission={"Add": [{"Group": "all"}]},
+    )
+    ec2.modify_snapshot_attribute(
+        SnapshotId=shared,
+        Attribute="createVolumePermission",
+        CreateVolumePermission={"Add": [{"UserId": "111122223333"}]},
+    )
+
+    def listed(**kwargs: Any) -> set[str]:
+        pages = ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], **kwargs)
+        return {s["SnapshotId"] for page in pages for s in page["Snapshots"]}
+
+    assert listed(RestorableByUserIds=["all"]) == {public}
+    assert listed(RestorableByUserIds=["111122223333"]) == {public, shared}
+    assert listed(RestorableByUserIds=["self"]) == {public, shared, private}
+    assert listed() == {public, shared, private}
+    by_id = ec2.describe_snapshots(SnapshotIds=[public, private], RestorableByUserIds=["all"])["Snapshots"]
+    assert [s["SnapshotId"] for s in by_id] == [public]
+
+
+def test_organization_and_unit_launch_permissions_round_trip(ec2: Any) -> None:
+    image = _register(ec2, "org-share", _snapshot(ec2))
+    org = "arn:aws:organizations::111122223333:organization/o-abcdef1234"
+    unit = "arn:aws:organizations::111122223333:ou/o-abcdef1234/ou-ab12-cdef5678"
+    ec2.modify_image_attribute(
+        ImageId=image, LaunchPermission={"Add": [{"OrganizationArn": org}, {"OrganizationalUnitArn": unit}]}
+    )
+    perms = ec2.describe_image_attribute(ImageId=image, Attribute="launchPermission")["LaunchPermissions"]
+    assert perms == [{"OrganizationArn": org}, {"OrganizationalUnitArn": unit}]
+    assert _image(ec2, image)["Public"] is False
+    ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Remove": [{"OrganizationArn": org}]})
+    perms = ec2.describe_image_attribute(ImageId=image, Attribute="launchPermission")["LaunchPermissions"]
+    assert perms == [{"OrganizationalUnitArn": unit}]

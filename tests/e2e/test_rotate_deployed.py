@@ -26,7 +26,7 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.observability import METRIC_NAMES
+from ami_hygiene.observability import metric_names_for
 from tests.infra.cfn import Evaluator, parameter_values
 from tests.infra.synthesized import Synthesized, synthesize
 
@@ -254,7 +254,8 @@ def test_scheduled_run_publishes_a_readable_email_and_a_json_report(
     # Powertools metrics (EMF on stdout): every metric the dashboard draws, per job.
     [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     [directive] = emf["_aws"]["CloudWatchMetrics"]
-    assert {m["Name"] for m in directive["Metrics"]} == set(METRIC_NAMES)
+    assert {m["Name"] for m in directive["Metrics"]} == metric_names_for(report["summary"])
+    assert "ImagesRetired" in metric_names_for(report["summary"])
     assert directive["Dimensions"] == [["job", "service"]] and emf["job"] == "rotate"
     assert (emf["ImagesSeen"], emf["ImagesDisabled"]) == ([8.0], [3.0])
 

@@ -189,7 +189,8 @@ def test_an_event_notifies_at_first_sight_naming_the_creator() -> None:
 def test_a_tag_event_names_who_changed_tags_but_never_makes_them_the_creator() -> None:
     img = image(tags={"Environment": "prod", TAG_CREATED_AT: "x", TAG_CREATED_BY: "arn:creator"})
     bob = "arn:aws:iam::123456789012:user/bob"
-    got = by_action(plan(img, creators={img.image_id: CreatorInfo(bob, "DeleteTags")}, snapshot_tags={}))
+    snaps = {"snap-1": {"Environment": "prod"}}
+    got = by_action(plan(img, creators={img.image_id: CreatorInfo(bob, "DeleteTags")}, snapshot_tags=snaps))
     assert set(got) == {Action.NOTIFY}
     assert got[Action.NOTIFY].reasons == (
         "missing Owner",

@@ -218,6 +218,9 @@ def _decide(
         out.extend(_non_compliant(image, settings, now, creator, compliance, out, extra))
     if not out:
         out.append(_decision(image, Action.KEEP, [*compliance, *extra]))
+    elif notes and not per_snapshot:
+        # Why nothing was propagated belongs in the report even when other actions are planned.
+        out[0] = replace(out[0], reasons=out[0].reasons + tuple(notes))
     broken = problems(rules, image.tags)
     return [replace(d, findings=broken) for d in out] if broken else out
 

@@ -1,0 +1,137 @@
+"""Reads what the public-sharing guard needs in one region.
+
+Cost, in calls (EC2 has no bulk launch-permission or create-volume-permission read):
+
+* whole pages: DescribeImages (Owners=self, 1000 a page; its ``Public`` field
+  already says which images are public), DescribeSnapshots (OwnerIds=self: which
+  snapshots this account owns) and DescribeSnapshots (OwnerIds=self,
+  RestorableByUserIds=all: which are public), plus one
+  GetImageBlockPublicAccessState;
+* per resource, only with ``per_resource=True`` (the scheduled sweep): one
+  DescribeImageAttribute(launchPermission) per owned image and one
+  DescribeSnapshotAttribute(createVolumePermission) per owned snapshot behind
+  an owned image. Only these find shares with accounts, organizations and OUs;
+  public ones are already known from the pages. ``only`` narrows them to the
+  images and snapshots an event named.
+
+A read that fails is recorded (in `problems` and on the resource) and never
+guessed: the policy then acts only on what was read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import describe_error
+from .estate import Image, RegionEstate, Sharing
+from .inventory import InventoryError, _image, _pages, _sharing
+from .policies.sharing import BlockPublicAccess, SharingEstate, SnapshotSharing
+
+CREATE_VOLUME_PERMISSION = "createVolumePermission"
+
+
+def read_sharing(
+    clients: Any,
+    region: str,
+    account_id: str,
+    *,
+    per_resource: bool = True,
+    only: Iterable[str] | None = None,
+) -> SharingEstate:
+    """The images of `account_id` in `region`, their snapshots' sharing and the region's setting.
+
+    `only`: image and snapshot ids (e.g. from an event); per-resource reads are
+    then made for those images, the images using those snapshots, and their
+    snapshots. InventoryError when the images themselves cannot be listed.
+    """
+    ec2 = clients.ec2(region)
+    try:
+        raw = list(_pages(ec2, "describe_images", "Images", 1000, Owners=["self"], IncludeDisabled=True))
+    except (ClientError, BotoCoreError) as err:
+        raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
+    images = tuple(_image(r, region, account_id, {}) for r in raw)
+    problems: list[str] = []
+
+    owned_snapshots = _snapshot_ids(ec2, problems, "owned snapshots", OwnerIds=["self"])
+    public_snapshots = _snapshot_ids(
+        ec2, problems, "public snapshots", OwnerIds=["self"], RestorableByUserIds=["all"]
+    )
+
+    wanted = set(only) if only is not None else None
+    chosen = [i for i in images if i.owner_id == account_id and _named(i, wanted)]
+    sharing: dict[str, Sharing] = {}
+    if per_resource:
+        for image in chosen:
+            found = _sharing(ec2, image.image_id)
+            if found.error:
+                problems.append(f"launch permissions of {image.image_id} not read: {found.error}")
+            sharing[image.image_id] = found
+
+    snapshots: dict[str, SnapshotSharing] = {}
+    for snapshot_id in dict.fromkeys(s.snapshot_id for i in chosen for s in i.snapshots):
+        owned = None if owned_snapshots is None else snapshot_id in owned_snapshots
+        public = public_snapshots is not None and snapshot_id in public_snapshots
+        error = None if public_snapshots is not None else "public snapshots not listed"
+        entry = SnapshotSharing(snapshot_id, owned=owned, public=public, error=error)
+        if per_resource and owned:
+            entry = _snapshot_sharing(ec2, entry, problems)
+        snapshots[snapshot_id] = entry
+
+    return SharingEstate(
+        estate=RegionEstate(region=region, account_id=account_id, images=images, sharing=sharing),
+        snapshots=snapshots,
+        block_public_access=_block_public_access(ec2, problems),
+        problems=tuple(problems),
+    )
+
+
+def _named(image: Image, wanted: set[str] | None) -> bool:
+    if wanted is None:
+        return True
+    return image.image_id in wanted or any(s.snapshot_id in wanted for s in image.snapshots)
+
+
+def _snapshot_ids(ec2: Any, problems: list[str], what: str, **kwargs: Any) -> frozenset[str] | None:
+    try:
+        return frozenset(
+            s["SnapshotId"] for s in _pages(ec2, "describe_snapshots", "Snapshots", 1000, **kwargs)
+        )
+    except (ClientError, BotoCoreError) as err:
+        problems.append(f"{what} not listed: {describe_error(err)}")
+        return None
+
+
+def _snapshot_sharing(ec2: Any, entry: SnapshotSharing, problems: list[str]) -> SnapshotSharing:
+    try:
+        answer = ec2.describe_snapshot_attribute(
+            SnapshotId=entry.snapshot_id, Attribute=CREATE_VOLUME_PERMISSION
+        )
+    except (ClientError, BotoCoreError) as err:
+        problems.append(f"create volume permissions of {entry.snapshot_id} not read: {describe_error(err)}")
+        # What the public listing said still stands; account shares stay unknown.
+        return SnapshotSharing(
+            entry.snapshot_id, owned=entry.owned, public=entry.public, error=describe_error(err)
+        )
+    perms = answer.get("CreateVolumePermissions", [])
+    return SnapshotSharing(
+        entry.snapshot_id,
+        owned=entry.owned,
+        public=any(p.get("Group") == "all" for p in perms),
+        accounts=frozenset(p["UserId"] for p in perms if p.get("UserId")),
+        accounts_read=True,
+    )
+
+
+def _block_public_access(ec2: Any, problems: list[str]) -> BlockPublicAccess:
+    try:
+        answer = ec2.get_image_block_public_access_state()
+    except (ClientError, BotoCoreError) as err:
+        problems.append(f"image block public access state not read: {describe_error(err)}")
+        return BlockPublicAccess(None, error=describe_error(err))
+    return BlockPublicAccess(
+        state=answer.get("ImageBlockPublicAccessState"),
+        managed_by=answer.get("ManagedBy") or "account",
+    )

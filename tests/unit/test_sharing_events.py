@@ -1,0 +1,176 @@
+"""Sharing event parsing: real-shaped CloudTrail events of every form, and the ones refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ami_hygiene.events import EventError
+from ami_hygiene.sharing_events import SharingEvent, parse_sharing_event
+
+EVENTS = Path(__file__).parent / "events" / "sharing"
+ACCOUNT = "123456789012"
+PRINCIPAL = f"arn:aws:sts::{ACCOUNT}:assumed-role/Builder/alice"
+IMAGE = "ami-0123456789abcdef0"
+SNAPSHOT = "snap-0123456789abcdef0"
+ORG = "arn:aws:organizations::111122223333:organization/o-abcdef1234"
+OU = "arn:aws:organizations::111122223333:ou/o-abcdef1234/ou-ab12-cdef5678"
+
+
+def load(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+def parse(name: str) -> SharingEvent:
+    return parse_sharing_event(load(name), ACCOUNT)
+
+
+@pytest.mark.parametrize(
+    ("name", "resource", "kind", "added"),
+    [
+        ("image_public.json", IMAGE, "image", ("all",)),
+        ("image_account.json", IMAGE, "image", ("444455556666",)),
+        ("image_organization.json", IMAGE, "image", (ORG, OU)),
+        ("snapshot_public.json", SNAPSHOT, "snapshot", ("all",)),
+        ("snapshot_account.json", SNAPSHOT, "snapshot", ("444455556666",)),
+    ],
+)
+def test_additions_need_the_guard(name: str, resource: str, kind: str, added: tuple[str, ...]) -> None:
+    parsed = parse(name)
+    assert (parsed.resource_id, parsed.resource_type, parsed.added, parsed.removed) == (
+        resource,
+        kind,
+        added,
+        (),
+    )
+    assert parsed.needs_guard
+    assert parsed.made_public == (added == ("all",))
+    assert (parsed.account, parsed.region, parsed.principal_arn, parsed.source_ip) == (
+        ACCOUNT,
+        "eu-west-1",
+        PRINCIPAL,
+        "203.0.113.7",
+    )
+    assert parsed.time.year == 2024
+
+
+def test_add_and_remove_in_one_call_keeps_both() -> None:
+    parsed = parse("image_add_and_remove.json")
+    assert (parsed.added, parsed.removed, parsed.needs_guard) == (
+        ("444455556666",),
+        ("111122223333",),
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "removed"),
+    [
+        ("image_remove_only.json", ("444455556666", "all")),
+        ("snapshot_remove_only.json", ("all",)),
+    ],
+)
+def test_removals_only_need_no_guard(name: str, removed: tuple[str, ...]) -> None:
+    parsed = parse(name)
+    assert (parsed.added, parsed.removed, parsed.needs_guard) == ((), removed, False)
+
+
+def test_another_attribute_needs_no_guard() -> None:
+    parsed = parse("image_description.json")
+    assert (parsed.resource_id, parsed.needs_guard, parsed.added) == (IMAGE, False, ())
+
+
+def test_block_public_access_calls() -> None:
+    disabled = parse("disable_block_public_access.json")
+    assert (disabled.resource_type, disabled.resource_id, disabled.needs_guard) == ("account", ACCOUNT, True)
+    enabled = parse("enable_block_public_access.json")
+    assert (enabled.event_name, enabled.needs_guard) == ("EnableImageBlockPublicAccess", False)
+
+
+def test_the_stratus_groups_spelling_is_read_as_group() -> None:
+    event = load("snapshot_public.json")
+    event["detail"]["requestParameters"]["createVolumePermission"]["add"]["items"] = [{"groups": "all"}]
+    assert parse_sharing_event(event, ACCOUNT).added == ("all",)
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("image_public_failed.json", "failed (Client.OperationNotPermitted)"),
+        ("image_public_foreign.json", "account 999988887777, not this account"),
+        ("malformed_no_image_id.json", "no requestParameters.imageId"),
+        ("malformed_bad_group.json", "group 'everyone'"),
+        ("malformed_bad_account.json", "'4444', which is not an account id"),
+        ("malformed_empty_items.json", "changes no permission"),
+        ("malformed_snapshot_organization.json", "snapshots are shared only with accounts"),
+        ("malformed_items_not_a_list.json", "malformed ModifyImageAttribute requestParameters"),
+        ("malformed_no_identity.json", "malformed event: detail.userIdentity"),
+    ],
+)
+def test_refused_events_say_why(name: str, says: str) -> None:
+    with pytest.raises(EventError) as err:
+        parse(name)
+    assert says in str(err.value)
+
+
+def test_event_of_another_account_is_refused() -> None:
+    event = load("image_public.json")
+    event["account"] = "999988887777"
+    with pytest.raises(EventError, match="account 999988887777"):
+        parse_sharing_event(event, ACCOUNT)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda e: e.update(source="aws.s3"), "source is 'aws.s3'"),
+        (lambda e: e.update({"detail-type": "EC2 AMI State Change"}), "detail-type"),
+        (lambda e: e["detail"].update(eventSource="s3.amazonaws.com"), "not ec2.amazonaws.com"),
+        (lambda e: e["detail"].update(eventName="CreateImage"), "not a sharing call"),
+        (lambda e: e["detail"].update(requestParameters=None), "no requestParameters object"),
+        (
+            lambda e: e["detail"]["requestParameters"].update(imageId="snap-0123456789abcdef0"),
+            "not an image id",
+        ),
+        (
+            lambda e: e["detail"]["requestParameters"]["launchPermission"]["add"]["items"].append(
+                {"userId": "444455556666", "group": "all"}
+            ),
+            "names 2 principals",
+        ),
+        (
+            lambda e: e["detail"]["requestParameters"]["launchPermission"]["add"]["items"].append(
+                {"organizationArn": "arn:aws:iam::111122223333:root"}
+            ),
+            "not an organization ARN",
+        ),
+        (
+            lambda e: e["detail"]["requestParameters"]["launchPermission"]["add"]["items"].append(
+                {"organizationalUnitArn": ORG}
+            ),
+            "not an organizational unit ARN",
+        ),
+    ],
+)
+def test_more_refusals(change: Any, says: str) -> None:
+    event = copy.deepcopy(load("image_public.json"))
+    change(event)
+    with pytest.raises(EventError) as err:
+        parse_sharing_event(event, ACCOUNT)
+    assert says in str(err.value)
+
+
+@pytest.mark.parametrize("value", [None, [], "text", 3])
+def test_not_an_object_is_refused(value: Any) -> None:
+    with pytest.raises(EventError, match="not a JSON object"):
+        parse_sharing_event(value, ACCOUNT)
+
+
+def test_duplicate_items_are_listed_once() -> None:
+    event = load("image_account.json")
+    event["detail"]["requestParameters"]["launchPermission"]["add"]["items"] *= 2
+    assert parse_sharing_event(event, ACCOUNT).added == ("444455556666",)
