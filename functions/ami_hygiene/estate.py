@@ -67,6 +67,9 @@ class Image:
     last_launched: datetime | None = None
     platform: str = "linux"
     description: str = ""
+    # DescribeImages SourceImageId: the image a copy was made from, or the
+    # image the build instance ran (CreateImage); None when EC2 does not say.
+    source_image_id: str | None = None
 
     @property
     def is_available(self) -> bool:

@@ -154,6 +154,7 @@ def image_from(raw: Mapping[str, Any], region: str, account_id: str, sizes: Mapp
         last_launched=parse_time(raw.get("LastLaunchedTime")),
         platform=(raw.get("Platform") or raw.get("PlatformDetails") or "linux").lower(),
         description=raw.get("Description") or "",
+        source_image_id=raw.get("SourceImageId") or None,
     )
 
 

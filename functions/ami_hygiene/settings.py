@@ -47,7 +47,16 @@ _INT_SETTINGS: dict[str, tuple[str, int, IntRange]] = {
     # tags job
     "tag_grace_hours": ("TAG_GRACE_HOURS", 24, IntRange(0, 8760)),
     "tag_escalation_days": ("TAG_ESCALATION_DAYS", 0, IntRange(0, 3650)),
+    # rebuild job
+    "max_image_age_days": ("MAX_IMAGE_AGE_DAYS", 30, IntRange(1, 3650)),
 }
+PIPELINE_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:imagebuilder:[a-z0-9-]+:\d{12}:image-pipeline/[a-z0-9_-]+$"
+)
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+SECURITY_GROUP_PATTERN = re.compile(r"^sg-[0-9a-f]{8,17}$")
+SUBNET_PATTERN = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+PROFILE_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
 TAG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:/+\-@ ]{1,128}$")
 
 
@@ -70,6 +79,14 @@ class Settings:
     tag_grace_hours: int = 24
     tag_escalation_days: int = 0
     propagate_tags: tuple[str, ...] | None = None
+    # rebuild job: the age limit, family -> Image Builder pipeline ARN, and what
+    # the SSM runbooks need for families without a pipeline.
+    max_image_age_days: int = 30
+    family_pipelines: Mapping[str, str] = field(default_factory=dict)
+    automation_role_arn: str = ""
+    automation_instance_profile: str = ""
+    automation_security_group_ids: tuple[str, ...] = ()
+    automation_subnet_id: str = ""
 
     @property
     def retention(self) -> timedelta:
@@ -96,6 +113,8 @@ class Settings:
         )
         raw["required_tags"] = overrides.get("required_tags", env.get("REQUIRED_TAGS", ""))
         raw["propagate_tags"] = overrides.get("propagate_tags", env.get("PROPAGATE_TAGS", ""))
+        for name in _TEXT_SETTINGS:
+            raw[name] = overrides.get(name, env.get(name.upper(), ""))
         default_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
         return cls.parse(raw, default_region=default_region)
 
@@ -134,6 +153,7 @@ class Settings:
         values["allowed_share_accounts"] = frozenset(allowed)
         values["required_tags"] = parse_required_tags(str(raw.get("required_tags", "")))
         values["propagate_tags"] = _propagate_keys(raw.get("propagate_tags", ""))
+        values.update(_rebuild_values(raw))
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
@@ -146,6 +166,8 @@ class Settings:
                 value = list(value)
             elif isinstance(value, StrEnum):
                 value = value.value
+            if isinstance(value, Mapping):
+                value = dict(value)
             if f.name == "required_tags":
                 value = [rule.spec for rule in self.required_tags]
             out[f.name] = value
@@ -155,6 +177,50 @@ class Settings:
 def _split(value: Any) -> tuple[str, ...]:
     items = value.replace(" ", ",").split(",") if isinstance(value, str) else [str(v) for v in value]
     return tuple(i.strip() for i in items if i.strip())
+
+
+# Text settings whose env var is the upper-cased name.
+_TEXT_SETTINGS = (
+    "family_pipelines",
+    "automation_role_arn",
+    "automation_instance_profile",
+    "automation_security_group_ids",
+    "automation_subnet_id",
+)
+
+
+def _rebuild_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    pipelines: dict[str, str] = {}
+    for item in _split(raw.get("family_pipelines", "")):
+        family, sep, arn = item.partition("=")
+        if not sep or not family.strip() or not PIPELINE_ARN_PATTERN.match(arn.strip()):
+            raise SettingsError(
+                f"FAMILY_PIPELINES has {item!r}: write family=arn:aws:imagebuilder:REGION:ACCOUNT:"
+                "image-pipeline/NAME, comma-separated"
+            )
+        pipelines[family.strip()] = arn.strip()
+    role = str(raw.get("automation_role_arn") or "").strip()
+    if role and not ROLE_ARN_PATTERN.match(role):
+        raise SettingsError(f"AUTOMATION_ROLE_ARN must be an IAM role ARN, not {role!r}")
+    profile = str(raw.get("automation_instance_profile") or "").strip()
+    if profile and not PROFILE_PATTERN.match(profile):
+        raise SettingsError(f"AUTOMATION_INSTANCE_PROFILE must be an instance profile name, not {profile!r}")
+    groups = _split(raw.get("automation_security_group_ids", ""))
+    for group in groups:
+        if not SECURITY_GROUP_PATTERN.match(group):
+            raise SettingsError(
+                f"AUTOMATION_SECURITY_GROUP_IDS has {group!r}, which is not a security group id"
+            )
+    subnet = str(raw.get("automation_subnet_id") or "").strip()
+    if subnet and not SUBNET_PATTERN.match(subnet):
+        raise SettingsError(f"AUTOMATION_SUBNET_ID must be a subnet id, not {subnet!r}")
+    return {
+        "family_pipelines": pipelines,
+        "automation_role_arn": role,
+        "automation_instance_profile": profile,
+        "automation_security_group_ids": groups,
+        "automation_subnet_id": subnet,
+    }
 
 
 def _propagate_keys(value: Any) -> tuple[str, ...] | None:

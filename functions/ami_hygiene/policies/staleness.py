@@ -14,8 +14,8 @@ The *base reference* is named on the newest image by the tag
 by ``ami-hygiene:base-owner`` + ``ami-hygiene:base-name`` (the newest image of
 that owner whose name matches the pattern). ``base_reference`` gives the key the
 job resolves and passes in ``bases``. The image's *parent* is the tag
-``ami-hygiene:base-image``, else ``Image.source_image_id`` once estate has that
-field (DescribeImages ``SourceImageId``), else the tag
+``ami-hygiene:base-image``, else ``Image.source_image_id`` (DescribeImages
+``SourceImageId``), else the tag
 ``ami-hygiene:source-image``. A reference that could not be resolved, or a
 newest image that records no parent, gives "base not checked: ..." and never
 causes a rebuild by itself.
@@ -202,7 +202,7 @@ def parent_image(image: Image) -> tuple[str, str] | None:
     if tagged:
         return tagged, f"tag {TAG_BASE_IMAGE}"
     # Image has no source field yet; read it once inventory fills one in.
-    source = getattr(image, "source_image_id", None)
+    source = image.source_image_id
     if isinstance(source, str) and source:
         return source, "SourceImageId"
     copied = image.tags.get(TAG_SOURCE_IMAGE, "").strip()
