@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
@@ -65,6 +65,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="snapshot price for the saving estimate [PRICE_PER_GIB_MONTH, 0.05]",
     )
 
+    tags = sub.add_parser("tags", help="check required tags, add auto-tags, tag snapshots, escalate")
+    _add_common(tags)
+    tags.add_argument(
+        "--required-tags",
+        help=r"required keys, each Key or Key=regex, e.g. 'Owner,CostCenter=^\d{4}$' [REQUIRED_TAGS]",
+    )
+    tags.add_argument(
+        "--tag-grace-hours", type=int, help="hours before a sweep reports an image [TAG_GRACE_HOURS, 24]"
+    )
+    tags.add_argument(
+        "--tag-escalation-days",
+        type=int,
+        help="days non-compliant before deprecation; 0 never [TAG_ESCALATION_DAYS, 0]",
+    )
+    tags.add_argument(
+        "--propagate-tags", help="keys copied to snapshots; default the required keys [PROPAGATE_TAGS]"
+    )
+    tags.add_argument("--max-actions", type=int, help="most changes in one run [MAX_ACTIONS, 100]")
+
+    public = sub.add_parser("public", help="find and revoke public or foreign-shared AMIs and snapshots")
+    _add_common(public)
+    public.add_argument(
+        "--allowed-accounts",
+        dest="allowed_share_accounts",
+        help="accounts, organization or OU ARNs images may be shared with [ALLOWED_SHARE_ACCOUNTS]",
+    )
+    public.add_argument("--max-actions", type=int, help="most changes in one run [MAX_ACTIONS, 100]")
+
+    rebuild = sub.add_parser("rebuild", help="start a patch build for stale image families")
+    _add_common(rebuild)
+    rebuild.add_argument(
+        "--max-image-age-days",
+        type=int,
+        help="a family whose newest image is older is rebuilt [MAX_IMAGE_AGE_DAYS, 30]",
+    )
+    rebuild.add_argument(
+        "--family-pipelines", help="family=image-pipeline-arn, comma-separated [FAMILY_PIPELINES]"
+    )
+    rebuild.add_argument("--automation-role-arn", help="role SSM Automation assumes [AUTOMATION_ROLE_ARN]")
+    rebuild.add_argument(
+        "--automation-instance-profile", help="instance profile of the build [AUTOMATION_INSTANCE_PROFILE]"
+    )
+    rebuild.add_argument(
+        "--automation-security-group-ids", help="build instance groups [AUTOMATION_SECURITY_GROUP_IDS]"
+    )
+    rebuild.add_argument("--automation-subnet-id", help="build instance subnet [AUTOMATION_SUBNET_ID]")
+    rebuild.add_argument("--max-actions", type=int, help="most builds started in one run [MAX_ACTIONS, 100]")
+
     demo = sub.add_parser("demo", help="seed the embedded AWS and run rotate in report then enforce mode")
     demo.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -100,17 +148,33 @@ def main(
 
         serve(args.port, seed_demo=args.seed_demo)
         return EXIT_OK
-    return _run_rotate(args, env, out)
+    return _run_job(args, env, out)
 
 
-def _run_rotate(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
+def _job(command: str) -> Callable[[Settings, Clients], Report]:
+    if command == "tags":
+        from .jobs.tags import run_tags
+
+        return run_tags
+    if command == "public":
+        from .jobs.public import run_public
+
+        return run_public
+    if command == "rebuild":
+        from .jobs.rebuild import run_rebuild
+
+        return run_rebuild
+    return run_rotation
+
+
+def _run_job(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
     try:
         settings = Settings.load(env, overrides=_overrides(args))
     except SettingsError as err:
         print(f"ami-hygiene: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        report = run_rotation(settings, Clients())
+        report = _job(args.command)(settings, Clients())
     except (NoCredentialsError, NoRegionError) as err:
         print(f"ami-hygiene: error: {err} (configure AWS credentials and a region)", file=sys.stderr)
         return EXIT_USAGE
@@ -131,6 +195,16 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "max_actions",
         "allowed_share_accounts",
         "price_per_gib_month",
+        "required_tags",
+        "tag_grace_hours",
+        "tag_escalation_days",
+        "propagate_tags",
+        "max_image_age_days",
+        "family_pipelines",
+        "automation_role_arn",
+        "automation_instance_profile",
+        "automation_security_group_ids",
+        "automation_subnet_id",
     )
     return {name: getattr(args, name, None) for name in names}
 

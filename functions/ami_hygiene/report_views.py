@@ -148,7 +148,69 @@ class TagsView(JobView):
         return decision.action in (Action.NOTIFY, Action.DEPRECATE) or decision.outcome is Outcome.FAILED
 
 
-VIEWS: dict[str, JobView] = {view.job: view for view in (JobView(), TagsView())}
+class PublicView(JobView):
+    job = "public"
+    actions = (Action.REVOKE_PUBLIC, Action.REVOKE_ACCOUNTS, Action.BLOCK_PUBLIC_ACCESS)
+
+    def summary(self, report: Report) -> dict[str, Any]:
+        decisions = report.decisions
+        effective = _effective(report)
+        public = [d for d in decisions if d.action is Action.REVOKE_PUBLIC]
+        foreign = [d for d in decisions if d.action is Action.REVOKE_ACCOUNTS]
+        return {
+            "public": len(public),
+            "public_snapshots": sum(1 for d in public if d.name.startswith("snapshot")),
+            "foreign_shared": len(foreign),
+            "revoked": sum(1 for d in public + foreign if d.outcome is effective),
+            "block_public_access_enabled": _count(decisions, Action.BLOCK_PUBLIC_ACCESS, effective),
+            "block_public_access_off": sum(1 for d in decisions if d.action is Action.BLOCK_PUBLIC_ACCESS),
+        }
+
+    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+        parts: list[str] = []
+        done = "to revoke" if s["would_change"] else "revoked"
+        if s["public"]:
+            parts.append(f"CRITICAL {s['public']} public ({s['public_snapshots']} snapshots)")
+        if s["foreign_shared"]:
+            parts.append(f"{s['foreign_shared']} shared outside the allow-list")
+        if s["public"] or s["foreign_shared"]:
+            parts.append(f"{s['revoked']} {done}")
+        if s["block_public_access_off"]:
+            parts.append("block public access off")
+        return parts or ["nothing public or foreign-shared"]
+
+    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+        return [
+            f"  public               {s['public']} ({s['public_snapshots']} snapshots)",
+            f"  foreign-shared       {s['foreign_shared']}",
+        ]
+
+    def settings_line(self, settings: Settings) -> str:
+        allowed = ", ".join(sorted(settings.allowed_share_accounts)) or "none"
+        return f"allowed share accounts {allowed} · at most {settings.max_actions} actions per run"
+
+    def footer(self, report: Report) -> str:
+        if report.mode is Mode.REPORT:
+            return (
+                "To apply: run with --mode enforce (CLI) or set the stack parameter "
+                "PublicSharingMode=enforce. Allow an image to be public with the tag "
+                "ami-hygiene:public-allowed=true."
+            )
+        return (
+            "To share on purpose: add the account to AllowedShareAccounts, or tag the image "
+            "ami-hygiene:public-allowed=true."
+        )
+
+    def severity(self, report: Report) -> str:
+        found = [str(getattr(d, "severity", "info")) for d in report.decisions if d.is_action]
+        if report.all_errors or report.failed:
+            found.append("error")
+        elif any(d.outcome is Outcome.DEFERRED for d in report.decisions):
+            found.append("warning")
+        return highest(found)
+
+
+VIEWS: dict[str, JobView] = {view.job: view for view in (JobView(), TagsView(), PublicView())}
 
 
 def view_of(job: str) -> JobView:

@@ -83,3 +83,42 @@ def test_a_failed_action_exits_1(old_images: list[str], monkeypatch: pytest.Monk
     code, out = _run(["rotate", "--mode", "enforce", "--format", "json"])
     assert code == 1
     assert json.loads(out)["summary"]["failed"] == 3
+
+
+# -- the other jobs ------------------------------------------------------------------------------
+
+
+def test_tags_reports_what_is_missing_and_enforce_adds_only_tags(aws: None) -> None:
+    s = Seeder(REGION, datetime.now(UTC))
+    image = s.image("svc-tags", 3, tags={"Environment": "production"})
+    code, out = _run(
+        ["tags", "--required-tags", "Owner,Environment=^(prod|dev)$", "--format", "json"],
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["job"] == "tags" and report["summary"]["non_compliant"] == 1
+    notify = next(d for d in report["decisions"] if d["action"] == "notify")
+    assert notify["image_id"] == image
+    assert notify["findings"] == ["missing Owner", "Environment='production' does not match ^(prod|dev)$"]
+    code, _ = _run(["tags", "--mode", "enforce", "--required-tags", "Owner"])
+    assert code == 0
+    tags = Clients().ec2(REGION).describe_images(ImageIds=[image])["Images"][0]["Tags"]
+    assert {t["Key"] for t in tags} == {"Environment", "ami-hygiene:created-at"}
+
+
+def test_tags_refuses_a_bad_pattern(aws: None) -> None:
+    code, _ = _run(["tags", "--required-tags", "Owner=("])
+    assert code == 2
+
+
+def test_public_finds_and_revokes(aws: None) -> None:
+    s = Seeder(REGION, datetime.now(UTC))
+    image = s.image("svc-public", 1)
+    ec2 = Clients().ec2(REGION)
+    ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"Group": "all"}]})
+    code, out = _run(["public", "--allowed-accounts", "111122223333"])
+    assert code == 0 and "CRITICAL 1 public" in out and "REVOKE-PUBLIC" in out
+    code, _ = _run(["public", "--mode", "enforce"])
+    assert code == 0
+    perms = ec2.describe_image_attribute(ImageId=image, Attribute="launchPermission")["LaunchPermissions"]
+    assert perms == []

@@ -1,0 +1,139 @@
+"""The public-sharing guard against the embedded AWS: a made-public image and its snapshot, a sweep."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import time_machine
+
+from ami_hygiene.aws import Clients
+from ami_hygiene.estate import TAG_PUBLIC_ALLOWED
+from ami_hygiene.jobs.public import run_public
+from ami_hygiene.plan import Action, Outcome
+from ami_hygiene.report import Report
+from ami_hygiene.settings import Settings
+from ami_hygiene.sharing_events import parse_sharing_event
+from sandbox.demo import Seeder
+from tests.conftest import ACCOUNT_ID, REGION
+
+NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+EVENTS = Path(__file__).parent.parent / "unit" / "events" / "sharing"
+ALLOWED = "111122223333"
+STRANGER = "444455556666"
+ACTOR = "arn:aws:sts::123456789012:assumed-role/Builder/alice"
+
+
+@pytest.fixture
+def seeder(aws: None) -> Iterator[Seeder]:
+    with time_machine.travel(NOW, tick=True):
+        yield Seeder(REGION, NOW)
+
+
+def ec2() -> Any:
+    return boto3.client("ec2", region_name=REGION)
+
+
+def _launch(image_id: str) -> list[dict[str, str]]:
+    found = ec2().describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+    return sorted(found["LaunchPermissions"], key=lambda p: sorted(p.items()))
+
+
+def _volume(snapshot_id: str) -> list[dict[str, str]]:
+    found = ec2().describe_snapshot_attribute(SnapshotId=snapshot_id, Attribute="createVolumePermission")
+    return list(found["CreateVolumePermissions"])
+
+
+def _snapshot_of(image_id: str) -> str:
+    (image,) = ec2().describe_images(ImageIds=[image_id])["Images"]
+    return str(image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"])
+
+
+def _make_public(image_id: str, *extra: dict[str, str]) -> None:
+    ec2().modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}, *extra]})
+    ec2().modify_snapshot_attribute(
+        SnapshotId=_snapshot_of(image_id),
+        Attribute="createVolumePermission",
+        OperationType="add",
+        GroupNames=["all"],
+    )
+
+
+def _event(image_id: str) -> dict[str, Any]:
+    event = json.loads((EVENTS / "image_public.json").read_text())
+    event["account"] = ACCOUNT_ID
+    event["region"] = REGION
+    event["detail"]["recipientAccountId"] = ACCOUNT_ID
+    event["detail"]["awsRegion"] = REGION
+    event["detail"]["userIdentity"]["arn"] = ACTOR
+    event["detail"]["requestParameters"]["imageId"] = image_id
+    return event
+
+
+def _run(mode: str, event: dict[str, Any] | None = None) -> Report:
+    env = {"REGIONS": REGION, "ALLOWED_SHARE_ACCOUNTS": ALLOWED}
+    settings = Settings.load(env, overrides={"mode": mode})
+    parsed = parse_sharing_event(event, ACCOUNT_ID) if event else None
+    return run_public(settings, Clients(), now=NOW, event=parsed)
+
+
+def test_an_image_made_public_is_private_again_after_one_invocation(seeder: Seeder) -> None:
+    image = seeder.image("web-1", 1)
+    _make_public(image, {"UserId": ALLOWED}, {"UserId": STRANGER})
+    ec2().enable_image_block_public_access(ImageBlockPublicAccessState="block-new-sharing")
+    ec2().disable_image_block_public_access()
+
+    report = _run("enforce", _event(image))
+
+    assert _launch(image) == [{"UserId": ALLOWED}]  # the allowed account keeps its access
+    assert _volume(_snapshot_of(image)) == []
+    state = ec2().get_image_block_public_access_state()["ImageBlockPublicAccessState"]
+    assert state == "block-new-sharing"
+    done = {d.image_id: d for d in report.decisions if d.is_action}
+    assert done[image].action is Action.REVOKE_PUBLIC and done[image].outcome is Outcome.DONE
+    assert all(d.outcome is Outcome.DONE for d in done.values())
+    # One critical message: who did it, from where, what was reverted.
+    assert report.severity == "critical"
+    assert report.subject().startswith("[ami-hygiene] eu-west-1 public: CRITICAL 2 public")
+    text = report.render_text()
+    assert ACTOR in text and "203.0.113.7" in text
+    assert STRANGER in text
+
+
+def test_report_mode_changes_nothing(seeder: Seeder) -> None:
+    image = seeder.image("web-2", 1)
+    _make_public(image)
+    report = _run("report", _event(image))
+    assert {"Group": "all"} in _launch(image)
+    assert {d.outcome for d in report.decisions if d.is_action} == {Outcome.PLANNED}
+    assert report.has_findings and report.severity == "critical"
+
+
+def test_the_sweep_leaves_an_allowed_public_image_public_and_block_public_access_off(seeder: Seeder) -> None:
+    published = seeder.image("product-1", 1, tags={TAG_PUBLIC_ALLOWED: "true"})
+    shared = seeder.image("shared-1", 1)
+    ec2().modify_image_attribute(ImageId=published, LaunchPermission={"Add": [{"Group": "all"}]})
+    ec2().modify_image_attribute(ImageId=shared, LaunchPermission={"Add": [{"UserId": STRANGER}]})
+
+    report = _run("enforce")
+
+    assert _launch(published) == [{"Group": "all"}]
+    assert _launch(shared) == []
+    by_id = {d.image_id: d for d in report.decisions}
+    assert by_id[published].action is Action.KEEP
+    assert by_id[shared].action is Action.REVOKE_ACCOUNTS
+    assert ec2().get_image_block_public_access_state()["ImageBlockPublicAccessState"] == "unblocked"
+    assert report.severity == "high"
+
+
+def test_a_private_account_has_nothing_to_say(seeder: Seeder) -> None:
+    seeder.image("quiet-1", 1)
+    ec2().enable_image_block_public_access(ImageBlockPublicAccessState="block-new-sharing")
+    report = _run("enforce")
+    assert not report.has_findings
+    assert report.subject() == "[ami-hygiene] eu-west-1 public: nothing public or foreign-shared"
