@@ -250,24 +250,44 @@ def count_estate(regions: tuple[str, ...]) -> dict[str, int]:
     return {"images": images, "snapshots": snapshots}
 
 
+# After rotation (report, then enforce), the other jobs on the same estate:
+# the sharing guard revokes what is public or foreign-shared, the tag job
+# reports what breaks the tag policy.
+DEMO_JOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("rotate", ("report", "enforce")),
+    ("public", ("enforce",)),
+    ("tags", ("report",)),
+)
+DEMO_REQUIRED_TAGS = "Owner,Environment=^(prod|staging|dev)$"
+
+
 def run_demo(out: TextIO, fmt: str = "text") -> int:
     from ami_hygiene.aws import Clients
+    from ami_hygiene.jobs.public import run_public
     from ami_hygiene.jobs.rotate import run_rotation
+    from ami_hygiene.jobs.tags import run_tags
     from ami_hygiene.settings import Settings
 
+    runners = {"rotate": run_rotation, "public": run_public, "tags": run_tags}
     now = datetime.now(UTC)
     with embedded_aws():
         seed_demo_estate(now)
-        env = {"REGIONS": ",".join(DEMO_REGIONS), "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT}
+        env = {
+            "REGIONS": ",".join(DEMO_REGIONS),
+            "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT,
+            "REQUIRED_TAGS": DEMO_REQUIRED_TAGS,
+        }
         before = count_estate(DEMO_REGIONS)
         reports = []
-        for mode in ("report", "enforce"):
-            settings = Settings.load(env, overrides={"mode": mode})
-            report = run_rotation(settings, Clients(), now=now)
-            reports.append(report)
-            if fmt == "text":
-                out.write(f"\n{'=' * 100}\n{report.render_text()}")
-        after = count_estate(DEMO_REGIONS)
+        for job, modes in DEMO_JOBS:
+            for mode in modes:
+                settings = Settings.load(env, overrides={"mode": mode})
+                report = runners[job](settings, Clients(), now=now)
+                reports.append(report)
+                if fmt == "text":
+                    out.write(f"\n{'=' * 100}\n{report.render_text()}")
+                if job == "rotate" and mode == "enforce":
+                    after = count_estate(DEMO_REGIONS)
     if fmt == "json":
         out.write(
             json.dumps(

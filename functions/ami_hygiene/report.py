@@ -187,9 +187,12 @@ def _decision_dict(d: Decision) -> dict[str, Any]:
 
 
 def _decision_lines(d: Decision) -> list[str]:
-    created = d.created.strftime("%Y-%m-%d") if d.created else "?"
     outcome = "" if d.action is Action.KEEP else f" [{d.outcome.value}]"
-    where = f"({d.family}, {d.region}, created {created})"
+    facts = [d.family] if d.family else []
+    facts.append(d.region)
+    if d.created:
+        facts.append(f"created {d.created:%Y-%m-%d}")
+    where = f"({', '.join(facts)})"
     lines = [f"  {d.action.value.upper():<10} {d.image_id}  {d.name}  {where}{outcome}"]
     lines += [f"      - {r}" for r in d.reasons]
     if d.error:

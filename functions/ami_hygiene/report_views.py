@@ -170,7 +170,8 @@ class PublicView(JobView):
         parts: list[str] = []
         done = "to revoke" if s["would_change"] else "revoked"
         if s["public"]:
-            parts.append(f"CRITICAL {s['public']} public ({s['public_snapshots']} snapshots)")
+            snapshots = f" ({s['public_snapshots']} snapshots)" if s["public_snapshots"] else ""
+            parts.append(f"CRITICAL {s['public']} public{snapshots}")
         if s["foreign_shared"]:
             parts.append(f"{s['foreign_shared']} shared outside the allow-list")
         if s["public"] or s["foreign_shared"]:

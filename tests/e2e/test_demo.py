@@ -13,8 +13,11 @@ def test_demo_reports_then_enforces() -> None:
     out = io.StringIO()
     assert run_demo(out) == 0
     text = out.getvalue()
-    assert text.count("REPORT MODE: nothing was changed") == 1
-    assert text.count("ENFORCE MODE: the actions below were applied") == 1
+    # rotate in report then enforce mode, the sharing guard enforcing, the tag job reporting
+    assert text.count("REPORT MODE: nothing was changed") == 2
+    assert text.count("ENFORCE MODE: the actions below were applied") == 2
+    assert "public: CRITICAL" in text and "REVOKE-PUBLIC" in text
+    assert "tags (report mode):" in text and "missing Owner" in text
     for reason in (
         "used by instance",
         "$Default",
@@ -43,5 +46,10 @@ def test_demo_json() -> None:
     out = io.StringIO()
     assert run_demo(out, fmt="json") == 0
     data = json.loads(out.getvalue())
-    assert [r["mode"] for r in data["reports"]] == ["report", "enforce"]
+    assert [(r["job"], r["mode"]) for r in data["reports"]] == [
+        ("rotate", "report"),
+        ("rotate", "enforce"),
+        ("public", "enforce"),
+        ("tags", "report"),
+    ]
     assert data["after"]["images"] < data["before"]["images"]
