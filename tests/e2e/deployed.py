@@ -1,0 +1,155 @@
+"""The stack's functions as the template deploys them, wired to sandbox stand-ins.
+
+`deploy(synth, wiring, monkeypatch, job=..., **parameters)` finds the job's
+function in the synthesized template, evaluates its environment for the given
+parameter values, imports its handler and gives a Lambda-like context; what
+it publishes is read through an SQS queue subscribed to the topic.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.infra.cfn import Evaluator, parameter_values
+from tests.infra.synthesized import Synthesized
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime passes as context, as far as the handler and Powertools read it."""
+
+    function_name: str
+    timeout_ms: int
+    memory_limit_in_mb: int
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        elapsed = (datetime.now(UTC) - self.started).total_seconds() * 1000
+        return int(self.timeout_ms - elapsed)
+
+
+@dataclass
+class Deployed:
+    """The rotation function as the template deploys it, wired to sandbox resources."""
+
+    handler: Callable[[Any, Any], Any]
+    environment: dict[str, str]
+    context: LambdaContext
+    topic_arn: str
+    queue_url: str
+
+    def messages(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs", region_name=REGION)
+        out: list[dict[str, Any]] = []
+        while True:
+            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for message in got:
+                out.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def published_bodies(self) -> list[dict[str, str]]:
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[ACCOUNT][REGION].topics[self.topic_arn]
+        return [json.loads(message) for _, message, *_ in topic.sent_notifications]
+
+
+def scheduled_event(rule_name: str = "AmiHygiene-RotateScheduleRule6E1ACA0B-1X2Y3Z") -> dict[str, Any]:
+    """An EventBridge schedule rule's event, as Lambda receives it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Sandbox stand-ins for the stack's topic and bucket, and a queue that reads the topic."""
+
+    topic_arn: str
+    bucket: str
+    queue_url: str
+
+
+def make_wiring() -> Wiring:
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic_arn = sns.create_topic(Name="ami-hygiene-reports")["TopicArn"]
+    bucket = "ami-hygiene-reports-e2e"
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    queue_url = sqs.create_queue(QueueName="report-reader")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)  # raw delivery off
+    return Wiring(topic_arn, bucket, queue_url)
+
+
+def deploy(
+    synth: Synthesized,
+    wiring: Wiring,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    job: str = "rotate",
+    **parameters: str,
+) -> Deployed:
+    """The job's function with the template's handler and environment for these parameter values."""
+    template = synth.template
+    [(fn_id, fn)] = [
+        (k, v)
+        for k, v in synth.resources("AWS::Lambda::Function").items()
+        if v["Properties"].get("Handler", "").endswith(f".handlers.{job}.handler")
+    ]
+    props = fn["Properties"]
+    topic_arn, bucket, queue_url = wiring.topic_arn, wiring.bucket, wiring.queue_url
+
+    physical = {
+        **{k: topic_arn for k in synth.resources("AWS::SNS::Topic")},
+        **{k: bucket for k in synth.resources("AWS::S3::Bucket")},
+    }
+    evaluator = Evaluator(
+        template, parameter_values(template, parameters), region=REGION, account=ACCOUNT, resources=physical
+    )
+    environment = {k: str(v) for k, v in evaluator.value(props["Environment"]["Variables"]).items()}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", f"AmiHygiene-{fn_id}")
+
+    module_name, function_name = props["Handler"].rsplit(".", 1)
+    handler = getattr(importlib.import_module(module_name), function_name)
+    context = LambdaContext(
+        function_name=f"AmiHygiene-{fn_id}",
+        timeout_ms=int(props["Timeout"]) * 1000,
+        memory_limit_in_mb=int(props["MemorySize"]),
+    )
+    return Deployed(handler, environment, context, topic_arn, queue_url)
