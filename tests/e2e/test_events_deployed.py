@@ -1,0 +1,179 @@
+"""The event-driven functions as deployed: tag check on image creation, sharing guard on a share.
+
+Each takes its handler and environment from the synthesized template, gets a
+real-shaped EventBridge event, runs against the sandbox, and is read through
+the SQS queue subscribed to the report topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import time_machine
+
+from sandbox.demo import Seeder
+from tests.e2e.deployed import ACCOUNT, NOW, REGION, Wiring, deploy, make_wiring, scheduled_event
+from tests.infra.synthesized import Synthesized, synthesize
+
+pytestmark = pytest.mark.slow
+
+EVENTS = Path(__file__).parent.parent / "unit" / "events"
+CREATOR = "arn:aws:sts::123456789012:assumed-role/Builder/alice"
+STRANGER = "444455556666"
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesized:
+    return synthesize()
+
+
+@pytest.fixture
+def wiring(aws: None) -> Iterator[Wiring]:
+    with time_machine.travel(NOW, tick=True):
+        yield make_wiring()
+
+
+def _cloudtrail(name: str, **request: Any) -> dict[str, Any]:
+    event = json.loads((EVENTS / name).read_text())
+    event.update(account=ACCOUNT, region=REGION)
+    detail = event["detail"]
+    detail.update(recipientAccountId=ACCOUNT, awsRegion=REGION)
+    detail["userIdentity"]["arn"] = CREATOR
+    for key, value in request.items():
+        section, field = key.split("__")
+        detail[section][field] = value
+    return event
+
+
+def _tags(resource_id: str) -> dict[str, str]:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    if resource_id.startswith("ami-"):
+        (image,) = ec2.describe_images(ImageIds=[resource_id])["Images"]
+        return {t["Key"]: t["Value"] for t in image.get("Tags", [])}
+    (snap,) = ec2.describe_snapshots(SnapshotIds=[resource_id])["Snapshots"]
+    return {t["Key"]: t["Value"] for t in snap.get("Tags", [])}
+
+
+# -- tags -------------------------------------------------------------------------------------
+
+
+def test_an_image_created_without_owner_is_tagged_and_one_email_says_what_is_missing(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = deploy(
+        synth, wiring, monkeypatch, job="tags", RequiredTags="Owner,Environment=^(prod|staging|dev)$"
+    )
+    assert deployed.environment["MODE"] == "enforce"  # the default: it only adds tags
+    image = Seeder(REGION, NOW).image("web-2026.11.27", 0.001, tags={"Environment": "prod"})
+
+    result = deployed.handler(
+        _cloudtrail("create_image.json", responseElements__imageId=image), deployed.context
+    )
+
+    assert result["status"] == "completed", result
+    tags = _tags(image)
+    assert tags["ami-hygiene:created-by"] == CREATOR and "ami-hygiene:created-at" in tags
+    (snapshot,) = [
+        m["Ebs"]["SnapshotId"]
+        for m in boto3.client("ec2", region_name=REGION).describe_images(ImageIds=[image])["Images"][0][
+            "BlockDeviceMappings"
+        ]
+    ]
+    assert _tags(snapshot) == {"Environment": "prod"}
+    [envelope] = deployed.messages()
+    assert envelope["Subject"] == f"[ami-hygiene] {REGION} tags: 1 non-compliant, 1 tagged"
+    [body] = deployed.published_bodies()
+    assert "missing Owner" in body["email"] and CREATOR in body["email"]
+    assert envelope["MessageAttributes"]["job"]["Value"] == "tags"
+
+
+def test_a_compliant_image_sends_no_email(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = deploy(synth, wiring, monkeypatch, job="tags", RequiredTags="Owner")
+    image = Seeder(REGION, NOW).image("app-1", 0.001, tags={"Owner": "alice"})
+    result = deployed.handler(
+        _cloudtrail("create_image.json", responseElements__imageId=image), deployed.context
+    )
+    assert result["status"] == "completed" and result["messages"] == []
+    assert deployed.messages() == []
+    assert "ami-hygiene:created-by" in _tags(image)
+
+
+@pytest.mark.parametrize("name", ["create_image_foreign.json", "create_tags_instance_only.json"])
+def test_a_foreign_or_unrelated_event_changes_nothing_and_says_why(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    deployed = deploy(synth, wiring, monkeypatch, job="tags", RequiredTags="Owner")
+    event = json.loads((EVENTS / name).read_text())
+    result = deployed.handler(event, deployed.context)
+    assert result["status"] == "rejected"
+    [envelope] = deployed.messages()
+    assert envelope["Subject"] == f"[ami-hygiene] {REGION} tags: ERROR event not acted on"
+    assert json.loads(envelope["Message"])["changed"] is False
+
+
+def test_the_sweep_sends_one_digest(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = deploy(synth, wiring, monkeypatch, job="tags", RequiredTags="Owner", TagPolicyMode="report")
+    seeder = Seeder(REGION, NOW)
+    for n in range(3):
+        seeder.image(f"old-{n}", 3)
+    result = deployed.handler(scheduled_event(), deployed.context)
+    assert result["status"] == "completed"
+    [envelope] = deployed.messages()
+    assert envelope["Subject"] == f"[ami-hygiene] {REGION} tags (report mode): 3 non-compliant, 3 to tag"
+
+
+# -- public -----------------------------------------------------------------------------------
+
+
+def test_an_image_made_public_is_private_after_one_invocation_and_one_critical_email(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = deploy(synth, wiring, monkeypatch, job="public", PublicSharingMode="enforce")
+    image = Seeder(REGION, NOW).image("web-1", 1)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.modify_image_attribute(
+        ImageId=image, LaunchPermission={"Add": [{"Group": "all"}, {"UserId": STRANGER}]}
+    )
+    snapshot = ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"][0]["Ebs"][
+        "SnapshotId"
+    ]
+    ec2.modify_snapshot_attribute(
+        SnapshotId=snapshot, Attribute="createVolumePermission", OperationType="add", GroupNames=["all"]
+    )
+    event = json.loads((EVENTS / "sharing" / "image_public.json").read_text())
+    event.update(account=ACCOUNT, region=REGION)
+    event["detail"]["requestParameters"]["imageId"] = image
+
+    result = deployed.handler(event, deployed.context)
+
+    assert result["status"] == "completed", result
+    assert (
+        ec2.describe_image_attribute(ImageId=image, Attribute="launchPermission")["LaunchPermissions"] == []
+    )
+    volume = ec2.describe_snapshot_attribute(SnapshotId=snapshot, Attribute="createVolumePermission")
+    assert volume["CreateVolumePermissions"] == []
+    [envelope] = deployed.messages()
+    assert envelope["MessageAttributes"]["severity"]["Value"] == "critical"
+    assert envelope["Subject"].startswith(f"[ami-hygiene] {REGION} public: CRITICAL 2 public")
+    [body] = deployed.published_bodies()
+    who = event["detail"]["userIdentity"]["arn"]
+    assert who in body["email"] and event["detail"]["sourceIPAddress"] in body["email"]
+    assert "REVOKE-PUBLIC" in body["email"]
+
+
+def test_removing_a_share_needs_no_guard(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = deploy(synth, wiring, monkeypatch, job="public", PublicSharingMode="enforce")
+    event = json.loads((EVENTS / "sharing" / "image_remove_only.json").read_text())
+    result = deployed.handler(event, deployed.context)
+    assert result["status"] == "ignored" and deployed.messages() == []
