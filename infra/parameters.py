@@ -3,7 +3,9 @@ CloudFormation checks before it creates anything.
 
 Each parameter keeps its plain name (RotationMode, not a generated logical id),
 so `cdk deploy --parameters RotationMode=enforce` works. The values reach the
-functions as the environment variables the CLI reads (MODE, RETENTION_DAYS, ...).
+functions as the environment variables the CLI reads (MODE, RETENTION_DAYS, ...);
+each spec names the jobs whose function gets it. Every job has its own mode
+parameter (all reach their function as MODE) and its own write condition.
 """
 
 from __future__ import annotations
@@ -18,6 +20,17 @@ REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-\d"
 ACCOUNT_OR_ORG_PATTERN = (
     r"(\d{12}|arn:aws[a-z-]*:organizations::\d{12}:(organization|ou)/o-[a-z0-9]+(/ou-[a-z0-9-]+)?)"
 )
+SCHEDULE_PATTERN = (
+    r"^(rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"
+)
+# The characters EC2 allows in a tag key (ami_hygiene.tag_rules), minus "=" and ",".
+TAG_KEY_PATTERN = r"[A-Za-z0-9_.:/+@ -]{1,128}"
+PIPELINE_ARN_PATTERN = r"arn:aws[a-z-]*:imagebuilder:[a-z0-9-]+:\d{12}:image-pipeline/[a-z0-9_-]+"
+FAMILY_PIPELINE_PATTERN = rf"[^,=\s]+={PIPELINE_ARN_PATTERN}"
+SECURITY_GROUP_PATTERN = r"sg-[0-9a-f]{8,17}"
+
+ROTATE, TAGS, PUBLIC, REBUILD = "rotate", "tags", "public", "rebuild"
+ALL_JOBS = (ROTATE, TAGS, PUBLIC, REBUILD)
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,8 @@ class ParameterSpec:
     min_value: int | None = None
     max_value: int | None = None
     env_var: str | None = None  # the function environment variable it sets
+    jobs: tuple[str, ...] = ()  # the jobs whose function gets env_var
+    max_length: int | None = None
 
 
 SPECS: tuple[ParameterSpec, ...] = (
@@ -46,6 +61,7 @@ SPECS: tuple[ParameterSpec, ...] = (
         "RotationMode must be report or enforce.",
         allowed_values=("report", "enforce"),
         env_var="MODE",
+        jobs=(ROTATE,),
     ),
     ParameterSpec(
         "RetentionDays",
@@ -57,6 +73,7 @@ SPECS: tuple[ParameterSpec, ...] = (
         min_value=1,
         max_value=3650,
         env_var="RETENTION_DAYS",
+        jobs=(ROTATE,),
     ),
     ParameterSpec(
         "KeepLatest",
@@ -68,6 +85,7 @@ SPECS: tuple[ParameterSpec, ...] = (
         min_value=1,
         max_value=100,
         env_var="KEEP_LATEST",
+        jobs=(ROTATE,),
     ),
     ParameterSpec(
         "DisableGraceDays",
@@ -79,6 +97,7 @@ SPECS: tuple[ParameterSpec, ...] = (
         min_value=0,
         max_value=365,
         env_var="DISABLE_GRACE_DAYS",
+        jobs=(ROTATE,),
     ),
     ParameterSpec(
         "MaxActionsPerRun",
@@ -90,28 +109,32 @@ SPECS: tuple[ParameterSpec, ...] = (
         min_value=1,
         max_value=10000,
         env_var="MAX_ACTIONS",
+        jobs=ALL_JOBS,
     ),
     ParameterSpec(
         "AllowedShareAccounts",
         "Share allow-list",
-        "Comma-separated account ids or organization / OU ARNs an image may be shared with and still be "
-        "retired. Images shared with anyone else are kept. Empty: any sharing keeps an image.",
+        "Comma-separated account ids or organization / OU ARNs an image may be shared with. Rotation "
+        "keeps images shared with anyone else; the public job reports (enforce: revokes) sharing with "
+        "anyone else. Empty: any sharing keeps an image and counts as outside the allow-list.",
         "String",
         "",
         "AllowedShareAccounts must be 12-digit account ids or organization / OU ARNs, "
         "separated by commas, without spaces.",
         allowed_pattern=rf"^$|^{ACCOUNT_OR_ORG_PATTERN}(,{ACCOUNT_OR_ORG_PATTERN})*$",
         env_var="ALLOWED_SHARE_ACCOUNTS",
+        jobs=(ROTATE, PUBLIC),
     ),
     ParameterSpec(
         "Regions",
         "Regions",
-        "Comma-separated regions to rotate, e.g. eu-west-1,us-east-1. Empty: the stack's region.",
+        "Comma-separated regions every job works in, e.g. eu-west-1,us-east-1. Empty: the stack's region.",
         "String",
         "",
         "Regions must be region names like eu-west-1, separated by commas, without spaces.",
         allowed_pattern=rf"^$|^{REGION_PATTERN}(,{REGION_PATTERN})*$",
         env_var="REGIONS",
+        jobs=ALL_JOBS,
     ),
     ParameterSpec(
         "RotationSchedule",
@@ -121,8 +144,7 @@ SPECS: tuple[ParameterSpec, ...] = (
         "String",
         "cron(0 6 * * ? *)",
         "RotationSchedule must be rate(N unit) or cron(six fields), e.g. rate(1 day) or cron(0 6 * * ? *).",
-        allowed_pattern=r"^(rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)"
-        r"|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$",
+        allowed_pattern=SCHEDULE_PATTERN,
     ),
     ParameterSpec(
         "AlertEmail",
@@ -143,6 +165,7 @@ SPECS: tuple[ParameterSpec, ...] = (
         "NotifyAllClean must be true or false.",
         allowed_values=("true", "false"),
         env_var="NOTIFY_ALL_CLEAN",
+        jobs=ALL_JOBS,
     ),
     ParameterSpec(
         "RecycleBinDays",
@@ -154,6 +177,197 @@ SPECS: tuple[ParameterSpec, ...] = (
         "RecycleBinDays must be a whole number from 0 to 365.",
         min_value=0,
         max_value=365,
+    ),
+    ParameterSpec(
+        "TagPolicyMode",
+        "Tag policy mode",
+        "report: check and report only. enforce: also add the auto-tags, copy tags to snapshots and "
+        "escalate (deprecate) images that stay non-compliant; the tag job never removes a user's tag.",
+        "String",
+        "enforce",
+        "TagPolicyMode must be report or enforce.",
+        allowed_values=("report", "enforce"),
+        env_var="MODE",
+        jobs=(TAGS,),
+    ),
+    ParameterSpec(
+        "RequiredTags",
+        "Required tags",
+        "Comma-separated tags every image must have: Key, or Key=regex for a value that must match, e.g. "
+        "Owner,Environment=^(prod|staging|dev)$ (escape a comma inside a regex as \\,). Empty: none.",
+        "String",
+        "",
+        "RequiredTags must be empty or Key / Key=regex items separated by commas, on one line, starting "
+        "with a tag key, at most 1024 characters.",
+        allowed_pattern=r"^$|^[A-Za-z0-9_.:/+@ -][^\r\n]*$",
+        max_length=1024,
+        env_var="REQUIRED_TAGS",
+        jobs=(TAGS,),
+    ),
+    ParameterSpec(
+        "TagGraceHours",
+        "Grace before reporting (hours)",
+        "A sweep reports a non-compliant image only once it is this many hours old (an event about a new "
+        "image reports it at once).",
+        "Number",
+        24,
+        "TagGraceHours must be a whole number from 0 to 8760.",
+        min_value=0,
+        max_value=8760,
+        env_var="TAG_GRACE_HOURS",
+        jobs=(TAGS,),
+    ),
+    ParameterSpec(
+        "TagEscalationDays",
+        "Escalate after (days)",
+        "An image still non-compliant this many days after its creation is deprecated and tagged for "
+        "early retirement by rotation. 0: never escalate.",
+        "Number",
+        0,
+        "TagEscalationDays must be a whole number from 0 to 3650.",
+        min_value=0,
+        max_value=3650,
+        env_var="TAG_ESCALATION_DAYS",
+        jobs=(TAGS,),
+    ),
+    ParameterSpec(
+        "PropagateTags",
+        "Tags copied to snapshots",
+        "Comma-separated tag keys copied from an image to its snapshots. Empty: the RequiredTags keys.",
+        "String",
+        "",
+        "PropagateTags must be empty or tag keys (letters, digits, spaces and _ . : / + - @, at most 128 "
+        "each) separated by commas.",
+        allowed_pattern=rf"^$|^{TAG_KEY_PATTERN}(,{TAG_KEY_PATTERN})*$",
+        env_var="PROPAGATE_TAGS",
+        jobs=(TAGS,),
+    ),
+    ParameterSpec(
+        "PublicSharingMode",
+        "Public sharing mode",
+        "report: report public images and snapshots and sharing outside AllowedShareAccounts. enforce: "
+        "also revoke that sharing and turn on the account's image block public access.",
+        "String",
+        "report",
+        "PublicSharingMode must be report or enforce.",
+        allowed_values=("report", "enforce"),
+        env_var="MODE",
+        jobs=(PUBLIC,),
+    ),
+    ParameterSpec(
+        "RebuildMode",
+        "Rebuild mode",
+        "report: report the image families due for a rebuild. enforce: also start their Image Builder "
+        "pipeline or SSM runbook (AWS-UpdateLinuxAmi / AWS-UpdateWindowsAmi).",
+        "String",
+        "report",
+        "RebuildMode must be report or enforce.",
+        allowed_values=("report", "enforce"),
+        env_var="MODE",
+        jobs=(REBUILD,),
+    ),
+    ParameterSpec(
+        "MaxImageAgeDays",
+        "Rebuild when older than (days)",
+        "A family whose newest image is older than this many days (or whose base image moved on) is rebuilt.",
+        "Number",
+        30,
+        "MaxImageAgeDays must be a whole number from 1 to 3650.",
+        min_value=1,
+        max_value=3650,
+        env_var="MAX_IMAGE_AGE_DAYS",
+        jobs=(REBUILD,),
+    ),
+    ParameterSpec(
+        "FamilyPipelines",
+        "Family pipelines",
+        "Comma-separated family=Image Builder pipeline ARN pairs; a family without one is rebuilt from its "
+        "pipeline tag or, failing that, with the SSM runbook. Empty: none.",
+        "String",
+        "",
+        "FamilyPipelines must be empty or family=arn:aws:imagebuilder:REGION:ACCOUNT:image-pipeline/NAME "
+        "items separated by commas, without spaces.",
+        allowed_pattern=rf"^$|^{FAMILY_PIPELINE_PATTERN}(,{FAMILY_PIPELINE_PATTERN})*$",
+        max_length=2048,
+        env_var="FAMILY_PIPELINES",
+        jobs=(REBUILD,),
+    ),
+    ParameterSpec(
+        "AutomationInstanceProfile",
+        "Runbook instance profile",
+        "Instance profile name the SSM runbooks give the build instance (it needs "
+        "AmazonSSMManagedInstanceCore). Empty: the runbook's default (ManagedInstanceProfile).",
+        "String",
+        "",
+        "AutomationInstanceProfile must be empty or an instance profile name (letters, digits and "
+        "+ = , . @ _ -, at most 128).",
+        allowed_pattern=r"^$|^[\w+=,.@-]{1,128}$",
+        env_var="AUTOMATION_INSTANCE_PROFILE",
+        jobs=(REBUILD,),
+    ),
+    ParameterSpec(
+        "AutomationSecurityGroupIds",
+        "Runbook security groups",
+        "Comma-separated security group ids for the runbooks' build instance. Empty: the runbook's default.",
+        "String",
+        "",
+        "AutomationSecurityGroupIds must be empty or security group ids (sg-...) separated by commas, "
+        "without spaces.",
+        allowed_pattern=rf"^$|^{SECURITY_GROUP_PATTERN}(,{SECURITY_GROUP_PATTERN})*$",
+        env_var="AUTOMATION_SECURITY_GROUP_IDS",
+        jobs=(REBUILD,),
+    ),
+    ParameterSpec(
+        "AutomationSubnetId",
+        "Runbook subnet",
+        "Subnet id for the runbooks' build instance (it needs a route to SSM and the package "
+        "repositories). Empty: the default VPC.",
+        "String",
+        "",
+        "AutomationSubnetId must be empty or one subnet id (subnet-...).",
+        allowed_pattern=r"^$|^subnet-[0-9a-f]{8,17}$",
+        env_var="AUTOMATION_SUBNET_ID",
+        jobs=(REBUILD,),
+    ),
+    ParameterSpec(
+        "CreateSamplePipeline",
+        "Create the sample pipeline",
+        "true: also create a sample Image Builder pipeline (Amazon Linux 2023 with updates, family "
+        "sample-al2023) that the rebuild job can start.",
+        "String",
+        "false",
+        "CreateSamplePipeline must be true or false.",
+        allowed_values=("true", "false"),
+    ),
+    ParameterSpec(
+        "TagSweepSchedule",
+        "Tag sweep schedule",
+        "When the tag job sweeps every image (besides the events of new images): an EventBridge rate(...) "
+        "or cron(...) expression (UTC).",
+        "String",
+        "rate(1 day)",
+        "TagSweepSchedule must be rate(N unit) or cron(six fields), e.g. rate(1 day) or cron(0 6 * * ? *).",
+        allowed_pattern=SCHEDULE_PATTERN,
+    ),
+    ParameterSpec(
+        "PublicScanSchedule",
+        "Public sharing scan schedule",
+        "When the public job scans every image and snapshot (besides the sharing events): an EventBridge "
+        "rate(...) or cron(...) expression (UTC).",
+        "String",
+        "rate(6 hours)",
+        "PublicScanSchedule must be rate(N unit) or cron(six fields), e.g. rate(6 hours).",
+        allowed_pattern=SCHEDULE_PATTERN,
+    ),
+    ParameterSpec(
+        "RebuildSchedule",
+        "Rebuild check schedule",
+        "When the rebuild job looks for stale families: an EventBridge rate(...) or cron(...) "
+        "expression (UTC).",
+        "String",
+        "rate(1 day)",
+        "RebuildSchedule must be rate(N unit) or cron(six fields), e.g. rate(1 day).",
+        allowed_pattern=SCHEDULE_PATTERN,
     ),
 )
 
@@ -169,7 +383,27 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "AllowedShareAccounts",
         ),
     ),
-    ("Where and when", ("Regions", "RotationSchedule")),
+    (
+        "Tag policy",
+        ("TagPolicyMode", "RequiredTags", "TagGraceHours", "TagEscalationDays", "PropagateTags"),
+    ),
+    ("Public sharing", ("PublicSharingMode",)),
+    (
+        "Rebuild",
+        (
+            "RebuildMode",
+            "MaxImageAgeDays",
+            "FamilyPipelines",
+            "AutomationInstanceProfile",
+            "AutomationSecurityGroupIds",
+            "AutomationSubnetId",
+            "CreateSamplePipeline",
+        ),
+    ),
+    (
+        "Where and when",
+        ("Regions", "RotationSchedule", "TagSweepSchedule", "PublicScanSchedule", "RebuildSchedule"),
+    ),
     ("Reports", ("AlertEmail", "NotifyAllClean")),
     ("Safety net", ("RecycleBinDays",)),
 )
@@ -193,6 +427,7 @@ class StackParameters(Construct):
                 allowed_pattern=spec.allowed_pattern,
                 min_value=spec.min_value,
                 max_value=spec.max_value,
+                max_length=spec.max_length,
             )
             param.override_logical_id(spec.name)
             self.params[spec.name] = param
@@ -204,8 +439,21 @@ class StackParameters(Construct):
             "RecycleBinOn", Fn.condition_not(Fn.condition_equals(self.value("RecycleBinDays"), "0"))
         )
         self.regions_empty = self._condition("RegionsEmpty", Fn.condition_equals(self.value("Regions"), ""))
+        # One write condition per job: a job's write policy exists only while its mode is enforce.
         self.enforce_mode = self._condition(
             "EnforceMode", Fn.condition_equals(self.value("RotationMode"), "enforce")
+        )
+        self.tags_enforce = self._condition(
+            "TagsEnforceMode", Fn.condition_equals(self.value("TagPolicyMode"), "enforce")
+        )
+        self.public_enforce = self._condition(
+            "PublicEnforceMode", Fn.condition_equals(self.value("PublicSharingMode"), "enforce")
+        )
+        self.rebuild_enforce = self._condition(
+            "RebuildEnforceMode", Fn.condition_equals(self.value("RebuildMode"), "enforce")
+        )
+        self.sample_pipeline_on = self._condition(
+            "SamplePipelineOn", Fn.condition_equals(self.value("CreateSamplePipeline"), "true")
         )
         Stack.of(self).add_metadata(
             "AWS::CloudFormation::Interface",
@@ -228,9 +476,9 @@ class StackParameters(Construct):
     def number(self, name: str) -> float:
         return self.params[name].value_as_number
 
-    def function_environment(self) -> dict[str, str]:
-        """Environment variables with the names Settings and the CLI read."""
-        return {spec.env_var: self.value(spec.name) for spec in SPECS if spec.env_var}
+    def function_environment(self, job: str = ROTATE) -> dict[str, str]:
+        """The job's environment variables, with the names Settings and the CLI read."""
+        return {spec.env_var: self.value(spec.name) for spec in SPECS if spec.env_var and job in spec.jobs}
 
     def regions(self) -> list[str]:
         """The regions the jobs act in, as a list token: Regions, or the stack's region when empty."""

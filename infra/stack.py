@@ -7,49 +7,167 @@ from typing import Any
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
-from .job_function import JobFunction
+from .job_function import JobFunction, JobPermissions
 from .packaging import function_code
-from .parameters import StackParameters
+from .parameters import PUBLIC, REBUILD, ROTATE, TAGS, StackParameters
 from .permissions import rotation_permissions
+from .permissions_public import public_permissions
+from .permissions_rebuild import RUNBOOKS, AutomationRole, rebuild_permissions
+from .permissions_tags import tags_permissions
+from .rebuild_pipeline import SamplePipeline
 from .recycle_bin import RecycleBin
 from .reporting import Reporting
-from .triggers import ScheduleTrigger
+from .triggers import EventTrigger, ScheduleTrigger
 
 ROTATE_HANDLER = "ami_hygiene.handlers.rotate.handler"
+TAGS_HANDLER = "ami_hygiene.handlers.tags.handler"
+PUBLIC_HANDLER = "ami_hygiene.handlers.public.handler"
+REBUILD_HANDLER = "ami_hygiene.handlers.rebuild.handler"
 # Sized for now at 5 minutes / 512 MB; the benchmark (make bench) is what sizes them.
-# The handler stops acting a minute before the timeout and defers the rest.
+# The handlers stop acting a minute before the timeout and defer the rest.
 ROTATE_TIMEOUT = Duration.minutes(5)
 ROTATE_MEMORY_MB = 512
+JOB_TIMEOUT = Duration.minutes(5)
+JOB_MEMORY_MB = 512
+
+CLOUDTRAIL = "AWS API Call via CloudTrail"
+# The EC2 calls that make an image or change its tags (tags job) and that share one (public job).
+TAG_EVENT_NAMES = ("CreateImage", "CopyImage", "RegisterImage", "ImportImage", "CreateTags", "DeleteTags")
+SHARING_EVENT_NAMES = ("ModifyImageAttribute", "ModifySnapshotAttribute", "DisableImageBlockPublicAccess")
 
 
 class AmiHygieneStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.template_options.description = (
-            "ami-hygiene: retires old, unused AMIs in stages and reports to SNS (rotate job)"
+            "ami-hygiene: keeps an account's AMIs healthy and reports to SNS: rotate (retires old, unused "
+            "AMIs in stages), tags (required tags, auto-tags, escalation), public (revokes public and "
+            "outside sharing), rebuild (starts the patch pipeline of stale image families)"
         )
         self.parameters = StackParameters(self, "Parameters")
         self.reporting = Reporting(self, "Reporting", parameters=self.parameters)
         code = function_code()
 
-        self.rotate = JobFunction(
-            self,
+        def job_function(
+            construct_id: str,
+            job: str,
+            handler: str,
+            permissions: JobPermissions,
+            description: str,
+            extra_env: dict[str, str] | None = None,
+        ) -> JobFunction:
+            return JobFunction(
+                self,
+                construct_id,
+                job=job,
+                handler=handler,
+                code=code,
+                environment={**self.parameters.function_environment(job), **(extra_env or {})},
+                reporting=self.reporting,
+                permissions=permissions,
+                timeout=ROTATE_TIMEOUT if job == ROTATE else JOB_TIMEOUT,
+                memory_size=ROTATE_MEMORY_MB if job == ROTATE else JOB_MEMORY_MB,
+                description=description,
+            )
+
+        # rotate
+        self.rotate = job_function(
             "Rotate",
-            job="rotate",
-            handler=ROTATE_HANDLER,
-            code=code,
-            environment=self.parameters.function_environment(),
-            reporting=self.reporting,
-            permissions=rotation_permissions(self.parameters),
-            timeout=ROTATE_TIMEOUT,
-            memory_size=ROTATE_MEMORY_MB,
-            description="ami-hygiene rotate: deprecate, disable, deregister superseded unused AMIs",
+            ROTATE,
+            ROTATE_HANDLER,
+            rotation_permissions(self.parameters),
+            "ami-hygiene rotate: deprecate, disable, deregister superseded unused AMIs",
         )
         ScheduleTrigger(
             self, "RotateSchedule", job=self.rotate, expression=self.parameters.value("RotationSchedule")
         )
         RecycleBin(self, "RecycleBin", parameters=self.parameters, jobs=[self.rotate.job])
-        self.reporting.dashboard([self.rotate.job])
+
+        # tags
+        self.tagging = job_function(
+            "Tags",
+            TAGS,
+            TAGS_HANDLER,
+            tags_permissions(self.parameters),
+            "ami-hygiene tags: required tags, auto-tags, snapshot tags, escalation",
+        )
+        ScheduleTrigger(
+            self, "TagsSchedule", job=self.tagging, expression=self.parameters.value("TagSweepSchedule")
+        )
+        EventTrigger(
+            self,
+            "TagsImageAvailable",
+            job=self.tagging,
+            description="an image became available",
+            source="aws.ec2",
+            detail_type="EC2 AMI State Change",
+            detail={"State": ["available"]},
+        )
+        EventTrigger(
+            self,
+            "TagsImageCalls",
+            job=self.tagging,
+            description="an image was made or its tags changed",
+            source="aws.ec2",
+            detail_type=CLOUDTRAIL,
+            detail={"eventSource": ["ec2.amazonaws.com"], "eventName": list(TAG_EVENT_NAMES)},
+        )
+
+        # public
+        self.public = job_function(
+            "Public",
+            PUBLIC,
+            PUBLIC_HANDLER,
+            public_permissions(self.parameters),
+            "ami-hygiene public: revoke public and outside sharing of AMIs and snapshots",
+        )
+        ScheduleTrigger(
+            self, "PublicSchedule", job=self.public, expression=self.parameters.value("PublicScanSchedule")
+        )
+        EventTrigger(
+            self,
+            "PublicSharingCalls",
+            job=self.public,
+            description="sharing of an image or snapshot changed",
+            source="aws.ec2",
+            detail_type=CLOUDTRAIL,
+            detail={"eventSource": ["ec2.amazonaws.com"], "eventName": list(SHARING_EVENT_NAMES)},
+        )
+
+        # rebuild
+        self.automation = AutomationRole(self, "RebuildAutomation", parameters=self.parameters)
+        self.rebuild = job_function(
+            "Rebuild",
+            REBUILD,
+            REBUILD_HANDLER,
+            rebuild_permissions(self.parameters, self.automation),
+            "ami-hygiene rebuild: start the patch pipeline of stale image families",
+            extra_env={"AUTOMATION_ROLE_ARN": self.automation.role.role_arn},
+        )
+        ScheduleTrigger(
+            self, "RebuildSchedule", job=self.rebuild, expression=self.parameters.value("RebuildSchedule")
+        )
+        EventTrigger(
+            self,
+            "RebuildImageBuilderState",
+            job=self.rebuild,
+            description="an Image Builder build changed state",
+            source="aws.imagebuilder",
+            detail_type="EC2 Image Builder Image State Change",
+        )
+        EventTrigger(
+            self,
+            "RebuildAutomationStatus",
+            job=self.rebuild,
+            description="an update-AMI runbook changed status",
+            source="aws.ssm",
+            detail_type="EC2 Automation Execution Status-change Notification",
+            detail={"Definition": list(RUNBOOKS)},
+        )
+        self.sample_pipeline = SamplePipeline(self, "SamplePipeline", parameters=self.parameters)
+
+        self.jobs = (self.rotate, self.tagging, self.public, self.rebuild)
+        self.reporting.dashboard([j.job for j in self.jobs])
 
         CfnOutput(
             self, "TopicArn", value=self.reporting.topic.topic_arn, description="Subscribe to the reports"
@@ -60,15 +178,22 @@ class AmiHygieneStack(Stack):
             value=self.reporting.bucket.bucket_name,
             description="Reports too large for one message",
         )
+        for job, name in zip(self.jobs, ("Rotate", "Tags", "Public", "Rebuild"), strict=True):
+            CfnOutput(
+                self,
+                f"{name}Function",
+                value=job.function.function_name,
+                description=f"The {job.job} job: invoke by hand, see README",
+            )
+            CfnOutput(
+                self,
+                f"{name}FailedInvocations",
+                value=job.failed.queue_url,
+                description=f"Invocations of the {job.job} job that failed",
+            )
         CfnOutput(
             self,
-            "RotateFunction",
-            value=self.rotate.function.function_name,
-            description="Invoke by hand: see README",
-        )
-        CfnOutput(
-            self,
-            "RotateFailedInvocations",
-            value=self.rotate.failed.queue_url,
-            description="Invocations that failed",
+            "RebuildAutomationRoleArn",
+            value=self.automation.role.role_arn,
+            description="The role the AWS-UpdateLinuxAmi / AWS-UpdateWindowsAmi runbooks run as",
         )

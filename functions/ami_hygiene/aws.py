@@ -80,6 +80,9 @@ class Clients:
     def sns(self, region: str) -> Any:
         return self.client("sns", region)
 
+    def imagebuilder(self, region: str) -> Any:
+        return self.client("imagebuilder", region)
+
     def account_id(self, region: str) -> str:
         if self._account_id is None:
             self._account_id = str(self.client("sts", region).get_caller_identity()["Account"])

@@ -34,11 +34,27 @@ RUN_METRICS: dict[str, tuple[str, MetricUnit]] = {
     "ImagesTagged": ("tagged", MetricUnit.Count),
     "SnapshotsTagged": ("propagated_snapshots", MetricUnit.Count),
     "ImagesEscalated": ("escalated", MetricUnit.Count),
+    "ImagesPublic": ("public", MetricUnit.Count),
+    "ImagesSharedOutside": ("foreign_shared", MetricUnit.Count),
+    "ImagesRevoked": ("revoked", MetricUnit.Count),
+    "BlockPublicAccessEnabled": ("block_public_access_enabled", MetricUnit.Count),
+    "FamiliesStale": ("stale_families", MetricUnit.Count),
+    "BuildsStarted": ("builds_started", MetricUnit.Count),
+    "BuildsFinished": ("builds_finished", MetricUnit.Count),
+    "BuildsFailed": ("builds_failed", MetricUnit.Count),
 }
 # What each job's dashboard row draws in its "images" graph.
 JOB_IMAGE_METRICS: dict[str, tuple[str, ...]] = {
     "rotate": ("ImagesSeen", "ImagesRetired", "ImagesDisabled", "ImagesDeprecated"),
     "tags": ("ImagesSeen", "ImagesNonCompliant", "ImagesTagged", "SnapshotsTagged", "ImagesEscalated"),
+    "public": (
+        "ImagesSeen",
+        "ImagesPublic",
+        "ImagesSharedOutside",
+        "ImagesRevoked",
+        "BlockPublicAccessEnabled",
+    ),
+    "rebuild": ("FamiliesStale", "BuildsStarted", "BuildsFinished", "BuildsFailed"),
 }
 # Jobs that reclaim storage get the storage graph.
 STORAGE_JOBS = frozenset({"rotate"})

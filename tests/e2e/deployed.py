@@ -136,6 +136,8 @@ def deploy(
     physical = {
         **{k: topic_arn for k in synth.resources("AWS::SNS::Topic")},
         **{k: bucket for k in synth.resources("AWS::S3::Bucket")},
+        # Roles the functions are told about (e.g. the one SSM Automation assumes).
+        **{f"{k}.Arn": f"arn:aws:iam::{ACCOUNT}:role/{k}" for k in synth.resources("AWS::IAM::Role")},
     }
     evaluator = Evaluator(
         template, parameter_values(template, parameters), region=REGION, account=ACCOUNT, resources=physical

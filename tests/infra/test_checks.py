@@ -63,6 +63,24 @@ ACKNOWLEDGED = {
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/*]",
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:imagebuilder:*:<AWS::AccountId>:container-recipe/*]",
     "AwsSolutions-IAM5[Resource::<ReportingReports.Arn>/reports/rotate/*]",
+    "AwsSolutions-IAM5[Resource::<ReportingReports.Arn>/reports/tags/*]",
+    "AwsSolutions-IAM5[Resource::<ReportingReports.Arn>/reports/public/*]",
+    "AwsSolutions-IAM5[Resource::<ReportingReports.Arn>/reports/rebuild/*]",
+    # rebuild: base images are public /aws/service/* parameters; pipelines, builds and automation
+    # executions of this account are named at run time; the two AWS-owned runbooks, any version
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*::parameter/aws/service/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:imagebuilder:*:<AWS::AccountId>:image-pipeline/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:imagebuilder:*:<AWS::AccountId>:image/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:automation-execution/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:*:automation-definition/AWS-UpdateLinuxAmi:*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:*:automation-definition/AWS-UpdateWindowsAmi:*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:*:document/AWS-UpdateLinuxAmi]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:*:document/AWS-UpdateWindowsAmi]",
+    # the runbooks' automation role passes the (unknown) role of AutomationInstanceProfile, only to EC2
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]",
+    # sample pipeline instance role: the two managed policies Image Builder documents
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/EC2InstanceProfileForImageBuilder]",
 }
 
 

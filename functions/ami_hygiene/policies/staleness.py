@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from ..estate import (
     EMPTY_TAGS,
@@ -172,6 +173,26 @@ class RebuildDecision(Decision):
     family_tags: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
     stale: tuple[StaleKind, ...] = ()
     base_image_id: str | None = None  # what the base resolves to today, when known
+    # Set by the executor once started: image build version ARN, or automation execution id.
+    build_id: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "method": self.method.value,
+            "source_image_id": self.source_image_id,
+            "client_token": self.client_token,
+            "stale": [str(k) for k in self.stale],
+            "family_tags": dict(self.family_tags),
+        }
+        if self.pipeline_arn:
+            out["pipeline_arn"] = self.pipeline_arn
+        if self.runbook:
+            out["runbook"] = self.runbook
+        if self.base_image_id:
+            out["base_image_id"] = self.base_image_id
+        if self.build_id:
+            out["build_id"] = self.build_id
+        return out
 
 
 # -- public helpers ----------------------------------------------------------------------
@@ -232,6 +253,16 @@ def client_token(
     day = (now.astimezone(UTC) if now.tzinfo else now).date().isoformat()
     material = "\n".join([family, newest_image_id, ",".join(sorted(stale)), target, day])
     return str(uuid.uuid5(_TOKEN_NAMESPACE, material))
+
+
+def new_image_tags(
+    newest: Image, family: str, settings: RebuildSettings, base_id: str | None
+) -> dict[str, str]:
+    """The tags a rebuild of `newest` puts on its new image (``RebuildDecision.family_tags``).
+
+    For a build whose decision is no longer at hand (the SSM completion event).
+    """
+    return _family_tags(newest, family, settings, base_id)
 
 
 # -- the policy ------------------------------------------------------------------------------
