@@ -177,3 +177,48 @@ def test_removing_a_share_needs_no_guard(
     event = json.loads((EVENTS / "sharing" / "image_remove_only.json").read_text())
     result = deployed.handler(event, deployed.context)
     assert result["status"] == "ignored" and deployed.messages() == []
+
+
+# -- rebuild ----------------------------------------------------------------------------------
+
+
+def test_a_stale_family_gets_one_build_and_its_completion_names_the_new_image(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox.image_builder import complete_build
+
+    pipeline = boto3.client("imagebuilder", region_name=REGION).create_image_pipeline(
+        name="web",
+        imageRecipeArn=f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image-recipe/web/1.0.0",
+        infrastructureConfigurationArn=f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:infrastructure-configuration/b",
+        tags={"ami-hygiene:family": "web"},
+        clientToken="create-web",
+    )["imagePipelineArn"]
+    Seeder(REGION, NOW).image("web-2026-10-01", 45, tags={"ami-hygiene:family": "web"})
+    deployed = deploy(
+        synth, wiring, monkeypatch, job="rebuild", RebuildMode="enforce", FamilyPipelines=f"web={pipeline}"
+    )
+
+    first = deployed.handler(scheduled_event(), deployed.context)
+    again = deployed.handler(scheduled_event(), deployed.context)
+
+    assert first["summary"]["builds_started"] == 1 and again["summary"]["builds_started"] == 0
+    builds = boto3.client("imagebuilder", region_name=REGION).list_image_pipeline_images(
+        imagePipelineArn=pipeline
+    )["imageSummaryList"]
+    assert len(builds) == 1
+    [started] = deployed.messages()  # the second run found the build running: nothing to say
+    assert started["Subject"] == f"[ami-hygiene] {REGION} rebuild: 1 stale, 1 builds started"
+
+    event = complete_build(builds[0]["arn"])
+    done = deployed.handler(event, deployed.context)
+
+    assert done["status"] == "completed", done
+    [finished] = deployed.messages()
+    [new_image] = [
+        i["ImageId"]
+        for i in boto3.client("ec2", region_name=REGION).describe_images(Owners=["self"])["Images"]
+        if i["Name"] != "web-2026-10-01"
+    ]
+    assert finished["Subject"] == f"[ami-hygiene] {REGION} rebuild: web rebuilt: {new_image}"
+    assert new_image in deployed.published_bodies()[-1]["email"]
