@@ -212,6 +212,18 @@ def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
             tags={"Ec2ImageBuilderArn": arn, "Owner": "platform"},
         )
 
+    # Patch-rebuild: "legacy-api" was last built 60 days ago (older than the 30-day
+    # limit); "edge" is fresh but its base moved on: the parameter it names now
+    # points to a newer base image than the one it was built from.
+    s.image("legacy-api-v3", 60, tags={"Owner": "payments", "Environment": "prod"})
+    old_base, new_base = s.images["base-al2023-1.11.0"], s.images["base-al2023-1.12.0"]
+    s.ssm.put_parameter(Name="/golden/base/al2023", Type="String", Value=new_base, Overwrite=True)
+    s.image(
+        "edge-2026.11",
+        5,
+        tags={"ami-hygiene:base-parameter": "/golden/base/al2023", "ami-hygiene:base-image": old_base},
+    )
+
     if primary:
         # One image mid-creation: never touched while pending.
         pending = s.image("web-pending-build", 400)
@@ -252,11 +264,12 @@ def count_estate(regions: tuple[str, ...]) -> dict[str, int]:
 
 # After rotation (report, then enforce), the other jobs on the same estate:
 # the sharing guard revokes what is public or foreign-shared, the tag job
-# reports what breaks the tag policy.
+# reports what breaks the tag policy, rebuild reports the stale families.
 DEMO_JOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rotate", ("report", "enforce")),
     ("public", ("enforce",)),
     ("tags", ("report",)),
+    ("rebuild", ("report",)),
 )
 DEMO_REQUIRED_TAGS = "Owner,Environment=^(prod|staging|dev)$"
 
@@ -264,11 +277,12 @@ DEMO_REQUIRED_TAGS = "Owner,Environment=^(prod|staging|dev)$"
 def run_demo(out: TextIO, fmt: str = "text") -> int:
     from ami_hygiene.aws import Clients
     from ami_hygiene.jobs.public import run_public
+    from ami_hygiene.jobs.rebuild import run_rebuild
     from ami_hygiene.jobs.rotate import run_rotation
     from ami_hygiene.jobs.tags import run_tags
     from ami_hygiene.settings import Settings
 
-    runners = {"rotate": run_rotation, "public": run_public, "tags": run_tags}
+    runners = {"rotate": run_rotation, "public": run_public, "tags": run_tags, "rebuild": run_rebuild}
     now = datetime.now(UTC)
     with embedded_aws():
         seed_demo_estate(now)

@@ -14,7 +14,8 @@ def test_demo_reports_then_enforces() -> None:
     assert run_demo(out) == 0
     text = out.getvalue()
     # rotate in report then enforce mode, the sharing guard enforcing, the tag job reporting
-    assert text.count("REPORT MODE: nothing was changed") == 2
+    assert text.count("REPORT MODE: nothing was changed") == 3
+    assert "rebuild (report mode):" in text
     assert text.count("ENFORCE MODE: the actions below were applied") == 2
     assert "public: CRITICAL" in text and "REVOKE-PUBLIC" in text
     assert "tags (report mode):" in text and "missing Owner" in text
@@ -51,5 +52,6 @@ def test_demo_json() -> None:
         ("rotate", "enforce"),
         ("public", "enforce"),
         ("tags", "report"),
+        ("rebuild", "report"),
     ]
     assert data["after"]["images"] < data["before"]["images"]
