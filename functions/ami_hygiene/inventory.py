@@ -45,20 +45,7 @@ class InventoryError(RuntimeError):
 def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
     """Everything the cheap checks need: images, snapshot sizes, usage."""
     ec2 = clients.ec2(region)
-    try:
-        raw_images = list(
-            pages(
-                ec2,
-                "describe_images",
-                "Images",
-                1000,
-                Owners=["self"],
-                IncludeDisabled=True,
-                IncludeDeprecated=True,
-            )
-        )
-    except (ClientError, BotoCoreError) as err:
-        raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
+    raw_images = list_owned_images(ec2, region)
 
     unread: dict[str, str] = {}
     try:
@@ -99,6 +86,24 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
     return estate
 
 
+def list_owned_images(ec2: Any, region: str) -> list[dict[str, Any]]:
+    """Every image the account owns in `region`, disabled and deprecated ones too, in 1000-image pages."""
+    try:
+        return list(
+            pages(
+                ec2,
+                "describe_images",
+                "Images",
+                1000,
+                Owners=["self"],
+                IncludeDisabled=True,
+                IncludeDeprecated=True,
+            )
+        )
+    except (ClientError, BotoCoreError) as err:
+        raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
+
+
 def read_checks(clients: Any, estate: RegionEstate, image_ids: Iterable[str]) -> RegionEstate:
     """Per-image checks for the images a policy wants to act on.
 
@@ -109,7 +114,7 @@ def read_checks(clients: Any, estate: RegionEstate, image_ids: Iterable[str]) ->
     if not ids:
         return estate
     ec2 = clients.ec2(estate.region)
-    sharing = {image_id: _sharing(ec2, image_id) for image_id in ids}
+    sharing = {image_id: read_launch_permissions(ec2, image_id) for image_id in ids}
     references, checked, problem = _references(ec2, ids)
     usages = {k: list(v) for k, v in estate.usages.items()}
     for image_id, refs in references.items():
@@ -300,7 +305,7 @@ def _ssm_parameter_usages(ssm: Any) -> UsageMap:
 # -- per-image checks ---------------------------------------------------------------------
 
 
-def _sharing(ec2: Any, image_id: str) -> Sharing:
+def read_launch_permissions(ec2: Any, image_id: str) -> Sharing:
     try:
         result = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
     except (ClientError, BotoCoreError) as err:
@@ -365,7 +370,3 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-# Old private names, still imported by modules being written alongside.
-_pages, _image, _time = pages, image_from, parse_time

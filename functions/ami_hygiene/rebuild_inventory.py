@@ -34,7 +34,7 @@ from .build_events import IMAGE_BUILDER_RUNNING
 from .errors import describe_error
 from .estate import TAG_PIPELINE, Image, RegionEstate
 from .families import FamilyTagError, family_of
-from .inventory import InventoryError, image_from, pages, parse_time
+from .inventory import image_from, list_owned_images, pages, parse_time
 from .policies.staleness import (
     RUNBOOK_LINUX,
     RUNBOOK_WINDOWS,
@@ -68,21 +68,7 @@ class RunningBuilds:
 
 def read_images(clients: Any, region: str, account_id: str) -> RegionEstate:
     """Every owned image of the region (any state), or InventoryError."""
-    ec2 = clients.ec2(region)
-    try:
-        raw = list(
-            pages(
-                ec2,
-                "describe_images",
-                "Images",
-                IMAGE_PAGE,
-                Owners=["self"],
-                IncludeDisabled=True,
-                IncludeDeprecated=True,
-            )
-        )
-    except (ClientError, BotoCoreError) as err:
-        raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
+    raw = list_owned_images(clients.ec2(region), region)
     images = tuple(image_from(r, region, account_id, {}) for r in raw)
     return RegionEstate(region=region, account_id=account_id, images=images)
 

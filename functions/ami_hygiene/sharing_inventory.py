@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error
 from .estate import Image, RegionEstate, Sharing
-from .inventory import InventoryError, _image, _pages, _sharing
+from .inventory import image_from, list_owned_images, pages, read_launch_permissions
 from .policies.sharing import BlockPublicAccess, SharingEstate, SnapshotSharing
 
 CREATE_VOLUME_PERMISSION = "createVolumePermission"
@@ -48,11 +48,8 @@ def read_sharing(
     snapshots. InventoryError when the images themselves cannot be listed.
     """
     ec2 = clients.ec2(region)
-    try:
-        raw = list(_pages(ec2, "describe_images", "Images", 1000, Owners=["self"], IncludeDisabled=True))
-    except (ClientError, BotoCoreError) as err:
-        raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
-    images = tuple(_image(r, region, account_id, {}) for r in raw)
+    raw = list_owned_images(ec2, region)
+    images = tuple(image_from(r, region, account_id, {}) for r in raw)
     problems: list[str] = []
 
     owned_snapshots = _snapshot_ids(ec2, problems, "owned snapshots", OwnerIds=["self"])
@@ -65,7 +62,7 @@ def read_sharing(
     sharing: dict[str, Sharing] = {}
     if per_resource:
         for image in chosen:
-            found = _sharing(ec2, image.image_id)
+            found = read_launch_permissions(ec2, image.image_id)
             if found.error:
                 problems.append(f"launch permissions of {image.image_id} not read: {found.error}")
             sharing[image.image_id] = found
@@ -97,7 +94,7 @@ def _named(image: Image, wanted: set[str] | None) -> bool:
 def _snapshot_ids(ec2: Any, problems: list[str], what: str, **kwargs: Any) -> frozenset[str] | None:
     try:
         return frozenset(
-            s["SnapshotId"] for s in _pages(ec2, "describe_snapshots", "Snapshots", 1000, **kwargs)
+            s["SnapshotId"] for s in pages(ec2, "describe_snapshots", "Snapshots", 1000, **kwargs)
         )
     except (ClientError, BotoCoreError) as err:
         problems.append(f"{what} not listed: {describe_error(err)}")

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error
 from .estate import RegionEstate
-from .inventory import InventoryError, image_from, pages
+from .inventory import InventoryError, image_from, list_owned_images, pages
 
 PAGE = 1000
 FILTER_VALUES = 200  # EC2 accepts up to 200 values per filter
@@ -39,20 +39,7 @@ class TagEstate:
 def read_all(clients: Any, region: str, account_id: str) -> TagEstate:
     """Every owned image of the region, and every owned snapshot's tags."""
     ec2 = clients.ec2(region)
-    try:
-        raw = list(
-            pages(
-                ec2,
-                "describe_images",
-                "Images",
-                PAGE,
-                Owners=["self"],
-                IncludeDisabled=True,
-                IncludeDeprecated=True,
-            )
-        )
-    except (ClientError, BotoCoreError) as err:
-        raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
+    raw = list_owned_images(ec2, region)
     snapshots, problem = _snapshots(ec2, OwnerIds=["self"])
     sizes = {sid: size for sid, (size, _) in (snapshots or {}).items()}
     images = tuple(image_from(r, region, account_id, sizes) for r in raw)
