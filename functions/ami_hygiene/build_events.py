@@ -44,9 +44,9 @@ from typing import Any
 from urllib.parse import quote
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from .events import EventError
+from .events import EventError, check_account, validate_event
 from .families import family_from_image_builder_arn
 from .policies.staleness import RUNBOOK_LINUX, RUNBOOK_WINDOWS, BuildKind
 
@@ -150,33 +150,17 @@ def parse_build_event(event: Any, account_id: str, runbooks: frozenset[str] = DE
     source = event.get("source")
     detail_type = event.get("detail-type")
     if source == IMAGE_BUILDER_SOURCE and detail_type == IMAGE_BUILDER_STATE_CHANGE:
-        return _image_builder(_validate(ImageBuilderEvent, event), account_id)
+        return _image_builder(validate_event(ImageBuilderEvent, event), account_id)
     if source == SSM_SOURCE and detail_type == AUTOMATION_STATUS_CHANGE:
-        return _automation(_validate(AutomationEvent, event), account_id, runbooks)
+        return _automation(validate_event(AutomationEvent, event), account_id, runbooks)
     raise EventError(
         f"event {source!r} / {detail_type!r} is neither {IMAGE_BUILDER_SOURCE!r} / "
         f"{IMAGE_BUILDER_STATE_CHANGE!r} nor {SSM_SOURCE!r} / {AUTOMATION_STATUS_CHANGE!r}"
     )
 
 
-def _validate(model: type[EventBridgeModel], event: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(event)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EventError(
-            f"malformed event: {where}: {first['msg']} ({err.error_count()} problem(s))"
-        ) from None
-
-
-def _check_account(account: str, account_id: str) -> None:
-    if account != account_id:
-        raise EventError(f"event is for account {account}, not this account {account_id}")
-
-
 def _image_builder(event: ImageBuilderEvent, account_id: str) -> BuildEvent:
-    _check_account(event.account, account_id)
+    check_account(event.account, account_id)
     arns = [r for r in event.resources if ":imagebuilder:" in r and ":image/" in r]
     if len(arns) != 1:
         raise EventError(f"Image Builder event names {len(arns)} image build versions in resources, not 1")
@@ -185,7 +169,7 @@ def _image_builder(event: ImageBuilderEvent, account_id: str) -> BuildEvent:
     if not match:
         raise EventError(f"Image Builder event names {arn!r}, which is not an image build version ARN")
     partition, arn_region, arn_account, image_name = match.groups()
-    _check_account(arn_account, account_id)
+    check_account(arn_account, account_id)
     state = event.detail.state
     status = state.status.upper()
     if status not in IMAGE_BUILDER_RUNNING | IMAGE_BUILDER_DONE:
@@ -218,7 +202,7 @@ def _image_builder(event: ImageBuilderEvent, account_id: str) -> BuildEvent:
 
 
 def _automation(event: AutomationEvent, account_id: str, runbooks: frozenset[str]) -> BuildEvent:
-    _check_account(event.account, account_id)
+    check_account(event.account, account_id)
     detail = event.detail
     if not EXECUTION_ID.match(detail.execution_id):
         raise EventError(f"Automation event names execution {detail.execution_id!r}, which is not an id")

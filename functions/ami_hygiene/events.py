@@ -132,13 +132,14 @@ def parse_event(event: Any, account_id: str) -> ImageEvent:
     if source != SOURCE:
         raise EventError(f"event source is {source!r}, not {SOURCE!r}")
     if detail_type == CLOUDTRAIL:
-        return _cloudtrail(_validate(CloudTrailEvent, event), account_id)
+        return _cloudtrail(validate_event(CloudTrailEvent, event), account_id)
     if detail_type == STATE_CHANGE:
-        return _state_change(_validate(StateChangeEvent, event), account_id)
+        return _state_change(validate_event(StateChangeEvent, event), account_id)
     raise EventError(f"event detail-type {detail_type!r} is neither {CLOUDTRAIL!r} nor {STATE_CHANGE!r}")
 
 
-def _validate(model: type[EventBridgeModel], event: dict[str, Any]) -> Any:
+def validate_event(model: type[EventBridgeModel], event: dict[str, Any]) -> Any:
+    """`event` as `model`, or EventError naming the first problem (never the values)."""
     try:
         return model.model_validate(event)
     except ValidationError as err:
@@ -149,15 +150,15 @@ def _validate(model: type[EventBridgeModel], event: dict[str, Any]) -> Any:
         ) from None
 
 
-def _check_account(account: str, account_id: str) -> None:
+def check_account(account: str, account_id: str) -> None:
     if account != account_id:
         raise EventError(f"event is for account {account}, not this account {account_id}")
 
 
 def _cloudtrail(event: CloudTrailEvent, account_id: str) -> ImageEvent:
     detail = event.detail
-    _check_account(detail.recipient_account_id or event.account, account_id)
-    _check_account(event.account, account_id)
+    check_account(detail.recipient_account_id or event.account, account_id)
+    check_account(event.account, account_id)
     name = detail.event_name
     if detail.event_source != "ec2.amazonaws.com":
         raise EventError(f"CloudTrail event source is {detail.event_source!r}, not ec2.amazonaws.com")
@@ -196,7 +197,7 @@ def _cloudtrail(event: CloudTrailEvent, account_id: str) -> ImageEvent:
 
 
 def _state_change(event: StateChangeEvent, account_id: str) -> ImageEvent:
-    _check_account(event.account, account_id)
+    check_account(event.account, account_id)
     image_id = event.detail.image_id
     if event.detail.state != "available":
         raise EventError(f"image {image_id} is now {event.detail.state}: only available images are tagged")

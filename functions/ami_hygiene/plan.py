@@ -109,4 +109,9 @@ class Plan:
         return tuple(d for d in self.decisions if d.is_action)
 
     def budget_used(self) -> int:
-        return sum(1 for d in self.decisions if d.is_action and d.outcome is not Outcome.DEFERRED)
+        """Actions that changed or would change AWS; a notice (NOTIFY) is free."""
+        return sum(
+            1
+            for d in self.decisions
+            if d.is_action and d.action is not Action.NOTIFY and d.outcome is not Outcome.DEFERRED
+        )

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .events import CLOUDTRAIL, SOURCE, EventError, UserIdentity
+from .events import CLOUDTRAIL, SOURCE, EventError, UserIdentity, validate_event
 
 IMAGE_ATTRIBUTE = "ModifyImageAttribute"
 SNAPSHOT_ATTRIBUTE = "ModifySnapshotAttribute"
@@ -138,7 +138,7 @@ def parse_sharing_event(event: Any, account_id: str) -> SharingEvent:
         raise EventError(f"event source is {event.get('source')!r}, not {SOURCE!r}")
     if event.get("detail-type") != CLOUDTRAIL:
         raise EventError(f"event detail-type {event.get('detail-type')!r} is not {CLOUDTRAIL!r}")
-    parsed = _validate(event)
+    parsed: SharingCloudTrailEvent = validate_event(SharingCloudTrailEvent, event)
     detail = parsed.detail
     for claimed in (parsed.account, detail.recipient_account_id or parsed.account):
         if claimed != account_id:
@@ -193,17 +193,6 @@ def parse_sharing_event(event: Any, account_id: str) -> SharingEvent:
         needs_guard=bool(added),
         **base,
     )
-
-
-def _validate(event: dict[str, Any]) -> SharingCloudTrailEvent:
-    try:
-        return SharingCloudTrailEvent.model_validate(event)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EventError(
-            f"malformed event: {where}: {first['msg']} ({err.error_count()} problem(s))"
-        ) from None
 
 
 def _parameters(name: str, raw: Any) -> SharingParameters:

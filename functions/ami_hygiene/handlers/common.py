@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
-from aws_lambda_powertools.utilities.parser import ValidationError
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import Field
 
+from ..aws import Clients
+from ..events import EventError
 from ..observability import logger, record_rejected_run, record_run
 from ..publisher import Publisher, Target, error_message
 from ..report import Report
+from ..settings import Settings, SettingsError
+
+E = TypeVar("E")
 
 # Time kept back from the invocation's limit for the action in flight, the
 # report and publishing it; past this point remaining actions are deferred.
@@ -23,6 +30,68 @@ class ScheduledEvent(EventBridgeModel):
 
     source: Literal["aws.events"]
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+
+
+@dataclass(frozen=True)
+class Job(Generic[E]):
+    """How one job's entry point reads its event and runs.
+
+    `parse_event` turns a non-schedule event into the job's event record (or
+    raises EventError); None means the job runs on its schedule only.
+    `ignore` says why a parsed event needs nothing done (None: it does).
+    `run(settings, clients, should_stop, event)` runs the job; event is None
+    for a scheduled sweep.
+    """
+
+    name: str
+    run: Callable[[Settings, Any, Callable[[], bool], E | None], Report]
+    parse_event: Callable[[Any, str], E] | None = None
+    ignore: Callable[[E], str | None] = lambda _event: None
+    log_keys: Callable[[E], dict[str, Any]] = lambda _event: {}
+
+
+def handle(
+    job: Job[E], event: Any, context: Any, env: Mapping[str, str], clients: Any = None
+) -> dict[str, Any]:
+    """Parse, load settings, run, publish, measure; refuse (report, change nothing) on bad input."""
+    clients = clients or Clients()
+    region = env.get("AWS_REGION", "")
+    account = account_of(context)
+    try:
+        target = Target.from_env(env)
+    except SettingsError as err:
+        return refuse(
+            job.name, clients, Target(env.get("TOPIC_ARN", "")), account, region, "bad settings", str(err)
+        )
+
+    parsed: E | None = None
+    scheduled = isinstance(event, dict) and event.get("source") == "aws.events"
+    if scheduled or job.parse_event is None:
+        try:
+            schedule = parse(event=event, model=ScheduledEvent)
+        except (ValidationError, InvalidModelTypeError) as err:
+            detail = f'The {job.name} job runs on an EventBridge "Scheduled Event"'
+            detail += "; it got something else. " if job.parse_event is None else " or its own events. "
+            return refuse(job.name, clients, target, account, region, "unexpected event", detail + brief(err))
+        logger.append_keys(schedule_event_id=schedule.id, schedule_time=schedule.time.isoformat())
+    else:
+        try:
+            parsed = job.parse_event(event, account)
+        except EventError as err:
+            return refuse(job.name, clients, target, account, region, "event not acted on", str(err))
+        logger.append_keys(**job.log_keys(parsed))
+        why = job.ignore(parsed)
+        if why:
+            logger.info(f"event needs nothing done: {why}")
+            return {"job": job.name, "status": "ignored", "detail": why, "messages": []}
+
+    try:
+        settings = Settings.load(env)
+    except SettingsError as err:
+        return refuse(job.name, clients, target, account, region, "bad settings", str(err))
+    logger.info(f"{job.name} starting", extra={"settings": settings.as_dict(), "sweep": parsed is None})
+    report = job.run(settings, clients, time_is_short(context), parsed)
+    return finish(job.name, report, clients, target)
 
 
 def refuse(

@@ -13,59 +13,30 @@ or changed.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..aws import Clients
 from ..build_events import BuildEvent, parse_build_event
-from ..events import EventError
 from ..jobs.rebuild import run_rebuild
 from ..observability import logger, metrics, tracer
 from ..policies.staleness import JOB
-from ..publisher import Target
-from ..settings import Settings, SettingsError
-from .common import ScheduledEvent, account_of, brief, finish, refuse, time_is_short
+from .common import Job, handle
+
+REBUILD: Job[BuildEvent] = Job(
+    JOB,
+    run=lambda settings, clients, stop, event: run_rebuild(settings, clients, should_stop=stop, event=event),
+    parse_event=parse_build_event,
+    log_keys=lambda e: {"build_id": e.build_id, "build_status": e.status},
+)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return rebuild(event, context, os.environ)
+    return handle(REBUILD, event, context, os.environ)
 
 
-def rebuild(event: Any, context: Any, env: Mapping[str, str], clients: Any = None) -> dict[str, Any]:
-    clients = clients or Clients()
-    region = env.get("AWS_REGION", "")
-    account = account_of(context)
-    try:
-        target = Target.from_env(env)
-    except SettingsError as err:
-        return refuse(
-            JOB, clients, Target(env.get("TOPIC_ARN", "")), account, region, "bad settings", str(err)
-        )
-
-    build_event: BuildEvent | None = None
-    if isinstance(event, dict) and event.get("source") == "aws.events":
-        try:
-            parse(event=event, model=ScheduledEvent)
-        except (ValidationError, InvalidModelTypeError) as err:
-            return refuse(JOB, clients, target, account, region, "unexpected event", brief(err))
-    else:
-        try:
-            build_event = parse_build_event(event, account)
-        except EventError as err:
-            return refuse(JOB, clients, target, account, region, "event not acted on", str(err))
-        logger.append_keys(build_id=build_event.build_id, build_status=build_event.status)
-
-    try:
-        settings = Settings.load(env)
-    except SettingsError as err:
-        return refuse(JOB, clients, target, account, region, "bad settings", str(err))
-    logger.info("rebuild starting", extra={"settings": settings.as_dict(), "sweep": build_event is None})
-    report = run_rebuild(settings, clients, should_stop=time_is_short(context), event=build_event)
-    return finish(JOB, report, clients, target)
+def rebuild(event: Any, context: Any, env: Any, clients: Any = None) -> dict[str, Any]:
+    return handle(REBUILD, event, context, env, clients)

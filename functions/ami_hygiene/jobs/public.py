@@ -19,17 +19,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..executor import Applier, Executor, never_stop
-from ..inventory import InventoryError
-from ..plan import Action, Decision, Outcome, Plan
+from ..plan import Action, Decision, Plan
 from ..policies.sharing import JOB, SharingDecision, plan_sharing
 from ..remediation import apply_sharing_decision
 from ..report import Report
 from ..settings import Settings
 from ..sharing_events import SharingEvent
 from ..sharing_inventory import read_sharing
+from .common import report_of, run_regions, within_budget
 
 PRIORITY = {Action.REVOKE_PUBLIC: 0, Action.REVOKE_ACCOUNTS: 1, Action.BLOCK_PUBLIC_ACCESS: 2}
-OVER_BUDGET = "deferred: over this run's MaxActionsPerRun; the next run continues"
 
 
 def run_public(
@@ -46,34 +45,18 @@ def run_public(
     executor = Executor(
         clients, settings.mode, now, should_stop, job=JOB, appliers=_appliers(clients, account)
     )
-    budget = settings.max_actions
-    plans: list[Plan] = []
-    errors: list[str] = []
-    for region in regions:
+
+    def plan(region: str, budget: int) -> Plan:
         only = _named(event) if event else None
-        try:
-            read = read_sharing(clients, region, account, per_resource=True, only=only)
-        except InventoryError as err:
-            errors.append(f"{region}: {err}")
-            continue
-        plan = plan_sharing(read, settings.allowed_share_accounts, now)
+        read = read_sharing(clients, region, account, per_resource=True, only=only)
+        planned = plan_sharing(read, settings.allowed_share_accounts, now)
         if event:
-            plan = _for_event(plan, event, read.estate.images)
-        plan = _within_budget(plan, budget)
-        plan = executor.apply(plan)
-        budget = max(0, budget - plan.budget_used())
-        plans.append(plan)
-    return Report(
-        job=JOB,
-        mode=settings.mode,
-        account=account,
-        regions=regions,
-        plans=tuple(plans),
-        settings=settings,
-        started=started,
-        finished=datetime.now(UTC),
-        api_calls=dict(clients.counter.calls),
-        errors=tuple(errors),
+            planned = _for_event(planned, event, read.estate.images)
+        return within_budget(planned, budget, PRIORITY)
+
+    plans, errors = run_regions(regions, settings.max_actions, plan, executor)
+    return report_of(
+        JOB, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
     )
 
 
@@ -113,16 +96,3 @@ def _who(event: SharingEvent) -> str:
     by = event.principal_arn or "an unknown principal"
     ip = f" from {event.source_ip}" if event.source_ip else ""
     return f"{event.event_name} at {event.time:%Y-%m-%dT%H:%M:%SZ} by {by}{ip} added: {opened}"
-
-
-def _within_budget(plan: Plan, budget: int) -> Plan:
-    order = sorted(
-        (i for i, d in enumerate(plan.decisions) if d.is_action),
-        key=lambda i: PRIORITY.get(plan.decisions[i].action, 9),
-    )
-    deferred = set(order[budget:])
-    decisions = tuple(
-        d.with_outcome(Outcome.DEFERRED, reason=OVER_BUDGET) if i in deferred else d
-        for i, d in enumerate(plan.decisions)
-    )
-    return replace(plan, decisions=decisions)

@@ -32,7 +32,7 @@ from ..errors import describe_error
 from ..estate import Image, RegionEstate
 from ..executor import Executor, never_stop
 from ..families import FamilyTagError, family_of
-from ..inventory import InventoryError, image_from, pages, parse_time
+from ..inventory import image_from, pages, parse_time
 from ..plan import Action, Decision, Outcome, Plan
 from ..policies.staleness import (
     JOB,
@@ -58,6 +58,7 @@ from ..rebuild_inventory import (
 )
 from ..report import Report
 from ..settings import Mode, Settings
+from .common import report_of, run_regions, within_budget
 
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 
@@ -81,17 +82,8 @@ def run_rebuild(
         regions = settings.regions
         account = clients.account_id(regions[0])
         plans, errors = _sweep(settings, clients, now, should_stop, account)
-    return Report(
-        job=JOB,
-        mode=settings.mode,
-        account=account,
-        regions=regions,
-        plans=plans,
-        settings=settings,
-        started=started,
-        finished=datetime.now(UTC),
-        api_calls=dict(clients.counter.calls),
-        errors=errors,
+    return report_of(
+        JOB, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
     )
 
 
@@ -113,21 +105,12 @@ def _sweep(
     executor = Executor(
         clients, settings.mode, now, should_stop, job=JOB, appliers=rebuild_appliers(clients, settings)
     )
-    budget = settings.max_actions
-    plans: list[Plan] = []
-    errors: list[str] = []
-    for region in settings.regions:
-        try:
-            estate = read_images(clients, region, account)
-        except InventoryError as err:
-            errors.append(f"{region}: {err}")
-            continue
-        plan = plan_region(clients, region, estate, policy, now)
-        plan = _within_budget(plan, budget)
-        plan = executor.apply(plan)
-        budget = max(0, budget - sum(1 for d in plan.decisions if _costs(d)))
-        plans.append(plan)
-    return tuple(plans), tuple(errors)
+
+    def plan(region: str, budget: int) -> Plan:
+        estate = read_images(clients, region, account)
+        return within_budget(plan_region(clients, region, estate, policy, now), budget)
+
+    return run_regions(settings.regions, settings.max_actions, plan, executor)
 
 
 def plan_region(
@@ -188,24 +171,6 @@ def _stale_sentence(d: RebuildDecision) -> str:
         elif kind is StaleKind.BASE_MOVED:
             parts.append(f"its base moved on to {d.base_image_id}")
     return "stale: " + " and ".join(parts)
-
-
-def _costs(d: Decision) -> bool:
-    return d.action is Action.REBUILD and d.outcome is not Outcome.DEFERRED
-
-
-def _within_budget(plan: Plan, budget: int) -> Plan:
-    out: list[Decision] = []
-    for d in plan.decisions:
-        if d.action is Action.REBUILD:
-            if budget <= 0:
-                d = d.with_outcome(
-                    Outcome.DEFERRED,
-                    reason="deferred: over this run's MaxActionsPerRun; the next run continues",
-                )
-            budget -= 1
-        out.append(d)
-    return replace(plan, decisions=tuple(out))
 
 
 # -- completion ------------------------------------------------------------------------------

@@ -15,15 +15,13 @@ from typing import Any
 
 from ..events import ImageEvent
 from ..executor import Executor, never_stop
-from ..inventory import InventoryError
-from ..plan import Action, Decision, Outcome, Plan
+from ..plan import Plan
 from ..policies.tagging import JOB, CreatorInfo, TagSettings, plan_tagging
 from ..report import Report
 from ..settings import Settings
 from ..tag_actions import tag_appliers
 from ..tag_inventory import TagEstate, read_all, read_named
-
-FREE_ACTIONS = frozenset({Action.KEEP, Action.NOTIFY})
+from .common import report_of, run_regions, within_budget
 
 
 def run_tags(
@@ -43,41 +41,23 @@ def run_tags(
         propagate_tags=settings.propagate_tags,
         escalation_days=settings.tag_escalation_days,
     )
-    budget = settings.max_actions
-    plans: list[Plan] = []
-    errors: list[str] = []
-    for region in regions:
-        try:
-            read = (
-                read_named(clients, region, account, event.image_ids)
-                if event
-                else read_all(clients, region, account)
-            )
-        except InventoryError as err:
-            errors.append(f"{region}: {err}")
-            continue
+
+    def plan(region: str, budget: int) -> Plan:
+        read = (
+            read_named(clients, region, account, event.image_ids)
+            if event
+            else read_all(clients, region, account)
+        )
         creators = _creators(event) if event else {}
-        plan = plan_tagging(
+        planned = plan_tagging(
             read.estate, settings.required_tags, tag_settings, now, creators, read.snapshot_tags
         )
-        plan = _for_event(plan, read, event) if event else _with_problems(plan, read)
-        plan = _within_budget(plan, budget)
-        plan = executor.apply(plan)
-        budget = max(
-            0, budget - sum(1 for d in plan.decisions if _costs(d) and d.outcome is not Outcome.DEFERRED)
-        )
-        plans.append(plan)
-    return Report(
-        job=JOB,
-        mode=settings.mode,
-        account=account,
-        regions=regions,
-        plans=tuple(plans),
-        settings=settings,
-        started=started,
-        finished=datetime.now(UTC),
-        api_calls=dict(clients.counter.calls),
-        errors=tuple(errors),
+        planned = _for_event(planned, read, event) if event else _with_problems(planned, read)
+        return within_budget(planned, budget)
+
+    plans, errors = run_regions(regions, settings.max_actions, plan, executor)
+    return report_of(
+        JOB, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
     )
 
 
@@ -110,21 +90,3 @@ def _for_event(plan: Plan, read: TagEstate, event: ImageEvent) -> Plan:
 
 def _with_problems(plan: Plan, read: TagEstate) -> Plan:
     return replace(plan, errors=plan.errors + read.problems) if read.problems else plan
-
-
-def _costs(decision: Decision) -> bool:
-    return decision.action not in FREE_ACTIONS
-
-
-def _within_budget(plan: Plan, budget: int) -> Plan:
-    out: list[Decision] = []
-    for d in plan.decisions:
-        if _costs(d):
-            if budget <= 0:
-                d = d.with_outcome(
-                    Outcome.DEFERRED,
-                    reason="deferred: over this run's MaxActionsPerRun; the next run continues",
-                )
-            budget -= 1
-        out.append(d)
-    return replace(plan, decisions=tuple(out))

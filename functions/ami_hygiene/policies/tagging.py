@@ -244,7 +244,9 @@ def _non_compliant(
     by = f"; created by {who}" if who else ""
     escalated = image.tags.get(TAG_ESCALATED_AT)
     status = (
-        [f"escalated on {escalated}: rotation retires it unless a safety rule keeps it"] if escalated else []
+        [f"escalated on {escalated or '?'}: rotation retires it unless a safety rule keeps it"]
+        if escalated is not None
+        else []
     )
     if creator is not None:
         seen = creator.describe()
@@ -266,7 +268,8 @@ def _non_compliant(
         extra.append(f"within the {settings.grace_hours}-hour grace period{by}")
 
     days = settings.escalation_days
-    if days and not escalated and image.is_available and age >= timedelta(days=days):
+    # Any marker, even an empty one, means "already escalated": never overwrite it.
+    if days and escalated is None and image.is_available and age >= timedelta(days=days):
         marker = {TAG_ESCALATED_AT: _iso(now)}
         out.append(
             _decision(
