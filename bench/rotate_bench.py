@@ -180,11 +180,22 @@ def _measure(
     return seconds, usage.ru_maxrss / 1024, code, Counter(calls)
 
 
-def run_ours(env: dict[str, str], counter: RequestCounter, workdir: Path) -> Run:
-    out = workdir / "ours.json"
+# Our jobs, each in report mode on the same estate: (job, extra flags).
+OUR_JOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("rotate", ()),
+    ("tags", ("--required-tags", "Owner,Environment=^(prod|staging|dev)$")),
+    ("public", ()),
+    ("rebuild", ()),
+)
+
+
+def run_ours(
+    env: dict[str, str], counter: RequestCounter, workdir: Path, job: str = "rotate", *flags: str
+) -> Run:
+    out = workdir / ("ours.json" if job == "rotate" else f"ours-{job}.json")
     cmd = [
         str(ROOT / ".venv/bin/ami-hygiene"),
-        "rotate",
+        job,
         "--region",
         REGION,
         "--mode",
@@ -193,15 +204,15 @@ def run_ours(env: dict[str, str], counter: RequestCounter, workdir: Path) -> Run
         "json",
         "--output",
         str(out),
+        *flags,
     ]
     seconds, peak, code, calls = _measure(cmd, env, counter)
     report = json.loads(out.read_text())
-    acted = sum(
-        1
-        for d in report["decisions"]
-        if d["action"] in ("disable", "deregister") and d["outcome"] == "planned"
+    acted = len(
+        {d["image_id"] for d in report["decisions"] if d["action"] != "keep" and d["outcome"] == "planned"}
     )
-    return Run("ami-hygiene", seconds, peak, dict(calls), acted, code)
+    tool = "ami-hygiene" if job == "rotate" else f"ami-hygiene {job}"
+    return Run(tool, seconds, peak, dict(calls), acted, code)
 
 
 def run_custodian(env: dict[str, str], counter: RequestCounter, workdir: Path) -> tuple[Run, set[str]]:
@@ -275,7 +286,7 @@ def bench(size: int, with_c7n: bool) -> dict[str, Any]:
         }
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            runs = [run_ours(env, counter, work)]
+            runs = [run_ours(env, counter, work, job, *flags) for job, flags in OUR_JOBS]
             unsafe: dict[str, int] = {}
             if with_c7n:
                 c7n_run, ids = run_custodian(env, counter, work)

@@ -255,6 +255,20 @@ SPECS: tuple[ParameterSpec, ...] = (
         jobs=(PUBLIC,),
     ),
     ParameterSpec(
+        "SharingChecksPerRun",
+        "Permission reads per scan",
+        "Images whose launch and snapshot permissions a scheduled scan reads one by one (EC2 has no bulk "
+        "read); a larger estate is covered in a slice that moves on daily. Public images and snapshots are "
+        "found every scan regardless.",
+        "Number",
+        1000,
+        "SharingChecksPerRun must be a whole number from 1 to 100000.",
+        min_value=1,
+        max_value=100000,
+        env_var="SHARING_CHECKS_PER_RUN",
+        jobs=(PUBLIC,),
+    ),
+    ParameterSpec(
         "RebuildMode",
         "Rebuild mode",
         "report: report the image families due for a rebuild. enforce: also start their Image Builder "
@@ -387,7 +401,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "Tag policy",
         ("TagPolicyMode", "RequiredTags", "TagGraceHours", "TagEscalationDays", "PropagateTags"),
     ),
-    ("Public sharing", ("PublicSharingMode",)),
+    ("Public sharing", ("PublicSharingMode", "SharingChecksPerRun")),
     (
         "Rebuild",
         (

@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="accounts, organization or OU ARNs images may be shared with [ALLOWED_SHARE_ACCOUNTS]",
     )
     public.add_argument("--max-actions", type=int, help="most changes in one run [MAX_ACTIONS, 100]")
+    public.add_argument(
+        "--sharing-checks-per-run",
+        type=int,
+        help="images whose permissions are read one by one per sweep [SHARING_CHECKS_PER_RUN, 1000]",
+    )
 
     rebuild = sub.add_parser("rebuild", help="start a patch build for stale image families")
     _add_common(rebuild)
@@ -199,6 +204,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "tag_grace_hours",
         "tag_escalation_days",
         "propagate_tags",
+        "sharing_checks_per_run",
         "max_image_age_days",
         "family_pipelines",
         "automation_role_arn",

@@ -47,6 +47,8 @@ _INT_SETTINGS: dict[str, tuple[str, int, IntRange]] = {
     # tags job
     "tag_grace_hours": ("TAG_GRACE_HOURS", 24, IntRange(0, 8760)),
     "tag_escalation_days": ("TAG_ESCALATION_DAYS", 0, IntRange(0, 3650)),
+    # public job: images whose permissions a sweep reads one by one
+    "sharing_checks_per_run": ("SHARING_CHECKS_PER_RUN", 1000, IntRange(1, 100000)),
     # rebuild job
     "max_image_age_days": ("MAX_IMAGE_AGE_DAYS", 30, IntRange(1, 3650)),
 }
@@ -79,6 +81,7 @@ class Settings:
     tag_grace_hours: int = 24
     tag_escalation_days: int = 0
     propagate_tags: tuple[str, ...] | None = None
+    sharing_checks_per_run: int = 1000
     # rebuild job: the age limit, family -> Image Builder pipeline ARN, and what
     # the SSM runbooks need for families without a pipeline.
     max_image_age_days: int = 30

@@ -40,12 +40,17 @@ def read_sharing(
     *,
     per_resource: bool = True,
     only: Iterable[str] | None = None,
+    limit: int | None = None,
+    day: int = 0,
 ) -> SharingEstate:
     """The images of `account_id` in `region`, their snapshots' sharing and the region's setting.
 
     `only`: image and snapshot ids (e.g. from an event); per-resource reads are
     then made for those images, the images using those snapshots, and their
-    snapshots. InventoryError when the images themselves cannot be listed.
+    snapshots. `limit`: at most this many images get per-resource reads, a
+    slice that moves on each `day` (see `rotating_slice`); the others are still
+    judged public or not from the page reads. InventoryError when the images
+    themselves cannot be listed.
     """
     ec2 = clients.ec2(region)
     raw = list_owned_images(ec2, region)
@@ -58,22 +63,23 @@ def read_sharing(
     )
 
     wanted = set(only) if only is not None else None
-    chosen = [i for i in images if i.owner_id == account_id and _named(i, wanted)]
+    listed = [i for i in images if i.owner_id == account_id and _named(i, wanted)]
+    checked = rotating_slice(listed, limit, day) if per_resource else []
     sharing: dict[str, Sharing] = {}
-    if per_resource:
-        for image in chosen:
-            found = read_launch_permissions(ec2, image.image_id)
-            if found.error:
-                problems.append(f"launch permissions of {image.image_id} not read: {found.error}")
-            sharing[image.image_id] = found
+    for image in checked:
+        found = read_launch_permissions(ec2, image.image_id)
+        if found.error:
+            problems.append(f"launch permissions of {image.image_id} not read: {found.error}")
+        sharing[image.image_id] = found
 
+    to_read = {s.snapshot_id for i in checked for s in i.snapshots}
     snapshots: dict[str, SnapshotSharing] = {}
-    for snapshot_id in dict.fromkeys(s.snapshot_id for i in chosen for s in i.snapshots):
+    for snapshot_id in dict.fromkeys(s.snapshot_id for i in listed for s in i.snapshots):
         owned = None if owned_snapshots is None else snapshot_id in owned_snapshots
         public = public_snapshots is not None and snapshot_id in public_snapshots
         error = None if public_snapshots is not None else "public snapshots not listed"
         entry = SnapshotSharing(snapshot_id, owned=owned, public=public, error=error)
-        if per_resource and owned:
+        if snapshot_id in to_read and owned:
             entry = _snapshot_sharing(ec2, entry, problems)
         snapshots[snapshot_id] = entry
 
@@ -83,6 +89,23 @@ def read_sharing(
         block_public_access=_block_public_access(ec2, problems),
         problems=tuple(problems),
     )
+
+
+def rotating_slice(images: list[Image], limit: int | None, day: int) -> list[Image]:
+    """At most `limit` of `images` (by image id), a window that moves by `limit` each day.
+
+    EC2 has no bulk read of launch or create-volume permissions, so a sweep of
+    a large estate reads them for one slice a day and covers every image within
+    ceil(n / limit) days, without keeping state between runs. Public images and
+    snapshots are found every run from the page reads; shares made later are
+    caught at once by the CloudTrail event.
+    """
+    if limit is None or len(images) <= limit:
+        return list(images)
+    ordered = sorted(images, key=lambda i: i.image_id)
+    start = (day * limit) % len(ordered)
+    window = ordered[start : start + limit]
+    return window + ordered[: limit - len(window)]
 
 
 def _named(image: Image, wanted: set[str] | None) -> bool:

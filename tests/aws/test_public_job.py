@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +137,23 @@ def test_a_private_account_has_nothing_to_say(seeder: Seeder) -> None:
     report = _run("enforce")
     assert not report.has_findings
     assert report.subject() == "[ami-hygiene] eu-west-1 public: nothing public or foreign-shared"
+
+
+def test_a_large_estate_is_read_a_slice_a_day_and_public_ones_are_found_every_day(seeder: Seeder) -> None:
+    images = [seeder.image(f"many-{n}", 1) for n in range(5)]
+    ec2().modify_image_attribute(ImageId=images[4], LaunchPermission={"Add": [{"UserId": STRANGER}]})
+    public = images[0]
+    ec2().modify_image_attribute(ImageId=public, LaunchPermission={"Add": [{"Group": "all"}]})
+    settings = Settings.load({"REGIONS": REGION}, overrides={"mode": "report", "sharing_checks_per_run": 2})
+    read_per_day: list[set[str]] = []
+    for day in range(3):
+        clients = Clients()
+        report = run_public(settings, clients, now=NOW + timedelta(days=day))
+        assert clients.counter.calls["ec2.DescribeImageAttribute"] == 2
+        by_id = {d.image_id: d for d in report.decisions}
+        # Public is known from the page read, whichever slice is read today.
+        assert by_id[public].action is Action.REVOKE_PUBLIC
+        read_per_day.append({i for i in images if not any("not read" in r for r in by_id[i].reasons)})
+        (account,) = [d for d in report.decisions if d.image_id == ACCOUNT_ID]
+        assert any("account shares read for 2 of 5 images this run" in r for r in account.reasons)
+    assert set().union(*read_per_day) == set(images)  # every image within ceil(5 / 2) = 3 days

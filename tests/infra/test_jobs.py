@@ -231,7 +231,7 @@ def test_new_parameters_are_grouped_and_labelled(synth: Synthesized) -> None:
         "TagEscalationDays",
         "PropagateTags",
     ]
-    assert groups["Public sharing"] == ["PublicSharingMode"]
+    assert groups["Public sharing"] == ["PublicSharingMode", "SharingChecksPerRun"]
     assert groups["Rebuild"][0] == "RebuildMode" and "CreateSamplePipeline" in groups["Rebuild"]
     assert {"TagSweepSchedule", "PublicScanSchedule", "RebuildSchedule"} <= set(groups["Where and when"])
     assert all(name in interface["ParameterLabels"] for name in NEW_PARAMETERS)
@@ -257,6 +257,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         **SHARED,
         "MODE": {"Ref": "PublicSharingMode"},
         "ALLOWED_SHARE_ACCOUNTS": {"Ref": "AllowedShareAccounts"},
+        "SHARING_CHECKS_PER_RUN": {"Ref": "SharingChecksPerRun"},
     },
     "rebuild": {
         **SHARED,

@@ -104,6 +104,7 @@ def test_the_issue_parameters_and_their_defaults(template: dict[str, Any]) -> No
         "TagEscalationDays": "0",
         "PropagateTags": "",
         "PublicSharingMode": "report",
+        "SharingChecksPerRun": "1000",
         "RebuildMode": "report",
         "MaxImageAgeDays": "30",
         "FamilyPipelines": "",
