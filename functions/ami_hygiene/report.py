@@ -132,7 +132,7 @@ class Report:
             f"Settings: {self.view.settings_line(self.settings)}",
             "",
             "Summary",
-            f"  images seen          {s['images']}",
+            f"  {self.view.seen_label:<20} {s['images']}",
             f"  kept                 {s['kept']}",
         ]
         for action, counts in s["actions"].items():

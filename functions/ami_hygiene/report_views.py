@@ -25,6 +25,7 @@ class JobView:
     """The rotate job's view; other jobs override what differs."""
 
     job = "rotate"
+    seen_label = "images seen"
     actions: Sequence[Action] = (Action.DEPRECATE, Action.DISABLE, Action.DEREGISTER)
 
     def summary(self, report: Report) -> dict[str, Any]:
@@ -150,6 +151,7 @@ class TagsView(JobView):
 
 class PublicView(JobView):
     job = "public"
+    seen_label = "resources seen"
     actions = (Action.REVOKE_PUBLIC, Action.REVOKE_ACCOUNTS, Action.BLOCK_PUBLIC_ACCESS)
 
     def summary(self, report: Report) -> dict[str, Any]:
@@ -170,7 +172,7 @@ class PublicView(JobView):
         parts: list[str] = []
         done = "to revoke" if s["would_change"] else "revoked"
         if s["public"]:
-            snapshots = f" ({s['public_snapshots']} snapshots)" if s["public_snapshots"] else ""
+            snapshots = _incl_snapshots(s["public_snapshots"])
             parts.append(f"CRITICAL {s['public']} public{snapshots}")
         if s["foreign_shared"]:
             parts.append(f"{s['foreign_shared']} shared outside the allow-list")
@@ -182,7 +184,7 @@ class PublicView(JobView):
 
     def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
         return [
-            f"  public               {s['public']} ({s['public_snapshots']} snapshots)",
+            f"  public               {s['public']}{_incl_snapshots(s['public_snapshots'])}",
             f"  foreign-shared       {s['foreign_shared']}",
         ]
 
@@ -312,6 +314,10 @@ def _build_ended(d: Decision) -> bool:
 
 def _is_stale(d: Decision) -> bool:
     return any(f.startswith("stale:") for f in d.findings)
+
+
+def _incl_snapshots(n: int) -> str:
+    return f" (incl. {n} snapshot{'s' if n != 1 else ''})" if n else ""
 
 
 def _effective(report: Report) -> Outcome:
