@@ -157,3 +157,13 @@ def test_a_large_estate_is_read_a_slice_a_day_and_public_ones_are_found_every_da
         (account,) = [d for d in report.decisions if d.image_id == ACCOUNT_ID]
         assert any("account shares read for 2 of 5 images this run" in r for r in account.reasons)
     assert set().union(*read_per_day) == set(images)  # every image within ceil(5 / 2) = 3 days
+
+
+def test_the_json_report_says_what_was_removed_and_kept(seeder: Seeder) -> None:
+    image = seeder.image("web-json", 1)
+    ec2().modify_image_attribute(
+        ImageId=image, LaunchPermission={"Add": [{"UserId": STRANGER}, {"UserId": ALLOWED}]}
+    )
+    (decided,) = [d for d in _run("report").to_dict()["decisions"] if d["image_id"] == image]
+    assert decided["action"] == "revoke-accounts" and decided["severity"] == "high"
+    assert decided["removed"] == {"accounts": [STRANGER]} and decided["kept_principals"] == [ALLOWED]

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ..estate import TAG_PUBLIC_ALLOWED, Image, ImageState, RegionEstate, Sharing
 from ..families import FamilyTagError, derived_family, family_of
@@ -120,6 +120,20 @@ class SharingDecision(Decision):
     remove_organizational_units: tuple[str, ...] = ()
     kept_principals: tuple[str, ...] = ()
     severity: Severity = "info"
+
+    def details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"resource_type": self.resource_type, "severity": self.severity}
+        removed = {
+            "groups": list(self.remove_groups),
+            "accounts": list(self.remove_accounts),
+            "organizations": list(self.remove_organizations),
+            "organizational_units": list(self.remove_organizational_units),
+        }
+        if any(removed.values()):
+            out["removed"] = {k: v for k, v in removed.items() if v}
+        if self.kept_principals:
+            out["kept_principals"] = list(self.kept_principals)
+        return out
 
     @property
     def removals(self) -> tuple[str, ...]:
