@@ -122,3 +122,23 @@ def test_public_finds_and_revokes(aws: None) -> None:
     assert code == 0
     perms = ec2.describe_image_attribute(ImageId=image, Attribute="launchPermission")["LaunchPermissions"]
     assert perms == []
+
+
+def test_rebuild_reports_a_stale_family_and_starts_nothing_in_report_mode(aws: None) -> None:
+    s = Seeder(REGION, datetime.now(UTC))
+    image = s.image("legacy-api-v3", 60)
+    code, out = _run(["rebuild", "--max-image-age-days", "30", "--format", "json"])
+    assert code == 0
+    report = json.loads(out)
+    (decision,) = [d for d in report["decisions"] if d["action"] == "rebuild"]
+    assert decision["image_id"] == image and decision["outcome"] == "planned"
+    assert decision["runbook"] == "AWS-UpdateLinuxAmi"
+    # In report mode the summary counts what enforce would start; nothing was started.
+    assert report["summary"]["stale_families"] == 1 and report["summary"]["builds_started"] == 1
+    ssm = Clients().ssm(REGION)
+    assert ssm.describe_automation_executions()["AutomationExecutionMetadataList"] == []
+
+
+def test_rebuild_refuses_a_bad_pipeline_map(aws: None) -> None:
+    code, _ = _run(["rebuild", "--family-pipelines", "web=not-an-arn"])
+    assert code == 2
