@@ -150,7 +150,7 @@ def test_rotation_function_runtime_limits_and_logging(synth: Synthesized) -> Non
         key=lambda n: int(n.split(".")[1]),
     )
     assert props["Runtime"] == newest_python
-    assert (props["Timeout"], props["MemorySize"], props["ReservedConcurrentExecutions"]) == (300, 512, 1)
+    assert (props["Timeout"], props["MemorySize"], props["ReservedConcurrentExecutions"]) == (300, 1024, 1)
     assert props["TracingConfig"] == {"Mode": "Active"}
     log_group = synth.template["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]
     assert log_group["Type"] == "AWS::Logs::LogGroup" and log_group["Properties"]["RetentionInDays"] == 90
