@@ -18,22 +18,14 @@ STALE = ("stale: its newest image is older than the age limit",)
 
 
 def _report(mode: Mode, *decisions: Decision, errors: tuple[str, ...] = ()) -> Report:
-    settings = Settings.parse(
+    settings = Settings.load(
         {
-            "retention_days": 90,
-            "keep_latest": 3,
-            "disable_grace_days": 14,
-            "max_actions": 5,
-            "tag_grace_hours": 24,
-            "tag_escalation_days": 0,
-            "max_image_age_days": 30,
-            "mode": mode.value,
-            "regions": REGION,
-            "price_per_gib_month": 0.05,
-            "allowed_share_accounts": "",
-            "family_pipelines": f"web={PIPELINE}",
-            "automation_role_arn": "arn:aws:iam::123456789012:role/AmiRebuild",
-        }
+            "REGIONS": REGION,
+            "MAX_ACTIONS": "5",
+            "FAMILY_PIPELINES": f"web={PIPELINE}",
+            "AUTOMATION_ROLE_ARN": "arn:aws:iam::123456789012:role/AmiRebuild",
+        },
+        overrides={"mode": mode.value},
     )
     return Report(
         job="rebuild",
