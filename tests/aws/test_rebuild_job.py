@@ -410,3 +410,26 @@ def test_the_handler_refuses_a_malformed_event_and_changes_nothing(seeder: Seede
     )
     assert other["status"] == "rejected"
     assert len(_builds()) == 1
+
+
+def test_an_image_builder_output_its_distribution_did_not_tag_gets_the_family_tags(seeder: Seeder) -> None:
+    bare = boto3.client("imagebuilder", region_name=REGION).create_image_pipeline(
+        name="api",
+        imageRecipeArn=f"arn:aws:imagebuilder:{REGION}:{ACCOUNT_ID}:image-recipe/api-recipe/1.0.0",
+        infrastructureConfigurationArn=INFRA,
+        clientToken="create-api",
+    )["imagePipelineArn"]
+    seeder.image("api-2026-09-01", 45, tags={"ami-hygiene:family": "api", "Owner": "payments"})
+    (started,) = _rebuilds(_run("enforce", family_pipelines=f"api={bare}"))
+    event = complete_build(str(started.build_id))
+
+    report = _run("enforce", event, family_pipelines=f"api={bare}")
+
+    (result,) = report.decisions
+    assert isinstance(result, BuildResult) and result.new_image_id
+    tags = _tags(result.new_image_id)
+    assert tags["ami-hygiene:family"] == "api" and tags["Owner"] == "payments"
+    assert any(r.startswith(f"tagged {result.new_image_id}: ") for r in result.reasons)
+    # Rotation now groups it with the old image, which the next sweep sees as superseded.
+    (fresh,) = _run("enforce", family_pipelines=f"api={bare}").decisions
+    assert fresh.image_id == result.new_image_id

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..build_events import AUTOMATION_FAILED, AUTOMATION_SUCCEEDED, IMAGE_BUILDER_DONE, BuildEvent
 from ..errors import describe_error
-from ..estate import Image, RegionEstate
+from ..estate import TAG_FAMILY, TAG_PIPELINE, Image, RegionEstate
 from ..executor import Executor, never_stop
 from ..families import FamilyTagError, family_of
 from ..inventory import image_from, pages, parse_time
@@ -199,6 +199,15 @@ def _completion(settings: Settings, clients: Any, event: BuildEvent) -> Plan:
     source = images.get(found.source_image_id or "")
     family = _family(event, new, source)
     result = _result(event, found, family, new, source)
+    if result.succeeded and event.kind is BuildKind.IMAGE_BUILDER and new is not None:
+        # The pipeline's distribution may not tag its AMIs with the family's tags; copy
+        # them from the family's previous image so rotation groups the new one with it.
+        source, problem = _previous_of_pipeline(clients, event, settings, found.pipeline_arn, new)
+        errors += [problem] if problem else []
+        if source is not None:
+            family = _family(event, None, source)
+            result, tag_errors = _tag_new_image(settings, clients, event, result, new, source, family)
+            errors += tag_errors
     if result.succeeded and event.kind is BuildKind.SSM_AUTOMATION:
         result, tag_errors = _tag_new_image(settings, clients, event, result, new, source, family)
         errors += tag_errors
@@ -215,6 +224,7 @@ class _Found:
     source_image_id: str | None = None
     duration: timedelta | None = None
     name: str = ""
+    pipeline_arn: str | None = None  # Image Builder: the pipeline that ran the build
 
 
 def _image_builder_build(clients: Any, event: BuildEvent) -> _Found:
@@ -231,7 +241,49 @@ def _image_builder_build(clients: Any, event: BuildEvent) -> _Found:
         new_image_id=str(here[0]["image"]) if here else None,
         duration=ended - created if created and ended >= created else None,
         name=str(image.get("name") or event.name),
+        pipeline_arn=image.get("sourcePipelineArn"),
     )
+
+
+def _previous_of_pipeline(
+    clients: Any, event: BuildEvent, settings: Settings, pipeline_arn: str | None, new: Image
+) -> tuple[Image | None, str]:
+    """The family's newest earlier image, to copy the family's tags from.
+
+    The family FamilyPipelines maps to this pipeline, else the images tagged
+    with it. One DescribeImages (a tag filter); None when there is none.
+    """
+    if not pipeline_arn:
+        return None, ""
+    families = [f for f, arn in settings.family_pipelines.items() if arn == pipeline_arn]
+    tag_filter = (
+        {"Name": f"tag:{TAG_FAMILY}", "Values": families}
+        if families
+        else {"Name": f"tag:{TAG_PIPELINE}", "Values": [pipeline_arn]}
+    )
+    try:
+        raw = list(
+            pages(
+                clients.ec2(event.region),
+                "describe_images",
+                "Images",
+                1000,
+                Owners=["self"],
+                Filters=[tag_filter],
+                IncludeDeprecated=True,
+            )
+        )
+    except (ClientError, BotoCoreError) as err:
+        return (
+            None,
+            f"{event.region}: cannot read the earlier images of {pipeline_arn}: {describe_error(err)}",
+        )
+    earlier = [
+        image_from(r, event.region, event.account, {})
+        for r in raw
+        if r["ImageId"] != new.image_id and r.get("State") == "available"
+    ]
+    return (max(earlier, key=lambda i: (i.creation_date, i.image_id)) if earlier else None), ""
 
 
 def _automation_build(clients: Any, event: BuildEvent) -> _Found:
