@@ -224,6 +224,15 @@ def test_escalation_deprecates_after_the_set_days_and_marks_the_image() -> None:
     assert not [d for d in plan(old, snapshot_tags={}).decisions if d.action is Action.DEPRECATE]
 
 
+def test_the_available_event_after_create_image_sends_no_second_notice() -> None:
+    seen = image(tags={TAG_CREATED_AT: "2024-06-10T11:59:00Z"}, age=timedelta(minutes=5))
+    fresh = image("ami-0000000000000002", age=timedelta(minutes=5))
+    available = CreatorInfo("", "StateChange:available")
+    got = plan(seen, fresh, creators={seen.image_id: available, fresh.image_id: available}, snapshot_tags={})
+    notified = [d.image_id for d in got.decisions if d.action is Action.NOTIFY]
+    assert notified == [fresh.image_id]  # CloudTrail's CreateImage never came for this one
+
+
 def test_a_compliant_image_loses_the_escalation_marker() -> None:
     img = image(tags={**FULL, TAG_ESCALATED_AT: "2024-06-01T00:00:00Z"})
     got = by_action(plan(img, snapshot_tags={"snap-1": GOOD}, escalation_days=7))
@@ -274,7 +283,11 @@ def estates(draw: st.DrawFn) -> tuple[RegionEstate, dict[str, CreatorInfo], dict
     creators = {
         img.image_id: CreatorInfo(
             ARN,
-            draw(st.sampled_from(["CreateImage", "CopyImage", "CreateTags", "DeleteTags"])),
+            draw(
+                st.sampled_from(
+                    ["CreateImage", "CopyImage", "CreateTags", "DeleteTags", "StateChange:available"]
+                )
+            ),
             source_image=draw(st.none() | st.just("ami-0fedcba9876543210")),
         )
         for img in images
@@ -342,7 +355,10 @@ def test_properties(
         assert ds[0].reasons[0].startswith("compliant") == compliant
         old_enough = NOW - img.creation_date >= timedelta(hours=grace)
         # An event's image is told at first sight; a sweep waits for the grace.
-        assert (Action.NOTIFY in actions) == (not compliant and (old_enough or image_id in creators))
+        first_sight = image_id in creators and not (
+            creators[image_id].event_name.startswith("StateChange") and TAG_CREATED_AT in img.tags
+        )
+        assert (Action.NOTIFY in actions) == (not compliant and (old_enough or first_sight))
         # Escalation: only when on, for an available non-compliant image old enough, once.
         due = (
             escalation_days > 0

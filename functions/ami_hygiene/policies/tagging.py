@@ -13,7 +13,8 @@ disabled) the policy plans, each as its own decision:
   whose tags were not read, is not tagged at all (two images could disagree);
 * **notify**: the image breaks a required-tag rule and either an event just
   named it (its creation, or a CreateTags/DeleteTags that left it
-  non-compliant: first sight is told at once) or it is at least
+  non-compliant: first sight is told at once; the "available" state change of
+  an image already auto-tagged is not first sight) or it is at least
   ``grace_hours`` old (a sweep does not nag about images still in grace);
 * **deprecate** (escalation, only with ``escalation_days`` > 0): the image
   is available and has broken a rule for ``escalation_days`` since its
@@ -248,7 +249,7 @@ def _non_compliant(
         if escalated is not None
         else []
     )
-    if creator is not None:
+    if creator is not None and not _seen_before(creator, image):
         seen = creator.describe()
         by = "" if creator.created or not who else by
         out.append(_decision(image, Action.NOTIFY, [*compliance, f"non-compliant: {seen}{by}", *status]))
@@ -286,6 +287,15 @@ def _non_compliant(
             )
         )
     return out
+
+
+def _seen_before(creator: CreatorInfo, image: Image) -> bool:
+    """An "available" event for an image the job already handled (CreateImage came first).
+
+    CreateImage and the state change both arrive for one new image; only the
+    first tells the person, the other falls back to the grace-period rule.
+    """
+    return creator.event_name.startswith("StateChange") and TAG_CREATED_AT in image.tags
 
 
 def _propagation(
