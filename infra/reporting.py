@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ami_hygiene.observability import (
+    EVENTS_IGNORED_METRIC,
     JOB_DIMENSION,
     JOB_IMAGE_METRICS,
     NAMESPACE,
@@ -29,6 +30,8 @@ from ami_hygiene.publisher import REPORT_PREFIX
 from .nag import acknowledge
 from .parameters import StackParameters
 
+# Each job's second graph: work left, failures, refusals, events with nothing to do.
+HEALTH_METRICS = ("ActionsDeferred", "ActionsFailed", RUN_ERRORS_METRIC, EVENTS_IGNORED_METRIC)
 REPORT_EXPIRY = Duration.days(90)
 UNDELIVERED_RETENTION = Duration.days(14)
 
@@ -148,8 +151,16 @@ class Reporting(Construct):
                     width=8,
                 ),
                 cloudwatch.GraphWidget(
-                    title=f"{job}: deferred, failed, errors",
-                    left=[metric(n) for n in ("ActionsDeferred", "ActionsFailed", RUN_ERRORS_METRIC)],
+                    title=f"{job}: deferred, failed, errors, ignored events",
+                    left=[
+                        metric(n)
+                        for n in (
+                            "ActionsDeferred",
+                            "ActionsFailed",
+                            RUN_ERRORS_METRIC,
+                            EVENTS_IGNORED_METRIC,
+                        )
+                    ],
                     width=8,
                 ),
             ]

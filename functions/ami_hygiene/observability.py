@@ -60,7 +60,9 @@ JOB_IMAGE_METRICS: dict[str, tuple[str, ...]] = {
 STORAGE_JOBS = frozenset({"rotate"})
 # Emitted when a run could not start or read a region: bad event, bad settings, errors.
 RUN_ERRORS_METRIC = "RunErrors"
-METRIC_NAMES: tuple[str, ...] = (*RUN_METRICS, RUN_ERRORS_METRIC)
+# Emitted when an event needed nothing done (e.g. a share was removed, not added).
+EVENTS_IGNORED_METRIC = "EventsIgnored"
+METRIC_NAMES: tuple[str, ...] = (*RUN_METRICS, RUN_ERRORS_METRIC, EVENTS_IGNORED_METRIC)
 
 
 def metric_names_for(summary: Mapping[str, Any]) -> set[str]:
@@ -81,6 +83,12 @@ def record_run(job: str, summary: Mapping[str, Any]) -> None:
         if name in emitted:
             metrics.add_metric(name=name, unit=unit, value=float(summary[key] or 0))
     metrics.add_metric(name=RUN_ERRORS_METRIC, unit=MetricUnit.Count, value=float(summary.get("errors", 0)))
+
+
+def record_ignored_event(job: str) -> None:
+    """An event that parsed but asked for nothing (nothing read, nothing changed)."""
+    metrics.add_dimension(name=JOB_DIMENSION, value=job)
+    metrics.add_metric(name=EVENTS_IGNORED_METRIC, unit=MetricUnit.Count, value=1)
 
 
 def record_rejected_run(job: str) -> None:

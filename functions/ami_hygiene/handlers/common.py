@@ -13,7 +13,7 @@ from pydantic import Field
 
 from ..aws import Clients
 from ..events import EventError
-from ..observability import logger, record_rejected_run, record_run
+from ..observability import logger, record_ignored_event, record_rejected_run, record_run
 from ..publisher import Publisher, Target, error_message
 from ..report import Report
 from ..settings import Settings, SettingsError
@@ -83,6 +83,7 @@ def handle(
         why = job.ignore(parsed)
         if why:
             logger.info(f"event needs nothing done: {why}")
+            record_ignored_event(job.name)
             return {"job": job.name, "status": "ignored", "detail": why, "messages": []}
 
     try:
