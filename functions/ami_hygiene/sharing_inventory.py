@@ -26,8 +26,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error
-from .estate import Image, RegionEstate, Sharing
-from .inventory import image_from, list_owned_images, pages, read_launch_permissions
+from .estate import TAG_PUBLIC_ALLOWED, Image, RegionEstate, Sharing
+from .inventory import InventoryError, image_from, list_owned_images, pages, read_launch_permissions
 from .policies.sharing import BlockPublicAccess, SharingEstate, SnapshotSharing
 
 CREATE_VOLUME_PERMISSION = "createVolumePermission"
@@ -53,17 +53,25 @@ def read_sharing(
     themselves cannot be listed.
     """
     ec2 = clients.ec2(region)
-    raw = list_owned_images(ec2, region)
+    wanted = set(only) if only is not None else None
+    raw = list_owned_images(ec2, region) if wanted is None else _named_images(ec2, region, wanted)
     images = tuple(image_from(r, region, account_id, {}) for r in raw)
     problems: list[str] = []
 
-    owned_snapshots = _snapshot_ids(ec2, problems, "owned snapshots", OwnerIds=["self"])
-    public_snapshots = _snapshot_ids(
-        ec2, problems, "public snapshots", OwnerIds=["self"], RestorableByUserIds=["all"]
-    )
-
-    wanted = set(only) if only is not None else None
     listed = [i for i in images if i.owner_id == account_id and _named(i, wanted)]
+    # A sweep lists every owned snapshot; an event only those behind what it named.
+    narrow: dict[str, Any] = {}
+    if wanted is not None:
+        behind = sorted({s.snapshot_id for i in listed for s in i.snapshots})
+        narrow = {"Filters": [{"Name": "snapshot-id", "Values": behind}]}
+    if wanted is not None and not narrow["Filters"][0]["Values"]:
+        owned_snapshots: frozenset[str] | None = frozenset()
+        public_snapshots: frozenset[str] | None = frozenset()
+    else:
+        owned_snapshots = _snapshot_ids(ec2, problems, "owned snapshots", OwnerIds=["self"], **narrow)
+        public_snapshots = _snapshot_ids(
+            ec2, problems, "public snapshots", OwnerIds=["self"], RestorableByUserIds=["all"], **narrow
+        )
     checked = rotating_slice(listed, limit, day) if per_resource else []
     sharing: dict[str, Sharing] = {}
     for image in checked:
@@ -106,6 +114,40 @@ def rotating_slice(images: list[Image], limit: int | None, day: int) -> list[Ima
     start = (day * limit) % len(ordered)
     window = ordered[start : start + limit]
     return window + ordered[: limit - len(window)]
+
+
+def _named_images(ec2: Any, region: str, wanted: set[str]) -> list[dict[str, Any]]:
+    """An event's images, the images using its snapshots, and the allowed-public ones.
+
+    At most three filtered DescribeImages, whatever the estate's size: the
+    guard answers an event in seconds. The allowed-public images decide whether
+    block public access may be turned on in the region.
+    """
+    images = sorted(w for w in wanted if w.startswith("ami-"))
+    snapshots = sorted(w for w in wanted if w.startswith("snap-"))
+    filters = [{"Name": "tag:" + TAG_PUBLIC_ALLOWED, "Values": ["true", "True", "TRUE"]}]
+    queries = [filters]
+    if images:
+        queries.append([{"Name": "image-id", "Values": images}])
+    if snapshots:
+        queries.append([{"Name": "block-device-mapping.snapshot-id", "Values": snapshots}])
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        for query in queries:
+            for raw in pages(
+                ec2,
+                "describe_images",
+                "Images",
+                1000,
+                Owners=["self"],
+                Filters=query,
+                IncludeDisabled=True,
+                IncludeDeprecated=True,
+            ):
+                found[raw["ImageId"]] = raw
+    except (ClientError, BotoCoreError) as err:
+        raise InventoryError(f"cannot read images in {region}: {describe_error(err)}") from err
+    return list(found.values())
 
 
 def _named(image: Image, wanted: set[str] | None) -> bool:

@@ -167,3 +167,29 @@ def test_the_json_report_says_what_was_removed_and_kept(seeder: Seeder) -> None:
     (decided,) = [d for d in _run("report").to_dict()["decisions"] if d["image_id"] == image]
     assert decided["action"] == "revoke-accounts" and decided["severity"] == "high"
     assert decided["removed"] == {"accounts": [STRANGER]} and decided["kept_principals"] == [ALLOWED]
+
+
+def test_an_event_reads_what_it_names_not_the_estate(seeder: Seeder) -> None:
+    for n in range(12):
+        seeder.image(f"other-{n}", 1)
+    published = seeder.image("product-9", 1, tags={TAG_PUBLIC_ALLOWED: "true"})
+    image = seeder.image("web-9", 1)
+    _make_public(image)
+    unfiltered: list[str] = []
+
+    def watch(params: dict[str, Any], **_: Any) -> None:
+        if not params.get("Filters") and not params.get("ImageIds") and not params.get("SnapshotIds"):
+            unfiltered.append(str(params))
+
+    clients = Clients()
+    clients.ec2(REGION).meta.events.register("provide-client-params.ec2.DescribeImages", watch)
+    clients.ec2(REGION).meta.events.register("provide-client-params.ec2.DescribeSnapshots", watch)
+    settings = Settings.load({"REGIONS": REGION}, overrides={"mode": "enforce"})
+    report = run_public(settings, clients, now=NOW, event=parse_sharing_event(_event(image), ACCOUNT_ID))
+
+    assert unfiltered == []
+    assert clients.counter.calls["ec2.DescribeImageAttribute"] == 1
+    assert _launch(image) == []
+    # The allowed-public image was found by its tag: block public access stays off.
+    (account,) = [d for d in report.decisions if d.image_id == ACCOUNT_ID]
+    assert account.action is Action.KEEP and published in " ".join(account.reasons)
