@@ -113,7 +113,10 @@ def _for_event(plan: Plan, event: SharingEvent, images: Any) -> Plan:
     )
     notes: tuple[str, ...] = ()
     if event.resource_type != "account" and not any(d.image_id == event.resource_id for d in decisions):
-        notes = (f"{event.resource_id} ({event.event_name}) is not an image of this account, nor a snapshot behind one: nothing to guard",)
+        notes = (
+            f"{event.resource_id} ({event.event_name}) is not an image of this account, "
+            "nor a snapshot behind one: nothing to guard",
+        )
     return replace(plan, decisions=decisions, errors=plan.errors + notes)
 
 
