@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 
 from ami_hygiene.estate import (
     TAG_DISABLED_AT,
+    TAG_ESCALATED_AT,
     TAG_FAMILY,
     TAG_IMAGE_BUILDER_ARN,
     TAG_RETAIN,
@@ -48,6 +49,7 @@ from ami_hygiene.estate import (
     UsageKind,
 )
 from ami_hygiene.settings import Settings
+from ami_hygiene.tag_rules import parse_required_tags
 
 T = TypeVar("T")
 
@@ -105,6 +107,7 @@ TROUBLES = ("none",) * 10 + (
     "shared-public",
     "sharing-error",
     "sharing-unread",
+    "escalated",  # the tag job's marker: retired early while the image breaks the tag rules
 )
 
 _JITTER = (0, 0, 0, 0, 1, -1, 3600)
@@ -142,6 +145,8 @@ def rotation_settings() -> st.SearchStrategy[Settings]:
         allowed_share_accounts=st.sampled_from(
             (frozenset({ALLOWED_ACCOUNT}), frozenset({ALLOWED_ACCOUNT, ORG_ARN}), frozenset())
         ),
+        # With a rule, an escalated image (never tagged Owner here) breaks it.
+        required_tags=st.sampled_from(((), parse_required_tags("Owner"))),
     )
 
 
@@ -297,6 +302,8 @@ def _draw_tags(
         tags[TAG_FAMILY] = draw(_GOOD_FAMILY)
     if builder == 0:
         tags[TAG_IMAGE_BUILDER_ARN] = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image/{stem}/1.0.0/1"
+    if "escalated" in troubles:
+        tags[TAG_ESCALATED_AT] = "2026-01-01T00:00:00Z"
     if disabled_at == "tag":
         tags[TAG_DISABLED_AT] = _iso(draw(_DISABLED_AT_TIMES))
     elif disabled_at == "bad":
