@@ -222,9 +222,8 @@ def parent_image(image: Image) -> tuple[str, str] | None:
     tagged = image.tags.get(TAG_BASE_IMAGE, "").strip()
     if tagged:
         return tagged, f"tag {TAG_BASE_IMAGE}"
-    # Image has no source field yet; read it once inventory fills one in.
-    source = image.source_image_id
-    if isinstance(source, str) and source:
+    source = image.source_image_id  # DescribeImages SourceImageId
+    if source:
         return source, "SourceImageId"
     copied = image.tags.get(TAG_SOURCE_IMAGE, "").strip()
     if copied:
