@@ -8,6 +8,7 @@ decisions are worth telling a person, and how severe its findings are.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from .settings import Mode, Settings
 if TYPE_CHECKING:
     from .report import Report
 
+TOP_PROBLEMS = 5  # broken rules listed in a tag report's summary, most common first
 # Severities, lowest first: a message carries the highest of its findings.
 SEVERITY_ORDER = ("info", "warning", "medium", "high", "error", "critical")
 
@@ -94,6 +96,9 @@ class TagsView(JobView):
         decisions = report.decisions
         effective = _effective(report)
         non_compliant = {d.image_id for d in decisions if d.findings}
+        # Each image once: its decisions all carry the same findings.
+        findings = {d.image_id: d.findings for d in decisions if d.findings}
+        by_problem = Counter(_problem_kind(f) for fs in findings.values() for f in fs)
         return {
             "non_compliant": len(non_compliant),
             "tagged": _count(decisions, Action.TAG, effective),
@@ -104,6 +109,7 @@ class TagsView(JobView):
             ),
             "notified": _count(decisions, Action.NOTIFY, effective),
             "escalated": _count(decisions, Action.DEPRECATE, effective),
+            "non_compliant_by_problem": dict(by_problem.most_common()),
         }
 
     def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
@@ -115,8 +121,10 @@ class TagsView(JobView):
         return parts
 
     def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+        top = list(s["non_compliant_by_problem"].items())[:TOP_PROBLEMS]
         return [
             f"  non-compliant        {s['non_compliant']}",
+            *(f"    {count:>6}  {problem}" for problem, count in top),
             f"  snapshots tagged     {s['propagated_snapshots']}"
             + (" (would be)" if s["would_change"] else ""),
         ]
@@ -314,6 +322,14 @@ def _build_ended(d: Decision) -> bool:
 
 def _is_stale(d: Decision) -> bool:
     return any(f.startswith("stale:") for f in d.findings)
+
+
+def _problem_kind(finding: str) -> str:
+    """'missing Owner' stays; "Env='x' does not match ^...$" becomes "Env does not match ^...$"."""
+    key, sep, rest = finding.partition("=")
+    if sep and " does not match " in rest:
+        return f"{key} does not match {rest.split(' does not match ', 1)[1]}"
+    return finding
 
 
 def _incl_snapshots(n: int) -> str:

@@ -113,3 +113,23 @@ def test_subject_never_exceeds_the_limit() -> None:
 
 def test_nothing_to_say_when_everything_is_kept() -> None:
     assert not _report(Mode.ENFORCE, [_decision("ami-1", Action.KEEP, Outcome.DONE)]).has_findings
+
+
+def test_a_tag_report_counts_the_broken_rules_most_common_first() -> None:
+    def notify(image_id: str, *findings: str) -> Decision:
+        return _decision(image_id, Action.NOTIFY, findings=findings)
+
+    decisions = [
+        notify("ami-1", "missing Owner", "Env='production' does not match ^(prod|dev)$"),
+        notify("ami-2", "missing Owner", "Env='qa' does not match ^(prod|dev)$"),
+        notify("ami-3", "missing Owner"),
+        _decision("ami-4", Action.KEEP),
+    ]
+    settings = Settings.load({"AWS_REGION": "eu-west-1"})
+    plan = Plan(job="tags", region="eu-west-1", decisions=tuple(decisions))
+    report = Report("tags", Mode.REPORT, "123456789012", ("eu-west-1",), (plan,), settings, NOW, NOW)
+    s = report.summary()
+    assert s["non_compliant"] == 3
+    assert s["non_compliant_by_problem"] == {"missing Owner": 3, "Env does not match ^(prod|dev)$": 2}
+    text = report.render_text()
+    assert "         3  missing Owner\n         2  Env does not match ^(prod|dev)$" in text
