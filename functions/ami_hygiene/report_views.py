@@ -252,7 +252,8 @@ class RebuildView(JobView):
                 else:
                     parts.append(f"{d.family} build {getattr(d, 'status', '')}")
             return parts
-        verb = "to rebuild" if s["would_change"] else "builds started"
+        started = "build started" if s["builds_started"] == 1 else "builds started"
+        verb = "to rebuild" if s["would_change"] else started
         return [f"{s['stale_families']} stale", f"{s['builds_started']} {verb}"]
 
     def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:

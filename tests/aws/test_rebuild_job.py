@@ -120,7 +120,7 @@ def test_a_stale_family_gets_exactly_one_build_and_a_second_run_starts_none(seed
     assert f"started Image Builder build {build['arn']}" in started.reasons
     s = first.summary()
     assert (s["stale_families"], s["builds_started"]) == (1, 1)
-    assert first.subject() == "[ami-hygiene] eu-west-1 rebuild: 1 stale, 1 builds started"
+    assert first.subject() == "[ami-hygiene] eu-west-1 rebuild: 1 stale, 1 build started"
 
     second = _run("enforce")
     assert _rebuilds(second) == []

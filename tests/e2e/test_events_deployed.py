@@ -208,7 +208,7 @@ def test_a_stale_family_gets_one_build_and_its_completion_names_the_new_image(
     )["imageSummaryList"]
     assert len(builds) == 1
     [started] = deployed.messages()  # the second run found the build running: nothing to say
-    assert started["Subject"] == f"[ami-hygiene] {REGION} rebuild: 1 stale, 1 builds started"
+    assert started["Subject"] == f"[ami-hygiene] {REGION} rebuild: 1 stale, 1 build started"
 
     event = complete_build(builds[0]["arn"])
     done = deployed.handler(event, deployed.context)
