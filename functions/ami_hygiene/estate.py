@@ -160,16 +160,3 @@ class RegionEstate:
             for snap in image.snapshots:
                 users.setdefault(snap.snapshot_id, set()).add(image.image_id)
         return users
-
-    def with_sharing(self, more: Mapping[str, Sharing]) -> RegionEstate:
-        merged = dict(self.sharing)
-        merged.update(more)
-        return RegionEstate(
-            region=self.region,
-            account_id=self.account_id,
-            images=self.images,
-            usages=self.usages,
-            sharing=merged,
-            references_checked=self.references_checked,
-            unread_sources=self.unread_sources,
-        )

@@ -86,20 +86,25 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
     return estate
 
 
+def find_images(
+    ec2: Any, *, owners: tuple[str, ...] = ("self",), filters: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """DescribeImages in 1000-image pages, disabled and deprecated images included.
+
+    `owners=()` reads any owner's images (e.g. by image id, to see who owns them).
+    """
+    query: dict[str, Any] = {"IncludeDisabled": True, "IncludeDeprecated": True}
+    if owners:
+        query["Owners"] = list(owners)
+    if filters:
+        query["Filters"] = filters
+    return list(pages(ec2, "describe_images", "Images", 1000, **query))
+
+
 def list_owned_images(ec2: Any, region: str) -> list[dict[str, Any]]:
     """Every image the account owns in `region`, disabled and deprecated ones too, in 1000-image pages."""
     try:
-        return list(
-            pages(
-                ec2,
-                "describe_images",
-                "Images",
-                1000,
-                Owners=["self"],
-                IncludeDisabled=True,
-                IncludeDeprecated=True,
-            )
-        )
+        return find_images(ec2)
     except (ClientError, BotoCoreError) as err:
         raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
 

@@ -73,10 +73,6 @@ class Decision:
         """Job-specific fields for the JSON report; subclasses add theirs."""
         return {}
 
-    @property
-    def reclaim_gib(self) -> int:
-        return sum(s.size_gib for s in self.snapshots)
-
     def with_outcome(
         self,
         outcome: Outcome,

@@ -27,7 +27,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error
 from .estate import TAG_PUBLIC_ALLOWED, Image, RegionEstate, Sharing
-from .inventory import InventoryError, image_from, list_owned_images, pages, read_launch_permissions
+from .inventory import (
+    InventoryError,
+    find_images,
+    image_from,
+    list_owned_images,
+    pages,
+    read_launch_permissions,
+)
 from .policies.sharing import BlockPublicAccess, SharingEstate, SnapshotSharing
 
 CREATE_VOLUME_PERMISSION = "createVolumePermission"
@@ -134,17 +141,7 @@ def _named_images(ec2: Any, region: str, wanted: set[str]) -> list[dict[str, Any
     found: dict[str, dict[str, Any]] = {}
     try:
         for query in queries:
-            for raw in pages(
-                ec2,
-                "describe_images",
-                "Images",
-                1000,
-                Owners=["self"],
-                Filters=query,
-                IncludeDisabled=True,
-                IncludeDeprecated=True,
-            ):
-                found[raw["ImageId"]] = raw
+            found.update((raw["ImageId"], raw) for raw in find_images(ec2, filters=query))
     except (ClientError, BotoCoreError) as err:
         raise InventoryError(f"cannot read images in {region}: {describe_error(err)}") from err
     return list(found.values())

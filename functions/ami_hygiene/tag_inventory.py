@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error
 from .estate import RegionEstate
-from .inventory import InventoryError, image_from, list_owned_images, pages
+from .inventory import InventoryError, find_images, image_from, list_owned_images, pages
 
 PAGE = 1000
 FILTER_VALUES = 200  # EC2 accepts up to 200 values per filter
@@ -55,17 +55,7 @@ def read_named(clients: Any, region: str, account_id: str, image_ids: Iterable[s
     ids = list(dict.fromkeys(image_ids))
     ec2 = clients.ec2(region)
     try:
-        raw = list(
-            pages(
-                ec2,
-                "describe_images",
-                "Images",
-                PAGE,
-                Filters=[{"Name": "image-id", "Values": ids}],
-                IncludeDisabled=True,
-                IncludeDeprecated=True,
-            )
-        )
+        raw = find_images(ec2, owners=(), filters=[{"Name": "image-id", "Values": ids}])
     except (ClientError, BotoCoreError) as err:
         raise InventoryError(
             f"cannot read images {', '.join(ids)} in {region}: {describe_error(err)}"
@@ -91,20 +81,8 @@ def read_named(clients: Any, region: str, account_id: str, image_ids: Iterable[s
             break
         snapshots.update(read)
         try:
-            sharers.extend(
-                r
-                for r in pages(
-                    ec2,
-                    "describe_images",
-                    "Images",
-                    PAGE,
-                    Owners=["self"],
-                    Filters=[{"Name": "block-device-mapping.snapshot-id", "Values": chunk}],
-                    IncludeDisabled=True,
-                    IncludeDeprecated=True,
-                )
-                if r["ImageId"] not in found
-            )
+            users = find_images(ec2, filters=[{"Name": "block-device-mapping.snapshot-id", "Values": chunk}])
+            sharers.extend(r for r in users if r["ImageId"] not in found)
         except (ClientError, BotoCoreError) as err:
             # Unknown sharing: nothing is propagated rather than tag a shared snapshot.
             snapshots = None

@@ -32,7 +32,7 @@ from ..errors import describe_error
 from ..estate import TAG_FAMILY, TAG_PIPELINE, Image, RegionEstate
 from ..executor import Executor, never_stop
 from ..families import FamilyTagError, family_of
-from ..inventory import image_from, pages, parse_time
+from ..inventory import find_images, image_from, parse_time
 from ..plan import Action, Decision, Outcome, Plan
 from ..policies.staleness import (
     JOB,
@@ -262,17 +262,7 @@ def _previous_of_pipeline(
         else {"Name": f"tag:{TAG_PIPELINE}", "Values": [pipeline_arn]}
     )
     try:
-        raw = list(
-            pages(
-                clients.ec2(event.region),
-                "describe_images",
-                "Images",
-                1000,
-                Owners=["self"],
-                Filters=[tag_filter],
-                IncludeDeprecated=True,
-            )
-        )
+        raw = find_images(clients.ec2(event.region), filters=[tag_filter])
     except (ClientError, BotoCoreError) as err:
         return (
             None,
@@ -318,17 +308,7 @@ def _images(clients: Any, region: str, account: str, ids: list[str | None]) -> t
     if not wanted:
         return {}, ""
     try:
-        raw = list(
-            pages(
-                clients.ec2(region),
-                "describe_images",
-                "Images",
-                1000,
-                Filters=[{"Name": "image-id", "Values": wanted}],
-                IncludeDisabled=True,
-                IncludeDeprecated=True,
-            )
-        )
+        raw = find_images(clients.ec2(region), owners=(), filters=[{"Name": "image-id", "Values": wanted}])
     except (ClientError, BotoCoreError) as err:
         return {}, f"{region}: cannot read images {', '.join(wanted)}: {describe_error(err)}"
     return {r["ImageId"]: image_from(r, region, account, {}) for r in raw}, ""
