@@ -4,8 +4,8 @@ Every setting flag overrides the environment variable of the same name
 (--retention-days <-> RETENTION_DAYS). Credentials come from the standard AWS
 chain; AWS_ENDPOINT_URL points the run at another endpoint (the sandbox).
 
-Exit codes: 0 the run completed (findings are not errors); 1 an action or a
-region failed; 2 bad arguments, settings or credentials.
+Exit codes: 0 the run completed (findings are not errors); 1 an action failed or
+something could not be read (a usage source, a region); 2 bad arguments, settings or credentials.
 """
 
 from __future__ import annotations
@@ -187,7 +187,8 @@ def _run_job(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
         print(f"ami-hygiene: error: {describe_error(err)}", file=sys.stderr)
         return EXIT_FAILED
     write_report(report, args.format, args.output, out)
-    return EXIT_FAILED if report.failed or report.errors else EXIT_OK
+    # Any error (an unreadable source, region or account) fails the run, not only a failed action.
+    return EXIT_FAILED if report.failed or report.all_errors else EXIT_OK
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error
 from .estate import TAG_DISABLED_AT, TAG_RETIRED_AT, TAG_RETIRED_BY
+from .launch_record import record_of
 from .plan import Action, Decision, Outcome, Plan, SnapshotResult
 from .settings import Mode
 
@@ -91,10 +92,15 @@ class Executor:
     def _disable(self, ec2: Any, decision: Decision) -> Decision:
         # Tag first: a disabled image without our tag would look disabled by
         # someone else and never be retired; a tag on an image whose disabling
-        # failed is harmless (the next run overwrites it).
+        # failed is harmless (the next run overwrites it). DisableImage drops
+        # every launch permission, so who it was shared with is recorded in the
+        # same call: no disabled image without its record.
+        record = _record_tags(decision)
+        if record is None:  # the policy keeps such images; a safety net
+            return decision.with_outcome(Outcome.FAILED, error=UNRECORDABLE)
         ec2.create_tags(
             Resources=[decision.image_id],
-            Tags=[{"Key": TAG_DISABLED_AT, "Value": _iso(self.now)}],
+            Tags=[{"Key": TAG_DISABLED_AT, "Value": _iso(self.now)}, *record],
         )
         ec2.disable_image(ImageId=decision.image_id)
         return decision.with_outcome(Outcome.DONE)
@@ -102,14 +108,22 @@ class Executor:
     def _deregister(self, ec2: Any, decision: Decision) -> Decision:
         # The retired-by tag lets a Recycle Bin rule keep what we delete restorable.
         doomed = [s.snapshot_id for s in decision.snapshots]
-        ec2.create_tags(
-            Resources=[decision.image_id, *doomed],
-            # Recycle Bin rules match a tag value exactly: the job name, the time apart.
-            Tags=[
-                {"Key": TAG_RETIRED_BY, "Value": self.job},
-                {"Key": TAG_RETIRED_AT, "Value": _iso(self.now)},
-            ],
-        )
+        # Recycle Bin rules match a tag value exactly: the job name, the time apart.
+        retired = [
+            {"Key": TAG_RETIRED_BY, "Value": self.job},
+            {"Key": TAG_RETIRED_AT, "Value": _iso(self.now)},
+        ]
+        record = _record_tags(decision)
+        if record is None:
+            return decision.with_outcome(Outcome.FAILED, error=UNRECORDABLE)
+        if record:
+            # Only the image carries who it was shared with (an image restored
+            # from the Recycle Bin comes back without its launch permissions).
+            ec2.create_tags(Resources=[decision.image_id], Tags=[*retired, *record])
+            if doomed:
+                ec2.create_tags(Resources=doomed, Tags=retired)
+        else:
+            ec2.create_tags(Resources=[decision.image_id, *doomed], Tags=retired)
         response = ec2.deregister_image(ImageId=decision.image_id, DeleteAssociatedSnapshots=bool(doomed))
         results = _snapshot_results(response, doomed)
         failed = [r for r in results if not r.deleted]
@@ -121,6 +135,15 @@ class Executor:
                 snapshot_results=results,
             )
         return decision.with_outcome(Outcome.DONE, snapshot_results=results)
+
+
+def _record_tags(decision: Decision) -> list[dict[str, str]] | None:
+    """The launch-permission record of a decision, as CreateTags takes it; None if it cannot be."""
+    tags = record_of(decision.shared_with).tags() if decision.shared_with else {}
+    return None if tags is None else [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+UNRECORDABLE = "not applied: its launch permissions are too many to record, and retiring would drop them"
 
 
 def _snapshot_results(response: dict[str, Any], doomed: list[str]) -> tuple[SnapshotResult, ...]:

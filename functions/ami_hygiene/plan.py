@@ -64,6 +64,9 @@ class Decision:
     # What is wrong with the image whatever the action (a broken tag rule, a
     # public permission, a stale base), as sentences; empty when nothing is.
     findings: tuple[str, ...] = ()
+    # DISABLE / DEREGISTER: the allow-listed principals the image is shared
+    # with; DisableImage drops them, so the executor records them first.
+    shared_with: tuple[str, ...] = ()
 
     @property
     def is_action(self) -> bool:

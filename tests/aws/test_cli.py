@@ -85,6 +85,24 @@ def test_a_failed_action_exits_1(old_images: list[str], monkeypatch: pytest.Monk
     assert json.loads(out)["summary"]["failed"] == 3
 
 
+def test_a_denied_usage_source_retires_nothing_reports_an_error_and_exits_1(
+    old_images: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied_clients(*args: Any, **kwargs: Any) -> Clients:
+        clients = Clients(*args, **kwargs)
+        deny(clients.session, "ec2", "DescribeLaunchTemplateVersions")
+        return clients
+
+    monkeypatch.setattr(cli, "Clients", denied_clients)
+    code, out = _run(["rotate", "--mode", "enforce", "--format", "json"])
+    report = json.loads(out)
+    assert code == 1
+    assert {d["action"] for d in report["decisions"]} == {"keep"}
+    assert report["summary"]["errors"] == 1
+    (error,) = report["errors"]
+    assert "launch-templates" in error and "UnauthorizedOperation" in error
+
+
 # -- the other jobs ------------------------------------------------------------------------------
 
 

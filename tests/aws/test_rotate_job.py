@@ -180,3 +180,23 @@ def test_an_unreadable_usage_source_stops_retirement_in_that_region(estate: dict
     report = _rotate("enforce", clients=clients)
     assert not [d for d in report.decisions if d.action.value in ("disable", "deregister")]
     assert any("AccessDenied" in r for d in report.decisions for r in d.reasons)
+    # ... and the denial is an error, not only a reason: it must not stay invisible.
+    assert any("launch-templates" in e and "AccessDenied" in e for e in report.all_errors)
+    assert report.severity == "error"
+
+
+def test_disabling_an_allow_listed_share_records_it_before_ec2_drops_it(estate: dict[str, str]) -> None:
+    # EC2's DisableImage removes every launch permission and EnableImage does not restore them.
+    shared = estate["base-al2023-1.2.0"]  # base[10] in the demo: shared with ALLOWED_ACCOUNT only
+    report = _rotate("enforce")
+    decision = next(d for d in report.decisions if d.image_id == shared)
+    assert decision.action.value == "disable" and decision.outcome.value == "done"
+    ec2 = boto3.client("ec2", region_name=REGION)
+    image = ec2.describe_images(ImageIds=[shared], IncludeDisabled=True)["Images"][0]
+    tags = {t["Key"]: t["Value"] for t in image["Tags"]}
+    assert tags["ami-hygiene:launch-permissions"] == ALLOWED_ACCOUNT
+    permissions = ec2.describe_image_attribute(ImageId=shared, Attribute="launchPermission")
+    assert permissions["LaunchPermissions"] == []
+    ec2.enable_image(ImageId=shared)
+    again = ec2.describe_image_attribute(ImageId=shared, Attribute="launchPermission")
+    assert again["LaunchPermissions"] == []  # the record is what brings them back (ami-hygiene restore)

@@ -344,6 +344,30 @@ def test_deprecation_ignores_usage_but_says_so() -> None:
     ) in d.reasons
 
 
+def test_a_public_image_is_never_deprecated_past_two_years_after_creation() -> None:
+    # EnableImageDeprecation: at most 2 years after creation for a public AMI.
+    settings = _settings(retention_days=1000)
+    d = _decision(_plan(_estate(*_newest(), _image("ami-old", 600, public=True)), settings), "ami-old")
+    assert d.action is Action.DEPRECATE
+    assert d.deprecate_at == NOW - timedelta(days=600) + timedelta(days=730)
+    assert "capped at 2 years after creation" in d.reasons[0]
+
+
+def test_a_public_image_past_its_two_years_gets_no_deprecation() -> None:
+    settings = _settings(retention_days=1000)
+    d = _decision(_plan(_estate(*_newest(), _image("ami-old", 800, public=True)), settings), "ami-old")
+    assert d.action is Action.KEEP and d.deprecate_at is None
+    assert "2 years after its creation, which is past" in d.reasons[0]
+
+
+def test_a_private_image_is_never_deprecated_past_ten_years_from_now() -> None:
+    # An image stamped in the future (a skewed clock) would ask for more than EC2's 10 years.
+    settings = _settings(retention_days=3650)
+    newer = [_image(f"ami-web-new{n}", -6 - n, f"web-v9{n}") for n in range(3)]
+    d = _decision(_plan(_estate(*newer, _image("ami-old", -5)), settings), "ami-old")
+    assert d.action is Action.DEPRECATE and d.deprecate_at == NOW + timedelta(days=3650)
+
+
 def test_a_later_deprecation_is_brought_forward() -> None:
     d = _decide(_image("ami-old", 10, deprecation_time=NOW + timedelta(days=365)))
     assert d.action is Action.DEPRECATE and d.deprecate_at == NOW + timedelta(days=80)
@@ -501,8 +525,22 @@ def test_an_image_known_public_from_describe_images_is_kept_before_sharing_is_re
 
 def test_an_image_shared_only_with_the_allow_list_is_retired() -> None:
     d = _decide(_image("ami-old", 400), sharing={"ami-old": Sharing(accounts=frozenset({ALLOWED}))})
-    assert d.action is Action.DISABLE
-    assert f"shared only with allow-listed {ALLOWED}" in d.reasons
+    assert d.action is Action.DISABLE and d.shared_with == (ALLOWED,)
+    assert any(r.startswith(f"shared only with allow-listed {ALLOWED}: they lose access") for r in d.reasons)
+
+
+def test_an_image_shared_with_more_principals_than_the_record_holds_is_kept() -> None:
+    # DisableImage drops launch permissions for good; restore needs the record (8 tags of 256 chars).
+    many = frozenset(f"{n:012d}" for n in range(200))
+    estate = _estate(*_newest(), _image("ami-old", 400), sharing={"ami-old": Sharing(accounts=many)})
+    d = _decision(_plan(estate, _settings(allowed_share_accounts=many)), "ami-old")
+    assert d.action is Action.KEEP
+    assert "kept: shared with 200 allow-listed principals, more than 8 tags can record" in d.reasons[0]
+
+
+def test_an_image_not_shared_carries_no_record() -> None:
+    d = _decide(_image("ami-old", 400), sharing={"ami-old": Sharing()})
+    assert d.action is Action.DISABLE and d.shared_with == ()
 
 
 def test_unread_launch_permissions_leave_the_action_pending() -> None:

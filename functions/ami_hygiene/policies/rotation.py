@@ -8,8 +8,12 @@ account goes through three stages, one per run at most:
    set for created + retention_days, so users see the end coming. It is only a
    notice (the image still launches), so usage does not stop it.
 2. **disable** once it is older than ``retention_days`` and nothing uses it:
-   it can no longer be launched, but ``EnableImage`` brings it back. The
-   executor tags it ``ami-hygiene:disabled-at``.
+   it can no longer be launched. DisableImage also removes every launch
+   permission and EnableImage does not give them back (EC2 API reference), so
+   the executor records the allow-listed principals in the image's tags
+   (``launch_record``) and tags it ``ami-hygiene:disabled-at``; ``ami-hygiene
+   restore`` enables it and shares it again. An image shared with more
+   principals than the record holds is kept.
 3. **deregister** ``disable_grace_days`` after that tag, together with its
    snapshots that no other image uses. With a grace of 0 days an available
    image is deregistered at once, skipping stage 2.
@@ -46,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 
 from ..estate import TAG_DISABLED_AT, TAG_ESCALATED_AT, TAG_RETAIN, Image, RegionEstate, SnapshotRef
 from ..families import FamilyTagError, derived_family, family_of
+from ..launch_record import MAX_TAGS, TAG_LAUNCH_PERMISSIONS, record_of
 from ..plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
 from ..settings import Settings
 from ..tag_rules import problems
@@ -54,6 +59,8 @@ JOB = "rotate"
 PENDING_SHARING = "launch permissions"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _USAGES_NAMED = 3  # usages spelled out in a deprecation notice
+DEPRECATION_LIMIT = timedelta(days=365 * 10)
+PUBLIC_DEPRECATION_LIMIT = timedelta(days=365 * 2)
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,28 @@ def plan_rotation(estate: RegionEstate, settings: Settings, now: datetime, budge
         job=JOB,
         region=estate.region,
         decisions=tuple(decisions),
-        errors=tuple(error for draft in drafts for error in draft.errors),
+        errors=(*_read_errors(estate), *(error for draft in drafts for error in draft.errors)),
     )
+
+
+def _read_errors(estate: RegionEstate) -> list[str]:
+    """What could not be read is an error, not only a reason to keep: a denied permission must show."""
+    errors = [
+        f"could not read {source} in {estate.region} ({problem}); nothing there is retired until it can be"
+        for source, problem in sorted(estate.unread_sources.items())
+        if not source.endswith("(estimate only)")
+    ]
+    errors += [
+        f"could not read {source} in {estate.region} ({problem}); the saving estimate uses volume sizes"
+        for source, problem in sorted(estate.unread_sources.items())
+        if source.endswith("(estimate only)")
+    ]
+    errors += [
+        f"could not read the launch permissions of {image_id} ({sharing.error}); it is kept"
+        for image_id, sharing in sorted(estate.sharing.items())
+        if sharing.error
+    ]
+    return errors
 
 
 # -- context -------------------------------------------------------------------------------
@@ -266,8 +293,11 @@ def _retire_available(image: Image, ctx: _Context, facts: list[str]) -> _Draft:
 def _deprecation(image: Image, ctx: _Context, retire_at: datetime) -> _Draft:
     """Superseded but young: set deprecation for its retirement; usage does not matter."""
     days = ctx.settings.retention_days
+    deprecate_at, capped = _deprecation_limit(image, ctx, retire_at)
+    if deprecate_at is None:
+        return _keep(image, ctx, [f"kept: superseded; {capped}, so no deprecation can be set"])
     current = image.deprecation_time
-    if current is not None and current <= retire_at:
+    if current is not None and current <= deprecate_at:
         already = (
             f"already deprecated from {_day(current)}"
             if current <= ctx.now
@@ -279,13 +309,36 @@ def _deprecation(image: Image, ctx: _Context, retire_at: datetime) -> _Draft:
     family = ctx.families[image.image_id]
     newer = _count(ctx.newer_available(image), "newer image")
     reasons = [
-        f"superseded by {newer} of family {family}; deprecation set for {_day(retire_at)} "
-        f"(created + {days} days) so users see it coming",
+        f"superseded by {newer} of family {family}; deprecation set for {_day(deprecate_at)} "
+        + (f"({capped})" if capped else f"(created + {days} days)")
+        + " so users see it coming",
     ]
     if current is not None:
         reasons.append(f"brings the deprecation forward from {_day(current)}")
     reasons.extend(_deprecation_notes(image, ctx))
-    return _Draft(_decision(image, ctx, Action.DEPRECATE, reasons, deprecate_at=retire_at))
+    return _Draft(_decision(image, ctx, Action.DEPRECATE, reasons, deprecate_at=deprecate_at))
+
+
+def _deprecation_limit(image: Image, ctx: _Context, wanted: datetime) -> tuple[datetime | None, str]:
+    """`wanted`, or the latest DeprecateAt EC2 accepts, and why it was capped.
+
+    EC2 API reference, EnableImageDeprecation DeprecateAt: "The upper limit for
+    DeprecateAt is 10 years from now, except for public AMIs, where the upper
+    limit is 2 years from the creation date". Years are counted short (365
+    days) so a leap day never pushes a request past the limit. None: the public
+    limit is already over (EC2 refuses a time in the past).
+    """
+    if image.public:
+        limit, why = _add(image.creation_date, PUBLIC_DEPRECATION_LIMIT), "2 years after creation"
+        rule = "EC2 allows a public image's deprecation at most 2 years after its creation"
+    else:
+        limit, why = _add(ctx.now, DEPRECATION_LIMIT), "10 years from now"
+        rule = "EC2 allows deprecation at most 10 years ahead"
+    if limit is None or wanted <= limit:
+        return wanted, ""
+    if limit <= ctx.now:
+        return None, f"{rule}, which is past"
+    return limit, f"capped at {why}: {rule}"
 
 
 def _deprecation_notes(image: Image, ctx: _Context) -> list[str]:
@@ -308,6 +361,7 @@ def _retire(image: Image, ctx: _Context, action: Action, facts: list[str], effec
         *_launch_reasons(image, ctx),
         *_unread_reasons(ctx),
         *_sharing_reasons(image, ctx),
+        *_record_reasons(image, ctx),
     ]
     if obstacles:
         return _keep(image, ctx, obstacles + facts)
@@ -325,6 +379,7 @@ def _retire(image: Image, ctx: _Context, action: Action, facts: list[str], effec
             reasons,
             snapshots=snapshots,
             pending_checks=() if sharing_known else (PENDING_SHARING,),
+            shared_with=_shared_with(image, ctx),
         )
     )
 
@@ -361,6 +416,24 @@ def _sharing_reasons(image: Image, ctx: _Context) -> list[str]:
     if foreign:
         reasons.append(f"kept: shared with {', '.join(foreign)}, not on the allow-list")
     return reasons
+
+
+def _shared_with(image: Image, ctx: _Context) -> tuple[str, ...]:
+    sharing = ctx.estate.sharing.get(image.image_id)
+    if sharing is None:
+        return ()
+    return tuple(sorted(sharing.accounts | sharing.organizations | sharing.organizational_units))
+
+
+def _record_reasons(image: Image, ctx: _Context) -> list[str]:
+    """Retiring drops the launch permissions: keep an image whose sharing cannot be recorded."""
+    shared = _shared_with(image, ctx)
+    if not shared or record_of(shared).fits:
+        return []
+    return [
+        f"kept: shared with {len(shared)} allow-listed principals, more than {MAX_TAGS} tags can record "
+        "for restore (disabling or deregistering removes launch permissions)"
+    ]
 
 
 def _snapshot_split(image: Image, ctx: _Context) -> tuple[tuple[SnapshotRef, ...], list[str]]:
@@ -410,9 +483,12 @@ def _sharing_fact(image: Image, ctx: _Context) -> str:
     sharing = ctx.estate.sharing.get(image.image_id)
     if sharing is None:
         return "launch permissions not read yet: they are checked before anything changes"
-    shared = sorted(sharing.accounts | sharing.organizations | sharing.organizational_units)
+    shared = _shared_with(image, ctx)
     if shared:
-        return f"shared only with allow-listed {', '.join(shared)}"
+        return (
+            f"shared only with allow-listed {', '.join(shared)}: they lose access, so the permissions "
+            f"are recorded in tag {TAG_LAUNCH_PERMISSIONS} for `ami-hygiene restore`"
+        )
     return "not shared with any other account"
 
 
@@ -457,6 +533,7 @@ def _decision(
     deprecate_at: datetime | None = None,
     snapshots: tuple[SnapshotRef, ...] = (),
     pending_checks: tuple[str, ...] = (),
+    shared_with: tuple[str, ...] = (),
 ) -> Decision:
     return Decision(
         image_id=image.image_id,
@@ -469,6 +546,7 @@ def _decision(
         deprecate_at=deprecate_at,
         snapshots=snapshots,
         pending_checks=pending_checks,
+        shared_with=shared_with,
     )
 
 
