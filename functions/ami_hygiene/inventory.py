@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error, error_code
-from .estate import Image, RegionEstate, Sharing, SnapshotRef, Usage, UsageKind
+from .estate import DEFAULT_ARCHITECTURE, Image, RegionEstate, Sharing, SnapshotRef, Usage, UsageKind
 
 AMI_ID = re.compile(r"\bami-[0-9a-f]{8,17}\b")
 LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
@@ -123,8 +123,8 @@ def read_checks(clients: Any, estate: RegionEstate, image_ids: Iterable[str]) ->
     references, checked, problem = _references(ec2, ids)
     usages = {k: list(v) for k, v in estate.usages.items()}
     for image_id, refs in references.items():
-        known = {u.resource for u in usages.get(image_id, [])}
-        usages.setdefault(image_id, []).extend(r for r in refs if r.resource not in known)
+        known = {_arn_resource_of(u) for u in usages.get(image_id, [])}
+        usages.setdefault(image_id, []).extend(r for r in refs if _arn_resource(r.resource) not in known)
     unread = dict(estate.unread_sources)
     if problem:
         unread["image-references"] = problem
@@ -165,6 +165,7 @@ def image_from(raw: Mapping[str, Any], region: str, account_id: str, sizes: Mapp
         platform=(raw.get("Platform") or raw.get("PlatformDetails") or "linux").lower(),
         description=raw.get("Description") or "",
         source_image_id=raw.get("SourceImageId") or None,
+        architecture=raw.get("Architecture") or DEFAULT_ARCHITECTURE,
     )
 
 
@@ -342,9 +343,15 @@ def _references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
                 # EC2's default counts terminated instances too; the safety rule does not.
                 ResourceTypes=[INSTANCE_REFERENCES],
             ):
-                resource = ref.get("Arn", "").rsplit("/", 1)[-1] or ref.get("Arn", "")
+                # Keyed by the whole ARN: its last segment is no name for a parameter
+                # (arn:...:parameter/golden/base) or a recipe (.../image-recipe/web/1.0.2).
                 found[ref["ImageId"]].append(
-                    Usage(ref["ImageId"], UsageKind.IMAGE_REFERENCE, resource, ref.get("ResourceType", ""))
+                    Usage(
+                        ref["ImageId"],
+                        UsageKind.IMAGE_REFERENCE,
+                        ref.get("Arn", ""),
+                        ref.get("ResourceType", ""),
+                    )
                 )
         except ClientError as err:
             if error_code(err) in UNSUPPORTED_CODES:
@@ -353,6 +360,24 @@ def _references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
         except BotoCoreError as err:
             return found, False, describe_error(err)
     return found, True, ""
+
+
+def _arn_resource(arn: str) -> str:
+    """The resource part of an ARN (after arn:partition:service:region:account:)."""
+    parts = arn.split(":", 5)
+    return parts[5] if len(parts) == 6 else arn
+
+
+def _arn_resource_of(usage: Usage) -> str:
+    """How DescribeImageReferences would name a usage the page reads found, to list it once."""
+    if usage.kind is UsageKind.INSTANCE:
+        return f"instance/{usage.resource}"
+    if usage.kind is UsageKind.LAUNCH_TEMPLATE:
+        return f"launch-template/{usage.resource}"
+    if usage.kind is UsageKind.SSM_PARAMETER:
+        # A parameter's ARN drops the leading "/" of a hierarchical name.
+        return f"parameter/{usage.resource.lstrip('/')}"
+    return _arn_resource(usage.resource)
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -184,3 +184,25 @@ def test_unsupported_references_api_is_said_not_hidden(seeder: Seeder) -> None:
     deny(denied.session, "ec2", "DescribeImageReferences", "UnauthorizedOperation")
     checked = read_checks(denied, read_region(denied, REGION, ACCOUNT_ID), [img])
     assert "UnauthorizedOperation" in checked.unread_sources["image-references"]
+
+
+def test_a_reference_is_keyed_by_its_whole_arn_and_listed_once(seeder: Seeder) -> None:
+    # DescribeImageReferences names a parameter by ARN (arn:...:parameter/golden/web/ami); its last
+    # segment ("ami") is not its name, so matching on it listed the same parameter twice.
+    img = seeder.image("p-1", 200)
+    seeder.ssm.put_parameter(Name="/golden/web/ami", Value=img, Type="String", DataType="aws:ec2:image")
+    clients = Clients()
+    checked = read_checks(clients, read_region(clients, REGION, ACCOUNT_ID), [img])
+    assert checked.references_checked
+    assert _usages(checked, img) == {("ssm-parameter", "/golden/web/ami", "")}
+
+
+def test_a_reference_no_page_read_found_keeps_its_whole_arn() -> None:
+    from ami_hygiene.estate import Usage
+    from ami_hygiene.inventory import _arn_resource, _arn_resource_of
+
+    recipe = "arn:aws:imagebuilder:eu-west-1:123456789012:image-recipe/web/1.0.2"
+    assert _arn_resource(recipe) == "image-recipe/web/1.0.2"
+    usage = Usage("ami-1", UsageKind.IMAGE_REFERENCE, recipe, "imagebuilder:ImageRecipe")
+    assert usage.describe() == f"used by resource {recipe} (imagebuilder:ImageRecipe)"
+    assert _arn_resource_of(Usage("ami-1", UsageKind.SSM_PARAMETER, "plain")) == "parameter/plain"
