@@ -3,13 +3,16 @@
 Two shapes arrive through EventBridge (source ``aws.ec2``):
 
 * ``AWS API Call via CloudTrail``: the detail is a CloudTrail record. The
-  image id is ``responseElements.imageId`` for CreateImage, CopyImage,
-  RegisterImage and ImportImage; for CreateTags / DeleteTags it is
+  image id is ``responseElements.imageId`` for CreateImage, CopyImage and
+  RegisterImage; for CreateTags / DeleteTags it is
   the ``ami-`` ids among ``requestParameters.resourcesSet.items[].resourceId``
   (events tagging only other resources are refused). The principal is
   ``userIdentity.arn``, the caller's IP ``sourceIPAddress``; CopyImage names
   its source in ``requestParameters.sourceImageId`` / ``sourceRegion``. A call
   that failed (``errorCode`` set) is refused: it made or changed nothing.
+  ImportImage is refused with its own reason: its record names an import task
+  (``importTaskId``), not an image, which appears only when the task ends;
+  the stack's rule leaves it out and the sweep covers imported images.
 * ``EC2 AMI State Change``: the detail has ``ImageId`` and ``State``. Only
   ``available`` is acted on; a failed, deregistered or disabled image is
   refused (there is nothing to tag).
@@ -33,7 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 SOURCE = "aws.ec2"
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 STATE_CHANGE = "EC2 AMI State Change"
-IMAGE_CALLS = frozenset({"CreateImage", "CopyImage", "RegisterImage", "ImportImage"})
+IMAGE_CALLS = frozenset({"CreateImage", "CopyImage", "RegisterImage"})
+IMPORT_CALL = "ImportImage"
 TAG_CALLS = frozenset({"CreateTags", "DeleteTags"})
 IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 
@@ -162,6 +166,11 @@ def _cloudtrail(event: CloudTrailEvent, account_id: str) -> ImageEvent:
     name = detail.event_name
     if detail.event_source != "ec2.amazonaws.com":
         raise EventError(f"CloudTrail event source is {detail.event_source!r}, not ec2.amazonaws.com")
+    if name == IMPORT_CALL:
+        raise EventError(
+            "ImportImage names an import task, not an image: the AMI appears when the task completes, "
+            "and the tag sweep checks it then"
+        )
     if name not in IMAGE_CALLS | TAG_CALLS:
         raise EventError(f"CloudTrail event {name} is not an image call the tag job handles")
     if detail.error_code:

@@ -26,7 +26,6 @@ def load(name: str) -> dict[str, Any]:
         ("create_image.json", "CreateImage", "ami-0123456789abcdef0"),
         ("copy_image.json", "CopyImage", "ami-0123456789abcdef1"),
         ("register_image.json", "RegisterImage", "ami-0123456789abcdef2"),
-        ("import_image.json", "ImportImage", "ami-0123456789abcdef3"),
     ],
 )
 def test_image_calls_give_image_principal_and_ip(name: str, event_name: str, image_id: str) -> None:
@@ -38,6 +37,12 @@ def test_image_calls_give_image_principal_and_ip(name: str, event_name: str, ima
     assert parsed.source_ip == "203.0.113.7"
     assert parsed.region == "eu-west-1"
     assert parsed.account == ACCOUNT
+
+
+def test_import_image_is_refused_it_names_a_task_not_an_image() -> None:
+    # ImportImage returns an import task; the AMI exists only when the task completes.
+    with pytest.raises(EventError, match="ImportImage names an import task, not an image"):
+        parse_event(load("import_image.json"), ACCOUNT)
 
 
 def test_copy_names_its_source_and_others_do_not() -> None:

@@ -2,7 +2,7 @@
 
 A "Scheduled Event" sweeps every region in Regions and publishes one digest
 per region that has something wrong. An EC2 event (CloudTrail CreateImage,
-CopyImage, RegisterImage, ImportImage, CreateTags, DeleteTags, or "EC2 AMI
+CopyImage, RegisterImage, CreateTags, DeleteTags, or "EC2 AMI
 State Change" to available) checks just the images it names, at once, and
 publishes only when one of them breaks the tag policy: no e-mail for a
 compliant image. An event that does not parse, is for another account or
