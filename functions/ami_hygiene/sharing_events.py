@@ -179,6 +179,10 @@ def parse_sharing_event(event: Any, account_id: str) -> SharingEvent:
     if not pattern.match(resource_id):
         raise EventError(f"{name} event names {resource_id!r}, which is not an {kind} id")
     if change is None:
+        if _permission_call_in_another_shape(params, detail.request_parameters):
+            # The API's older form (Attribute=launchPermission, OperationType, UserIds/UserGroups)
+            # changes permissions too; unread, it is guarded: the guard reads the resource itself.
+            return SharingEvent(resource_id=resource_id, resource_type=kind, needs_guard=True, **base)
         # Another attribute (description, productCodes, ...): sharing is unchanged.
         return SharingEvent(resource_id=resource_id, resource_type=kind, needs_guard=False, **base)
     added = _principals(name, "add", change.add, snapshot=kind == "snapshot")
@@ -193,6 +197,17 @@ def parse_sharing_event(event: Any, account_id: str) -> SharingEvent:
         needs_guard=bool(added),
         **base,
     )
+
+
+PERMISSION_ATTRIBUTES = frozenset({"launchpermission", "createvolumepermission", "create_volume_permission"})
+# ModifyImageAttribute / ModifySnapshotAttribute request members of the older form (EC2 API reference).
+PERMISSION_MEMBERS = frozenset({"operationType", "userId", "userIds", "userGroup", "userGroups", "userIdSet"})
+
+
+def _permission_call_in_another_shape(params: SharingParameters, raw: Any) -> bool:
+    """A permission change logged without the add/remove lists this parser reads."""
+    attribute = (params.attribute_type or "").lower()
+    return attribute in PERMISSION_ATTRIBUTES or bool(PERMISSION_MEMBERS & set(raw))
 
 
 def _parameters(name: str, raw: Any) -> SharingParameters:

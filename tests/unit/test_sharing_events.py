@@ -84,6 +84,28 @@ def test_another_attribute_needs_no_guard() -> None:
     assert (parsed.resource_id, parsed.needs_guard, parsed.added) == (IMAGE, False, ())
 
 
+@pytest.mark.parametrize(
+    "request_parameters",
+    [
+        {"attributeType": "launchPermission", "operationType": "add", "userId": "444455556666"},
+        {"operationType": "add", "userGroup": "all"},
+        {"attributeType": "CREATE_VOLUME_PERMISSION", "operationType": "add", "userIds": ["444455556666"]},
+    ],
+)
+def test_a_permission_change_in_the_older_request_form_is_guarded(request_parameters: dict[str, Any]) -> None:
+    # ModifyImageAttribute also takes Attribute=launchPermission + OperationType + UserIds/UserGroups.
+    # Unread, such a share must not pass as "another attribute": the guard reads the resource itself.
+    event = load("image_public.json")
+    snapshot = "attributeType" in request_parameters and "VOLUME" in request_parameters["attributeType"]
+    if snapshot:
+        event["detail"]["eventName"] = "ModifySnapshotAttribute"
+        event["detail"]["requestParameters"] = {"snapshotId": "snap-0123456789abcdef0", **request_parameters}
+    else:
+        event["detail"]["requestParameters"] = {"imageId": IMAGE, **request_parameters}
+    parsed = parse_sharing_event(event, ACCOUNT)
+    assert parsed.needs_guard and parsed.added == ()
+
+
 def test_block_public_access_calls() -> None:
     disabled = parse("disable_block_public_access.json")
     assert (disabled.resource_type, disabled.resource_id, disabled.needs_guard) == ("account", ACCOUNT, True)
