@@ -1,9 +1,11 @@
 """A job's Lambda function with everything it needs to run unattended.
 
 One JobFunction per job: its own role (only the job's actions, writes only in
-enforce mode), an explicit log group with retention, reserved concurrency 1 so
-two runs never race, an encrypted queue for invocations that failed, and an
-alarm on errors that notifies the report topic.
+enforce mode), an explicit log group with retention, the job's sweep lease (two
+sweeps of a job never act at once; events are handled at once, alongside a sweep),
+an encrypted queue for invocations that failed, and an alarm on errors that
+notifies the report topic. No reserved concurrency: it would fail the deploy on
+accounts with a low concurrency quota and queue events behind a sweep.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from ami_hygiene.lease import LEASE_TABLE_ENV
 from ami_hygiene.observability import NAMESPACE, SERVICE
 from ami_hygiene.publisher import REPORT_PREFIX
 
+from .lease_table import LeaseTable
 from .nag import acknowledge
 from .reporting import Reporting
 
@@ -33,8 +37,8 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 FAILED_RETENTION = Duration.days(14)
 # A run that failed is not retried at once: the next scheduled run starts over
-# from what the account looks like then. Throttled invocations (a run still in
-# progress holds the one reserved slot) wait in Lambda's queue this long.
+# from what the account looks like then. Invocations throttled by the account's
+# concurrency limit wait in Lambda's queue this long.
 MAX_EVENT_AGE = Duration.hours(1)
 
 
@@ -65,6 +69,7 @@ class JobFunction(Construct):
         timeout: Duration,
         memory_size: int,
         description: str,
+        lease: LeaseTable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.job = job
@@ -84,6 +89,10 @@ class JobFunction(Construct):
                 "Writes", permissions.writes, permissions.write_condition, permissions.write_wildcards
             )
         policies.append(self._allow_reporting(reporting))
+        lease_env: dict[str, str] = {}
+        if lease is not None:
+            policies.append(iam.Policy(self, "Lease", statements=[lease.statement(job)], roles=[self.role]))
+            lease_env[LEASE_TABLE_ENV] = lease.table.table_name
 
         self.failed = sqs.Queue(
             self,
@@ -110,12 +119,12 @@ class JobFunction(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
-            reserved_concurrent_executions=1,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
                 **environment,
+                **lease_env,
                 "TOPIC_ARN": reporting.topic.topic_arn,
                 "REPORT_BUCKET": reporting.bucket.bucket_name,
                 "POWERTOOLS_SERVICE_NAME": SERVICE,

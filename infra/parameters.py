@@ -16,6 +16,9 @@ from typing import Any
 from aws_cdk import Aws, CfnCondition, CfnParameter, Fn, Stack, Token
 from constructs import Construct
 
+from ami_hygiene.estate import ARCHITECTURES
+from ami_hygiene.policies.staleness import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
+
 REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-\d"
 ACCOUNT_OR_ORG_PATTERN = (
     r"(\d{12}|arn:aws[a-z-]*:organizations::\d{12}:(organization|ou)/o-[a-z0-9]+(/ou-[a-z0-9-]+)?)"
@@ -28,6 +31,14 @@ TAG_KEY_PATTERN = r"[A-Za-z0-9_.:/+@ -]{1,128}"
 PIPELINE_ARN_PATTERN = r"arn:aws[a-z-]*:imagebuilder:[a-z0-9-]+:\d{12}:image-pipeline/[a-z0-9_-]+"
 FAMILY_PIPELINE_PATTERN = rf"[^,=\s]+={PIPELINE_ARN_PATTERN}"
 SECURITY_GROUP_PATTERN = r"sg-[0-9a-f]{8,17}"
+# architecture=instance type, the same rules as AUTOMATION_INSTANCE_TYPES (ami_hygiene.settings).
+INSTANCE_TYPE_PATTERN = INSTANCE_TYPE.pattern.removeprefix("^").removesuffix("$")
+ARCHITECTURE_INSTANCE_TYPE_PATTERN = rf"({'|'.join(ARCHITECTURES)})={INSTANCE_TYPE_PATTERN}"
+# An SSM parameter path like /golden (PutParameter's naming rules; at most 14 levels above a name).
+PARAMETER_PATH_PATTERN = r"(/[A-Za-z0-9_.-]+){1,14}"
+# IAM resources come from the BaseParameterPaths list one by one (Fn::Select), each behind
+# its own condition, so the list has a fixed most.
+MAX_BASE_PARAMETER_PATHS = 5
 
 ROTATE, TAGS, PUBLIC, REBUILD = "rotate", "tags", "public", "rebuild"
 ALL_JOBS = (ROTATE, TAGS, PUBLIC, REBUILD)
@@ -344,6 +355,41 @@ SPECS: tuple[ParameterSpec, ...] = (
         jobs=(REBUILD,),
     ),
     ParameterSpec(
+        "AutomationInstanceTypes",
+        "Runbook build instance types",
+        "Comma-separated architecture=instance type pairs: the runbooks' build instance for an image of "
+        "that architecture (it boots the image, so the type must support the image's architecture; the "
+        "runbooks' own default, t2.micro, is x86 only). A family whose image has an architecture not "
+        "listed is not rebuilt by a runbook.",
+        "String",
+        ",".join(f"{arch}={kind}" for arch, kind in DEFAULT_INSTANCE_TYPES.items()),
+        "AutomationInstanceTypes must be architecture=instance-type items (architectures "
+        f"{', '.join(ARCHITECTURES)}; types like t4g.medium) separated by commas, without spaces.",
+        allowed_pattern=rf"^{ARCHITECTURE_INSTANCE_TYPE_PATTERN}(,{ARCHITECTURE_INSTANCE_TYPE_PATTERN})*$",
+        max_length=1024,
+        env_var="AUTOMATION_INSTANCE_TYPES",
+        jobs=(REBUILD,),
+    ),
+    ParameterSpec(
+        "BaseParameterPaths",
+        "Private base image parameter paths",
+        f"Comma-separated SSM parameter paths (at most {MAX_BASE_PARAMETER_PATHS}), e.g. /golden: the "
+        "rebuild job may read the parameters named so or under them (ssm:GetParameter, GetParameters) "
+        "to check a family's base image (tag ami-hygiene:base-parameter). The public /aws/service/* "
+        "parameters are always readable. Empty: none.",
+        "String",
+        "",
+        f"BaseParameterPaths must be empty or at most {MAX_BASE_PARAMETER_PATHS} parameter paths like "
+        "/golden (a leading /, names of letters, digits and _ . - separated by /, no trailing /) "
+        "separated by commas, without spaces.",
+        allowed_pattern=(
+            rf"^$|^{PARAMETER_PATH_PATTERN}(,{PARAMETER_PATH_PATTERN}){{0,{MAX_BASE_PARAMETER_PATHS - 1}}}$"
+        ),
+        max_length=1024,
+        env_var="BASE_PARAMETER_PATHS",
+        jobs=(REBUILD,),
+    ),
+    ParameterSpec(
         "CreateSamplePipeline",
         "Create the sample pipeline",
         "true: also create a sample Image Builder pipeline (Amazon Linux 2023 with updates, family "
@@ -411,6 +457,8 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "AutomationInstanceProfile",
             "AutomationSecurityGroupIds",
             "AutomationSubnetId",
+            "AutomationInstanceTypes",
+            "BaseParameterPaths",
             "CreateSamplePipeline",
         ),
     ),
@@ -469,6 +517,20 @@ class StackParameters(Construct):
         self.sample_pipeline_on = self._condition(
             "SamplePipelineOn", Fn.condition_equals(self.value("CreateSamplePipeline"), "true")
         )
+        # BaseParameterPaths one by one: Fn::Select cannot go past the list's end, so the list
+        # is padded with empty items first, and each item counts only when it is not empty.
+        # (Fn::Equals may hold Ref, Fn::Join, Fn::Select and Fn::Split: cfn-lint's rule E8003
+        # schema for it, functions/equals.json.)
+        padded = Fn.split(
+            ",", Fn.join("", [self.value("BaseParameterPaths"), "," * (MAX_BASE_PARAMETER_PATHS - 1)])
+        )
+        self.base_parameter_paths: list[tuple[CfnCondition, str]] = []
+        for index in range(MAX_BASE_PARAMETER_PATHS):
+            path = Fn.select(index, padded)
+            condition = self._condition(
+                f"HasBaseParameterPath{index + 1}", Fn.condition_not(Fn.condition_equals(path, ""))
+            )
+            self.base_parameter_paths.append((condition, path))
         Stack.of(self).add_metadata(
             "AWS::CloudFormation::Interface",
             {

@@ -11,6 +11,9 @@ sts:GetCallerIdentity needs no permission (AWS always allows it), so it is not l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
@@ -51,12 +54,25 @@ ROTATION_READ_ACTIONS = (
     "imagebuilder:ListContainerRecipes",
 )
 ROTATION_WRITE_ACTIONS = ("ec2:EnableImageDeprecation", "ec2:DisableImage", "ec2:DeregisterImage")
+# Every sweep reads the Allowed AMIs setting once per region, to warn when it hides images (coverage.py).
+SWEEP_READ_ACTIONS = ("ec2:GetAllowedImagesSettings",)
+
+
+def sweep_reads(regions: Mapping[str, Any]) -> iam.PolicyStatement:
+    """What every job's sweep reads about the account's set-up (no resource-level permissions)."""
+    return iam.PolicyStatement(
+        sid="ReadAllowedImagesSetting",
+        actions=list(SWEEP_READ_ACTIONS),
+        resources=["*"],
+        conditions={"StringEquals": regions},
+    )
 
 
 def rotation_permissions(params: StackParameters) -> JobPermissions:
     regions = {"aws:RequestedRegion": params.regions()}
     owned = {"ec2:Owner": Aws.ACCOUNT_ID, **regions}
     reads = [
+        sweep_reads(regions),
         iam.PolicyStatement(
             sid="ListImagesAndWhatUsesThem",
             actions=list(ROTATION_READ_ACTIONS),

@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 
 from .job_function import JobPermissions
 from .parameters import StackParameters
-from .permissions import IMAGES, NAG_IMAGES, NAG_SNAPSHOTS, REGION_REASON, SNAPSHOTS
+from .permissions import IMAGES, NAG_IMAGES, NAG_SNAPSHOTS, REGION_REASON, SNAPSHOTS, sweep_reads
 
 PUBLIC_LIST_ACTIONS = ("ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:GetImageBlockPublicAccessState")
 PUBLIC_WRITE_ACTIONS = (
@@ -27,6 +27,7 @@ def public_permissions(params: StackParameters) -> JobPermissions:
     regions = {"aws:RequestedRegion": params.regions()}
     owned = {"ec2:Owner": Aws.ACCOUNT_ID, **regions}
     reads = [
+        sweep_reads(regions),
         iam.PolicyStatement(
             sid="ListImagesSnapshotsAndBlockPublicAccess",
             actions=list(PUBLIC_LIST_ACTIONS),

@@ -1,6 +1,7 @@
 """The rebuild job's IAM statements, and the role the SSM runbooks run as.
 
-The job reads images, the public /aws/service/* parameters (base images),
+The job reads images, the public /aws/service/* parameters (base images) and
+this account's parameters under the BaseParameterPaths (private base images),
 Image Builder pipelines and their images, and SSM automation executions. In
 enforce mode (RebuildEnforceMode) it starts Image Builder pipelines of this
 account, starts the two AWS-owned runbooks AWS-UpdateLinuxAmi and
@@ -14,14 +15,16 @@ it, terminate the instance (the AmazonSSMAutomationRole subset they use).
 
 from __future__ import annotations
 
-from aws_cdk import Aws
+import json
+
+from aws_cdk import Aws, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .job_function import JobPermissions
 from .nag import acknowledge
 from .parameters import StackParameters
-from .permissions import IMAGES, NAG_IMAGES, REGION_REASON
+from .permissions import IMAGES, NAG_IMAGES, REGION_REASON, sweep_reads
 
 RUNBOOKS = ("AWS-UpdateLinuxAmi", "AWS-UpdateWindowsAmi")
 PUBLIC_PARAMETERS = f"arn:{Aws.PARTITION}:ssm:*::parameter/aws/service/*"
@@ -142,10 +145,34 @@ class AutomationRole(Construct):
         )
 
 
+def private_parameters(params: StackParameters) -> list[str]:
+    """This account's parameters at and under each BaseParameterPaths path, each only when given.
+
+    A parameter's ARN is arn:PARTITION:ssm:REGION:ACCOUNT:parameter/NAME without the
+    name's leading "/" (arn:...:parameter/golden/base for /golden/base), so a path
+    (which starts with "/") follows "parameter" directly. GetParameters is authorized
+    against each name it asks for (Systems Manager user guide, "How Parameter Store
+    authorizes parameter retrieval"). The region is left open, as for the public
+    parameters, and aws:RequestedRegion of the statement holds it to the Regions.
+    """
+    prefix = f"arn:{Aws.PARTITION}:ssm:*:{Aws.ACCOUNT_ID}:parameter"
+    return [
+        Fn.condition_if(condition.logical_id, Fn.join("", [prefix, *parts]), Aws.NO_VALUE).to_string()
+        for condition, path in params.base_parameter_paths
+        for parts in ([path], [path, "/*"])
+    ]
+
+
+def _nag_resource(params: StackParameters, resource: str) -> str:
+    """How cdk-nag names a resource that is an intrinsic function: its JSON, as the template has it."""
+    return json.dumps(Stack.of(params).resolve(resource), separators=(",", ":"))
+
+
 def rebuild_permissions(params: StackParameters, automation: AutomationRole) -> JobPermissions:
     regions = {"aws:RequestedRegion": params.regions()}
     owned = {"ec2:Owner": Aws.ACCOUNT_ID, **regions}
     reads = [
+        sweep_reads(regions),
         iam.PolicyStatement(
             sid="ListImagesPipelinesAndAutomations",
             actions=list(REBUILD_LIST_ACTIONS),
@@ -153,9 +180,9 @@ def rebuild_permissions(params: StackParameters, automation: AutomationRole) -> 
             conditions={"StringEquals": regions},
         ),
         iam.PolicyStatement(
-            sid="ReadLatestBaseImagesFromPublicParameters",
+            sid="ReadBaseImagesFromParameters",
             actions=["ssm:GetParameters", "ssm:GetParameter"],
-            resources=[PUBLIC_PARAMETERS],
+            resources=[PUBLIC_PARAMETERS, *private_parameters(params)],
             conditions={"StringEquals": regions},
         ),
         iam.PolicyStatement(
@@ -231,6 +258,15 @@ def rebuild_permissions(params: StackParameters, automation: AutomationRole) -> 
                 "/aws/service/ami-amazon-linux-latest/...); which ones depends on the families found at run "
                 f"time. They hold no secrets. {REGION_REASON}"
             ),
+            **{
+                f"AwsSolutions-IAM5[Resource::{_nag_resource(params, resource)}]": (
+                    "A family's private base image parameter (ami-hygiene:base-parameter) is named by an "
+                    "image tag at run time; the user lists the paths it may read in BaseParameterPaths, and "
+                    "only this account's parameters there are readable, read-only, and only when given. "
+                    f"{REGION_REASON}"
+                )
+                for resource in private_parameters(params)
+            },
             f"AwsSolutions-IAM5[Resource::{NAG_PIPELINES}]": (
                 "The pipelines are named at deploy time (FamilyPipelines) or by image tags at run time; only "
                 f"this account's pipelines, read-only. {REGION_REASON}"

@@ -16,7 +16,7 @@ from ami_hygiene.estate import TAG_ESCALATED_AT, TAG_PREFIX
 
 from .job_function import JobPermissions
 from .parameters import StackParameters
-from .permissions import IMAGES, NAG_IMAGES, NAG_SNAPSHOTS, REGION_REASON, SNAPSHOTS
+from .permissions import IMAGES, NAG_IMAGES, NAG_SNAPSHOTS, REGION_REASON, SNAPSHOTS, sweep_reads
 
 TAGS_READ_ACTIONS = ("ec2:DescribeImages", "ec2:DescribeSnapshots")
 TAGS_WRITE_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags", "ec2:EnableImageDeprecation")
@@ -26,12 +26,13 @@ def tags_permissions(params: StackParameters) -> JobPermissions:
     regions = {"aws:RequestedRegion": params.regions()}
     owned = {"ec2:Owner": Aws.ACCOUNT_ID, **regions}
     reads = [
+        sweep_reads(regions),
         iam.PolicyStatement(
             sid="ListImagesAndSnapshots",
             actions=list(TAGS_READ_ACTIONS),
             resources=["*"],
             conditions={"StringEquals": regions},
-        )
+        ),
     ]
     writes = [
         iam.PolicyStatement(

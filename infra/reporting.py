@@ -24,14 +24,22 @@ from ami_hygiene.observability import (
     RUN_ERRORS_METRIC,
     SERVICE,
     STORAGE_JOBS,
+    SWEEPS_SKIPPED_METRIC,
 )
 from ami_hygiene.publisher import REPORT_PREFIX
 
 from .nag import acknowledge
 from .parameters import StackParameters
 
-# Each job's second graph: work left, failures, refusals, events with nothing to do.
-HEALTH_METRICS = ("ActionsDeferred", "ActionsFailed", RUN_ERRORS_METRIC, EVENTS_IGNORED_METRIC)
+# Each job's second graph: work left, failures, refusals, events with nothing to do, and
+# sweeps skipped because another sweep of the job held the lease.
+HEALTH_METRICS = (
+    "ActionsDeferred",
+    "ActionsFailed",
+    RUN_ERRORS_METRIC,
+    EVENTS_IGNORED_METRIC,
+    SWEEPS_SKIPPED_METRIC,
+)
 REPORT_EXPIRY = Duration.days(90)
 UNDELIVERED_RETENTION = Duration.days(14)
 
@@ -151,16 +159,8 @@ class Reporting(Construct):
                     width=8,
                 ),
                 cloudwatch.GraphWidget(
-                    title=f"{job}: deferred, failed, errors, ignored events",
-                    left=[
-                        metric(n)
-                        for n in (
-                            "ActionsDeferred",
-                            "ActionsFailed",
-                            RUN_ERRORS_METRIC,
-                            EVENTS_IGNORED_METRIC,
-                        )
-                    ],
+                    title=f"{job}: deferred, failed, errors, ignored events, skipped sweeps",
+                    left=[metric(n) for n in HEALTH_METRICS],
                     width=8,
                 ),
             ]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Fn, Stack
 from constructs import Construct
 
+from ami_hygiene.coverage import REALTIME_REGIONS
+
 from .job_function import JobFunction, JobPermissions
+from .lease_table import LeaseTable
 from .packaging import function_code
 from .parameters import PUBLIC, REBUILD, ROTATE, TAGS, StackParameters
 from .permissions import rotation_permissions
@@ -17,7 +20,7 @@ from .permissions_tags import tags_permissions
 from .rebuild_pipeline import SamplePipeline
 from .recycle_bin import RecycleBin
 from .reporting import Reporting
-from .triggers import EventTrigger, ScheduleTrigger
+from .triggers import OWN_ROLE_ARNS, EventTrigger, ScheduleTrigger
 
 ROTATE_HANDLER = "ami_hygiene.handlers.rotate.handler"
 TAGS_HANDLER = "ami_hygiene.handlers.tags.handler"
@@ -34,7 +37,9 @@ JOB_MEMORY_MB = 1024
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 # The EC2 calls that make an image or change its tags (tags job) and that share one (public job).
-TAG_EVENT_NAMES = ("CreateImage", "CopyImage", "RegisterImage", "ImportImage", "CreateTags", "DeleteTags")
+# Not ImportImage: its CloudTrail record names an import task, not an image (the AMI appears
+# when the task completes), so the event cannot say which image to check; the sweep covers it.
+TAG_EVENT_NAMES = ("CreateImage", "CopyImage", "RegisterImage", "CreateTags", "DeleteTags")
 SHARING_EVENT_NAMES = ("ModifyImageAttribute", "ModifySnapshotAttribute", "DisableImageBlockPublicAccess")
 
 
@@ -48,6 +53,8 @@ class AmiHygieneStack(Stack):
         )
         self.parameters = StackParameters(self, "Parameters")
         self.reporting = Reporting(self, "Reporting", parameters=self.parameters)
+        # Two sweeps of the same job never act at once: each takes its job's lease here.
+        self.leases = LeaseTable(self, "SweepLeases")
         code = function_code()
 
         def job_function(
@@ -70,6 +77,7 @@ class AmiHygieneStack(Stack):
                 timeout=ROTATE_TIMEOUT if job == ROTATE else JOB_TIMEOUT,
                 memory_size=ROTATE_MEMORY_MB if job == ROTATE else JOB_MEMORY_MB,
                 description=description,
+                lease=self.leases,
             )
 
         # rotate
@@ -105,15 +113,6 @@ class AmiHygieneStack(Stack):
             detail_type="EC2 AMI State Change",
             detail={"State": ["available"]},
         )
-        EventTrigger(
-            self,
-            "TagsImageCalls",
-            job=self.tagging,
-            description="an image was made or its tags changed",
-            source="aws.ec2",
-            detail_type=CLOUDTRAIL,
-            detail={"eventSource": ["ec2.amazonaws.com"], "eventName": list(TAG_EVENT_NAMES)},
-        )
 
         # public
         self.public = job_function(
@@ -125,15 +124,6 @@ class AmiHygieneStack(Stack):
         )
         ScheduleTrigger(
             self, "PublicSchedule", job=self.public, expression=self.parameters.value("PublicScanSchedule")
-        )
-        EventTrigger(
-            self,
-            "PublicSharingCalls",
-            job=self.public,
-            description="sharing of an image or snapshot changed",
-            source="aws.ec2",
-            detail_type=CLOUDTRAIL,
-            detail={"eventSource": ["ec2.amazonaws.com"], "eventName": list(SHARING_EVENT_NAMES)},
         )
 
         # rebuild
@@ -169,6 +159,34 @@ class AmiHygieneStack(Stack):
         self.sample_pipeline = SamplePipeline(self, "SamplePipeline", parameters=self.parameters)
 
         self.jobs = (self.rotate, self.tagging, self.public, self.rebuild)
+        # The jobs' own writes (rotate's and rebuild's tags, the tag job's auto-tags, the guard's
+        # revocations) are CloudTrail events too: the rules leave them out, and so do the handlers.
+        own_roles = [j.role.role_arn for j in self.jobs]
+        for job in self.jobs:
+            job.function.add_environment(OWN_ROLE_ARNS, Fn.join(",", own_roles))
+        # An EventBridge rule sees only its own region's events: a sweep names the other regions.
+        for job in (self.tagging, self.public, self.rebuild):
+            job.function.add_environment(REALTIME_REGIONS, Aws.REGION)
+        EventTrigger(
+            self,
+            "TagsImageCalls",
+            job=self.tagging,
+            description="an image was made or its tags changed, by anyone but ami-hygiene",
+            source="aws.ec2",
+            detail_type=CLOUDTRAIL,
+            detail={"eventSource": ["ec2.amazonaws.com"], "eventName": list(TAG_EVENT_NAMES)},
+            exclude_roles=own_roles,
+        )
+        EventTrigger(
+            self,
+            "PublicSharingCalls",
+            job=self.public,
+            description="sharing of an image or snapshot changed, by anyone but ami-hygiene",
+            source="aws.ec2",
+            detail_type=CLOUDTRAIL,
+            detail={"eventSource": ["ec2.amazonaws.com"], "eventName": list(SHARING_EVENT_NAMES)},
+            exclude_roles=own_roles,
+        )
         self.reporting.dashboard([j.job for j in self.jobs])
 
         CfnOutput(
@@ -198,4 +216,10 @@ class AmiHygieneStack(Stack):
             "RebuildAutomationRoleArn",
             value=self.automation.role.role_arn,
             description="The role the AWS-UpdateLinuxAmi / AWS-UpdateWindowsAmi runbooks run as",
+        )
+        CfnOutput(
+            self,
+            "SweepLeaseTable",
+            value=self.leases.table.table_name,
+            description="Who holds each job's sweep lease, and until when",
         )

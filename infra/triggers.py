@@ -20,6 +20,31 @@ RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = Duration.hours(1)
 
 
+# Environment variable: this stack's job role ARNs, comma-separated (handlers ignore their events).
+OWN_ROLE_ARNS = "OWN_ROLE_ARNS"
+
+
+def not_made_by(roles: Sequence[str]) -> list[dict[str, Any]]:
+    """A CloudTrail pattern clause: the call was not made by a session of one of `roles`.
+
+    A Lambda function's calls are recorded as an AssumedRole identity whose
+    userIdentity.sessionContext.sessionIssuer.arn is the role's ARN (CloudTrail
+    userIdentity element reference). An identity without that field (an IAM
+    user, the root user, an AWS service) must still match: a field a pattern
+    names matches only when present, so the absent case is its own `$or`
+    branch (EventBridge content filtering: "exists": false; "$or" matching).
+    """
+    issuer = ("userIdentity", "sessionContext", "sessionIssuer", "arn")
+
+    def nested(matchers: list[Any]) -> dict[str, Any]:
+        node: Any = matchers
+        for key in reversed(issuer):
+            node = {key: node}
+        return dict(node)
+
+    return [nested([{"exists": False}]), nested([{"anything-but": list(roles)}])]
+
+
 def _target(job: JobFunction) -> targets.LambdaFunction:
     return targets.LambdaFunction(
         job.function,
@@ -59,11 +84,14 @@ class EventTrigger(Construct):
         source: str,
         detail_type: str,
         detail: Mapping[str, Sequence[str]] | None = None,
+        exclude_roles: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         pattern_detail: dict[str, Any] | None = (
             {key: list(values) for key, values in detail.items()} if detail else None
         )
+        if exclude_roles:
+            pattern_detail = {**(pattern_detail or {}), "$or": not_made_by(exclude_roles)}
         self.rule = events.Rule(
             self,
             "Rule",

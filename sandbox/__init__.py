@@ -24,16 +24,22 @@ def install() -> None:
     if _installed:
         return
     from . import (
+        allowed_images,
         automation,
+        dry_run,
         image_builder,
         image_lifecycle,
         image_listing,
         image_model,
+        image_recipes,
         image_references,
         image_registration,
         image_sharing,
+        lambda_account,
         launch_templates,
         listing_pages,
+        recycle_bin,
+        snapshot_block_public_access,
         tag_lookup,
     )
 
@@ -49,6 +55,12 @@ def install() -> None:
         listing_pages,
         image_builder,
         automation,
+        image_recipes,
+        allowed_images,
+        snapshot_block_public_access,
+        lambda_account,
+        dry_run,  # after the modules whose reads it wraps (DescribeImageAttribute)
+        recycle_bin,  # last: it wraps image_lifecycle's and image_registration's deletions
     ):
         module.install()
     _installed = True

@@ -12,7 +12,12 @@ parameters the Automation runbook reference documents:
   and its CreateTags step tags the new AMI `Original_AMI_ID`.
 
 Any other document answers AutomationDefinitionNotFoundException. Executions stay
-InProgress until `complete_automation` ends them, as the runbook's steps would.
+InProgress until `complete_automation` ends them, as the runbook's steps would. Their
+first step launches the build instance (RunInstances with SourceAmiId and InstanceType,
+whose defaults are t2.micro for Linux and t2.medium for Windows), so an execution ends
+Failed with EC2's RunInstances message when the image is gone, the instance type does
+not exist, or the instance type's architectures (DescribeInstanceTypes
+ProcessorInfo.SupportedArchitectures, from moto's table) do not include the image's.
 
 The event `complete_automation` returns is the "EC2 Automation Execution
 Status-change Notification" of the Systems Manager user guide ("Amazon EventBridge
@@ -37,6 +42,7 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
+from moto.ec2.models.instance_types import INSTANCE_TYPES
 from moto.ssm.models import SimpleSystemManagerBackend
 from moto.ssm.responses import SimpleSystemManagerResponse
 
@@ -463,13 +469,9 @@ def complete_automation(
     ec2 = sandbox.backend("ec2", region, account_id)
     source_id = execution.parameters["SourceAmiId"][0]
     source = ec2.amis.get(source_id)
-    if succeed and source is None:
-        succeed, reason = (
-            False,
-            "Step fails when it is launching the instance(s). Get Exception from RunInstances API of ec2 "
-            f"Service. Exception Message from RunInstances API: [The image id '[{source_id}]' does not "
-            "exist (Service: AmazonEC2; Status Code: 400; Error Code: InvalidAMIID.NotFound)].",
-        )
+    refused = _launch_refusal(execution, source) if succeed else None
+    if refused is not None:
+        succeed, reason = False, refused
     if succeed:
         name = _substitute(execution.parameters["TargetAmiName"][0], execution, region, account_id, ended)
         tags = {
@@ -490,6 +492,49 @@ def complete_automation(
         execution.status, execution.failure = "Failed", reason or "Step fails."
     execution.ended = ended
     return execution_status_event(execution, region, account_id)
+
+
+def _launch_refusal(execution: Execution, source: Any) -> str | None:
+    """The launchInstance step's failure when EC2 would refuse RunInstances, else None.
+
+    EC2's messages, as its users quote them: an unknown type is "Invalid value 't3.nano'
+    for InstanceType." (github.com/getmoto/moto/issues/1695); a mismatch is "The
+    architecture 'x86_64' of the specified instance type does not match the architecture
+    'arm64' of the specified AMI. ..." (hashicorp/packer-plugin-amazon#649,
+    skypilot-org/skypilot#6315), a type of several architectures listed as 'x86_64,i386'
+    (gardener/gardener-extension-provider-aws#694). Both InvalidParameterValue.
+    """
+    source_id = execution.parameters["SourceAmiId"][0]
+    if source is None:
+        return _run_instances_failure(f"The image id '[{source_id}]' does not exist", "InvalidAMIID.NotFound")
+    instance_type = (execution.parameters.get("InstanceType") or [""])[0]
+    known = INSTANCE_TYPES.get(instance_type)
+    if known is None:
+        return _run_instances_failure(
+            f"Invalid value '{instance_type}' for InstanceType.", "InvalidParameterValue"
+        )
+    supported = list(known.get("ProcessorInfo", {}).get("SupportedArchitectures") or [])
+    image_architecture = source.architecture
+    if image_architecture in supported:
+        return None
+    # EC2 names the type's architectures x86_64 first (e.g. 'x86_64,i386' for a t2).
+    shown = ",".join(sorted(supported, key=lambda a: (a != "x86_64", a)))
+    return _run_instances_failure(
+        f"The architecture '{shown}' of the specified instance type does not match the architecture "
+        f"'{image_architecture}' of the specified AMI. Specify an instance type and an AMI that have "
+        "matching architectures, and try again. You can use 'describe-instance-types' or "
+        "'describe-images' to discover the architecture of the instance type or AMI.",
+        "InvalidParameterValue",
+    )
+
+
+def _run_instances_failure(message: str, code: str) -> str:
+    """How Automation reports a RunInstances error of the launchInstance step."""
+    return (
+        "Step fails when it is launching the instance(s). Get Exception from RunInstances API of ec2 "
+        f"Service. Exception Message from RunInstances API: [{message} (Service: AmazonEC2; "
+        f"Status Code: 400; Error Code: {code})]."
+    )
 
 
 def _region_of(execution_id: str, account_id: str) -> str:

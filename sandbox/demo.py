@@ -54,6 +54,7 @@ class Seeder:
         tags: dict[str, str] | None = None,
         snapshot_id: str | None = None,
         data_snapshot: bool = False,
+        architecture: str = "x86_64",
     ) -> str:
         mappings = [
             {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot_id or self.snapshot(size_gib)}},
@@ -64,7 +65,7 @@ class Seeder:
             "Name": name,
             "RootDeviceName": "/dev/xvda",
             "BlockDeviceMappings": mappings,
-            "Architecture": "x86_64",
+            "Architecture": architecture,
             "VirtualizationType": "hvm",
         }
         if tags:

@@ -5,7 +5,9 @@ DescribeImages:
 - deprecated images (deprecation time passed) are left out for accounts that do
   not own them, unless IncludeDeprecated is true or they are asked for by id;
 - MaxResults (1-1000, not with ImageIds) and NextToken give real pages, in
-  registration order; one page reads the table once, up to its last image.
+  registration order; one page reads the table once, up to its last image;
+- with Allowed AMIs enabled, other owners' images outside its criteria are left
+  out (allowed_images.py; the account's own images never are).
 DescribeImageAttribute gains lastLaunchedTime and deregistrationProtection.
 """
 
@@ -22,6 +24,7 @@ from moto.ec2.responses import EC2Response
 from moto.ec2.utils import is_filter_matching
 
 from ._patching import original, override
+from .allowed_images import discoverable
 from .errors import check_range, invalid_parameter_combination
 from .image_model import find_image, is_deprecated, last_launched_attribute, owned_image
 from .image_table import images_of
@@ -119,6 +122,8 @@ def list_images(backend: Any, query: ImageQuery) -> Page[Any]:
 
     def listed(image: Any) -> bool:
         if image.state == "disabled" and not query.include_disabled:
+            return False
+        if not discoverable(backend, image):  # Allowed AMIs: never the account's own images
             return False
         # Owners always see their deprecated images; others only on request or by id.
         if (

@@ -83,6 +83,25 @@ class Clients:
     def imagebuilder(self, region: str) -> Any:
         return self.client("imagebuilder", region)
 
+    def dynamodb(self, region: str) -> Any:
+        return self.client("dynamodb", region)
+
+    # For `ami-hygiene doctor`: the account's settings around the jobs.
+    def sts(self, region: str) -> Any:
+        return self.client("sts", region)
+
+    def cloudtrail(self, region: str) -> Any:
+        return self.client("cloudtrail", region)
+
+    def events(self, region: str) -> Any:
+        return self.client("events", region)
+
+    def lambda_(self, region: str) -> Any:
+        return self.client("lambda", region)
+
+    def rbin(self, region: str) -> Any:
+        return self.client("rbin", region)
+
     def account_id(self, region: str) -> str:
         if self._account_id is None:
             self._account_id = str(self.client("sts", region).get_caller_identity()["Account"])

@@ -15,12 +15,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from . import __version__
 from .aws import Clients
+from .coverage import allowed_images_warnings
 from .errors import describe_error
 from .jobs.rotate import run_rotation
 from .report import Report
@@ -116,7 +118,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--automation-security-group-ids", help="build instance groups [AUTOMATION_SECURITY_GROUP_IDS]"
     )
     rebuild.add_argument("--automation-subnet-id", help="build instance subnet [AUTOMATION_SUBNET_ID]")
+    rebuild.add_argument(
+        "--automation-instance-types",
+        help="build instance type per image architecture, architecture=type, comma-separated "
+        "[AUTOMATION_INSTANCE_TYPES, arm64=t4g.medium,x86_64=t3.medium]",
+    )
+    rebuild.add_argument(
+        "--base-parameter-paths",
+        help="private SSM parameter paths of base images the role may read, e.g. /golden "
+        "[BASE_PARAMETER_PATHS]",
+    )
     rebuild.add_argument("--max-actions", type=int, help="most builds started in one run [MAX_ACTIONS, 100]")
+
+    from . import restore_cli
+
+    restore_cli.add_parser(sub)
+
+    from . import doctor
+
+    doctor.add_parser(sub)
 
     demo = sub.add_parser("demo", help="seed the embedded AWS and run rotate in report then enforce mode")
     demo.add_argument("--format", choices=["text", "json"], default="text")
@@ -153,6 +173,14 @@ def main(
 
         serve(args.port, seed_demo=args.seed_demo)
         return EXIT_OK
+    if args.command == "restore":
+        from . import restore_cli
+
+        return restore_cli.run(args, env, out)
+    if args.command == "doctor":
+        from . import doctor
+
+        return doctor.run(args, env, out)
     return _run_job(args, env, out)
 
 
@@ -179,7 +207,9 @@ def _run_job(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
         print(f"ami-hygiene: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        report = _job(args.command)(settings, Clients())
+        clients = Clients()
+        report = _job(args.command)(settings, clients)
+        report = replace(report, warnings=allowed_images_warnings(clients, report.regions))
     except (NoCredentialsError, NoRegionError) as err:
         print(f"ami-hygiene: error: {err} (configure AWS credentials and a region)", file=sys.stderr)
         return EXIT_USAGE
@@ -212,6 +242,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "automation_instance_profile",
         "automation_security_group_ids",
         "automation_subnet_id",
+        "automation_instance_types",
+        "base_parameter_paths",
     )
     return {name: getattr(args, name, None) for name in names}
 

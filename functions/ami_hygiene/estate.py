@@ -22,6 +22,9 @@ TAG_PIPELINE = f"{TAG_PREFIX}pipeline"
 # Put on what rotation deregisters, so a Recycle Bin rule can scope to it.
 TAG_RETIRED_BY = f"{TAG_PREFIX}retired-by"  # value: the job name, exactly
 TAG_RETIRED_AT = f"{TAG_PREFIX}retired-at"
+# Put on each snapshot rotation deletes with an image: that image's id, so restore
+# finds exactly its snapshots in the Recycle Bin (which lists no block device mappings).
+TAG_RETIRED_WITH = f"{TAG_PREFIX}retired-with"
 # Put by the tag job on an image it deprecates for breaking the tag policy;
 # rotation retires such an image (while it still breaks it) whatever its age.
 TAG_ESCALATED_AT = f"{TAG_PREFIX}escalated-at"
@@ -29,6 +32,11 @@ TAG_ESCALATED_AT = f"{TAG_PREFIX}escalated-at"
 TAG_IMAGE_BUILDER_ARN = "Ec2ImageBuilderArn"
 
 EMPTY_TAGS: Mapping[str, str] = MappingProxyType({})
+# DescribeImages Architecture: the enum ArchitectureValues of botocore's EC2 model
+# (ec2/2016-11-15/service-2.json); instance types list theirs in
+# DescribeInstanceTypes ProcessorInfo.SupportedArchitectures (ArchitectureType, same values).
+ARCHITECTURES = ("i386", "x86_64", "arm64", "x86_64_mac", "arm64_mac")
+DEFAULT_ARCHITECTURE = "x86_64"  # when DescribeImages leaves it out
 
 
 class ImageState(StrEnum):
@@ -70,6 +78,8 @@ class Image:
     # DescribeImages SourceImageId: the image a copy was made from, or the
     # image the build instance ran (CreateImage); None when EC2 does not say.
     source_image_id: str | None = None
+    # DescribeImages Architecture (one of ARCHITECTURES).
+    architecture: str = DEFAULT_ARCHITECTURE
 
     @property
     def is_available(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import describe_error
-from .estate import TAG_DISABLED_AT, TAG_RETIRED_AT, TAG_RETIRED_BY
+from .estate import TAG_DISABLED_AT, TAG_RETIRED_AT, TAG_RETIRED_BY, TAG_RETIRED_WITH
 from .launch_record import record_of
 from .plan import Action, Decision, Outcome, Plan, SnapshotResult
 from .settings import Mode
@@ -116,14 +116,12 @@ class Executor:
         record = _record_tags(decision)
         if record is None:
             return decision.with_outcome(Outcome.FAILED, error=UNRECORDABLE)
-        if record:
-            # Only the image carries who it was shared with (an image restored
-            # from the Recycle Bin comes back without its launch permissions).
-            ec2.create_tags(Resources=[decision.image_id], Tags=[*retired, *record])
-            if doomed:
-                ec2.create_tags(Resources=doomed, Tags=retired)
-        else:
-            ec2.create_tags(Resources=[decision.image_id, *doomed], Tags=retired)
+        # The image carries who it was shared with; each snapshot, which image it went with.
+        ec2.create_tags(Resources=[decision.image_id], Tags=[*retired, *record])
+        if doomed:
+            ec2.create_tags(
+                Resources=doomed, Tags=[*retired, {"Key": TAG_RETIRED_WITH, "Value": decision.image_id}]
+            )
         response = ec2.deregister_image(ImageId=decision.image_id, DeleteAssociatedSnapshots=bool(doomed))
         results = _snapshot_results(response, doomed)
         failed = [r for r in results if not r.deleted]

@@ -3,9 +3,12 @@
 EC2's DisableImage removes every launch permission of an image, and EnableImage
 does not bring them back (botocore ec2 service-2.json, DisableImage: "the AMI's
 launch permissions are removed"; EnableImage: "[it] does not restore the launch
-permissions"). A deregistered image restored from the Recycle Bin comes back
-without them too. So before rotation disables or deregisters an image shared
-with allow-listed principals, it writes them here.
+permissions"). So before rotation disables or deregisters an image shared with
+allow-listed principals, it writes them here. (The Recycle Bin guide says a
+restored AMI keeps the sharing it had when deleted; rotation deregisters images
+DisableImage already made private, except with DisableGraceDays=0, so the
+record is what `restore` relies on either way, and re-adding a permission
+that came back is harmless.)
 
 Why tags and not the report bucket: the record travels with the image (into the
 Recycle Bin and back), needs no stack (the CLI has no bucket) and is readable

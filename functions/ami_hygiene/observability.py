@@ -62,7 +62,14 @@ STORAGE_JOBS = frozenset({"rotate"})
 RUN_ERRORS_METRIC = "RunErrors"
 # Emitted when an event needed nothing done (e.g. a share was removed, not added).
 EVENTS_IGNORED_METRIC = "EventsIgnored"
-METRIC_NAMES: tuple[str, ...] = (*RUN_METRICS, RUN_ERRORS_METRIC, EVENTS_IGNORED_METRIC)
+# Emitted when a scheduled sweep found another sweep of its job holding the lease (lease.py).
+SWEEPS_SKIPPED_METRIC = "SweepsSkipped"
+METRIC_NAMES: tuple[str, ...] = (
+    *RUN_METRICS,
+    RUN_ERRORS_METRIC,
+    EVENTS_IGNORED_METRIC,
+    SWEEPS_SKIPPED_METRIC,
+)
 
 
 def metric_names_for(summary: Mapping[str, Any]) -> set[str]:
@@ -89,6 +96,12 @@ def record_ignored_event(job: str) -> None:
     """An event that parsed but asked for nothing (nothing read, nothing changed)."""
     metrics.add_dimension(name=JOB_DIMENSION, value=job)
     metrics.add_metric(name=EVENTS_IGNORED_METRIC, unit=MetricUnit.Count, value=1)
+
+
+def record_skipped_sweep(job: str) -> None:
+    """A sweep that did nothing because another sweep of the same job held the lease."""
+    metrics.add_dimension(name=JOB_DIMENSION, value=job)
+    metrics.add_metric(name=SWEEPS_SKIPPED_METRIC, unit=MetricUnit.Count, value=1)
 
 
 def record_rejected_run(job: str) -> None:

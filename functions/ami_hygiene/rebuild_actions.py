@@ -11,8 +11,10 @@ One applier, for Action.REBUILD, with one call per decision:
 * SSM Automation: StartAutomationExecution of AWS-UpdateLinuxAmi or
   AWS-UpdateWindowsAmi on the family's newest image, with the parameters the
   runbook reference names: SourceAmiId, IamInstanceProfileName,
-  AutomationAssumeRole, SubnetId, TargetAmiName (``FAMILY-{{global:DATE_TIME}}``)
-  and, for the Linux runbook, SecurityGroupIds (a String: comma-separated ids,
+  AutomationAssumeRole, SubnetId, TargetAmiName (``FAMILY-{{global:DATE_TIME}}``),
+  InstanceType (the decision's, of the image's architecture: the runbooks default
+  to x86 t2.micro / t2.medium, which cannot launch an arm64 image) and, for the
+  Linux runbook, SecurityGroupIds (a String: comma-separated ids,
   required there; the Windows runbook does not name it). The execution is tagged
   ``ami-hygiene:family``. The runbooks do not tag the AMI they make, so the job
   tags it with the decision's family tags when the completion event arrives.
@@ -104,6 +106,8 @@ def automation_parameters(decision: RebuildDecision, settings: Settings) -> dict
         "SourceAmiId": [decision.source_image_id],
         "TargetAmiName": [f"{decision.family[:AMI_NAME_ROOM]}-{DATE_TIME}"],
     }
+    if decision.instance_type:
+        parameters["InstanceType"] = [decision.instance_type]
     if settings.automation_instance_profile:
         parameters["IamInstanceProfileName"] = [settings.automation_instance_profile]
     if settings.automation_role_arn:

@@ -5,7 +5,10 @@ Every read is in whole pages, and grows with pages, not with images:
 * owned images: DescribeImages (Owners=self), pages of 1000 (``read_images``);
 * base references the families' newest images name (``resolve_bases``): SSM
   GetParameters, 10 names a call, and one DescribeImages (Owners=[owner],
-  Filters name=pattern) per distinct owner + name pattern;
+  Filters name=pattern) per distinct owner + name pattern. GetParameters is
+  authorized against each name it asks for, and one name the role may not read
+  denies the whole call; then each name of that call is read alone
+  (GetParameter), so a denied name costs only its own family a checked base;
 * Image Builder pipelines (``read_pipelines``): ListImagePipelines pages of 25,
   made only when some family names a pipeline;
 * builds under way (``read_running_builds``), only for the families a plan is
@@ -31,7 +34,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .build_events import IMAGE_BUILDER_RUNNING
-from .errors import describe_error
+from .errors import describe_error, error_code
 from .estate import TAG_PIPELINE, Image, RegionEstate
 from .families import FamilyTagError, family_of
 from .inventory import image_from, list_owned_images, pages, parse_time
@@ -55,6 +58,9 @@ RUNBOOKS = (RUNBOOK_LINUX, RUNBOOK_WINDOWS)
 AUTOMATION_RUNNING = ("Pending", "InProgress", "Waiting")
 SSM_TARGET = "ssm-automation"  # key of `blocked` for the SSM runbooks
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+# How SSM answers a call the caller's policies do not allow (AccessDeniedException,
+# HTTP 400, naming the first parameter it may not read); the others are other services' spelling.
+DENIED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
 
 
 @dataclass(frozen=True)
@@ -103,12 +109,14 @@ def named_pipelines(estate: RegionEstate, settings: RebuildSettings) -> set[str]
 
 
 def resolve_bases(
-    clients: Any, region: str, images: Iterable[Image]
+    clients: Any, region: str, images: Iterable[Image], readable_paths: Iterable[str] = ()
 ) -> tuple[dict[str, BaseResolution], list[str]]:
     """What the base references of `images` resolve to today, keyed by ``BaseReference.key``.
 
     A reference that cannot be resolved gets a BaseResolution with its error
     (the policy then says "base not checked"); a call that fails is also a problem.
+    `readable_paths` (BaseParameterPaths) are the private parameter paths the
+    role was granted; a denied name says whether to add its path there.
     """
     references: dict[str, BaseReference] = {}
     for image in images:
@@ -125,10 +133,9 @@ def resolve_bases(
         ssm = clients.ssm(region)
         for start in range(0, len(parameters), PARAMETER_BATCH):
             batch = parameters[start : start + PARAMETER_BATCH]
-            found, problem = _parameters(ssm, batch)
+            found, batch_problems = _parameters(ssm, batch, tuple(readable_paths))
             bases.update(found)
-            if problem:
-                problems.append(f"{region}: {problem}")
+            problems.extend(f"{region}: {problem}" for problem in batch_problems)
     for key, reference in sorted(references.items()):
         if reference.parameter or reference.owner is None or reference.name is None:
             continue
@@ -139,12 +146,23 @@ def resolve_bases(
     return bases, problems
 
 
-def _parameters(ssm: Any, names: list[str]) -> tuple[dict[str, BaseResolution], str]:
+def _parameters(
+    ssm: Any, names: list[str], readable_paths: tuple[str, ...]
+) -> tuple[dict[str, BaseResolution], list[str]]:
     try:
         response = ssm.get_parameters(Names=names)
-    except (ClientError, BotoCoreError) as err:
+    except ClientError as err:
+        if error_code(err) not in DENIED:
+            why = f"cannot read SSM parameters: {describe_error(err)}"
+            return {name: BaseResolution(error=why) for name in names}, [f"{why} ({', '.join(names)})"]
+        # GetParameters is authorized against each name it asks for (Systems Manager user guide,
+        # "How Parameter Store authorizes parameter retrieval"), and one name the role may not
+        # read fails the whole call with AccessDeniedException naming that parameter (as reported
+        # in e.g. github.com/hackoregon/civic-devops/issues/241). Read them one by one instead.
+        return _parameters_one_by_one(ssm, names, readable_paths)
+    except BotoCoreError as err:
         why = f"cannot read SSM parameters: {describe_error(err)}"
-        return {name: BaseResolution(error=why) for name in names}, f"{why} ({', '.join(names)})"
+        return {name: BaseResolution(error=why) for name in names}, [f"{why} ({', '.join(names)})"]
     found: dict[str, BaseResolution] = {}
     for parameter in response.get("Parameters", []):
         value = str(parameter.get("Value", "")).strip()
@@ -156,7 +174,51 @@ def _parameters(ssm: Any, names: list[str]) -> tuple[dict[str, BaseResolution], 
         found[name] = BaseResolution(error="the parameter does not exist (or is not readable)")
     for name in names:
         found.setdefault(name, BaseResolution(error="GetParameters returned nothing for it"))
-    return found, ""
+    return found, []
+
+
+def _parameters_one_by_one(
+    ssm: Any, names: list[str], readable_paths: tuple[str, ...]
+) -> tuple[dict[str, BaseResolution], list[str]]:
+    """GetParameter per name, after GetParameters of them all was denied."""
+    found: dict[str, BaseResolution] = {}
+    problems: list[str] = []
+    for name in names:
+        try:
+            value = str(ssm.get_parameter(Name=name)["Parameter"].get("Value", "")).strip()
+        except ClientError as err:
+            code = error_code(err)
+            if code == "ParameterNotFound":
+                found[name] = BaseResolution(error="the parameter does not exist")
+                continue
+            why = f"cannot read parameter {name} ({describe_error(err)})"
+            if code in DENIED:
+                why += "; " + _how_to_allow(name, readable_paths)
+            found[name] = BaseResolution(error=why)
+            problems.append(why)
+            continue
+        except BotoCoreError as err:
+            why = f"cannot read parameter {name} ({describe_error(err)})"
+            found[name] = BaseResolution(error=why)
+            problems.append(why)
+            continue
+        found[name] = (
+            BaseResolution(image_id=value)
+            if AMI_ID.match(value)
+            else BaseResolution(error=f"its value {value[:40]!r} is not an image id")
+        )
+    return found, problems
+
+
+def _how_to_allow(name: str, readable_paths: tuple[str, ...]) -> str:
+    """What to do about a denied parameter (the stack grants each path and everything under it)."""
+    granted = [path for path in readable_paths if name == path or name.startswith(f"{path}/")]
+    if granted:
+        return (
+            f"BaseParameterPaths already has {granted[0]}, so something else denies it (a permissions "
+            "boundary, a service control policy, or a stack update not deployed yet)"
+        )
+    return f"allow it with BaseParameterPaths (e.g. {name.rsplit('/', 1)[0] or name})"
 
 
 def _newest_named(ec2: Any, owner: str, pattern: str) -> tuple[BaseResolution, str]:

@@ -33,6 +33,8 @@ class Report:
     api_calls: dict[str, int] = field(default_factory=dict)
     # Region-level failures (e.g. images could not be listed).
     errors: tuple[str, ...] = ()
+    # What this run could not see or cover, "region: sentence" (e.g. no real-time rule there).
+    warnings: tuple[str, ...] = ()
 
     # -- views ---------------------------------------------------------------------------
 
@@ -50,6 +52,7 @@ class Report:
             regions=(region,),
             plans=tuple(p for p in self.plans if p.region == region),
             errors=tuple(e for e in self.errors if e.startswith(f"{region}:")),
+            warnings=tuple(w for w in self.warnings if w.startswith(f"{region}:")),
         )
 
     @property
@@ -102,6 +105,7 @@ class Report:
             "settings": self.settings.as_dict(),
             "summary": self.summary(),
             "errors": list(self.all_errors),
+            "warnings": list(self.warnings),
             "api_calls": dict(sorted(self.api_calls.items())),
             "decisions": [_decision_dict(d) for d in self.decisions],
         }
@@ -142,6 +146,9 @@ class Report:
         if self.all_errors:
             lines += ["", "Errors (nothing was changed where these apply)"]
             lines += [f"  ! {e}" for e in self.all_errors]
+        if self.warnings:
+            lines += ["", "Warnings"]
+            lines += [f"  ~ {w}" for w in self.warnings]
         actions = [d for d in self.decisions if d.is_action]
         if actions:
             lines += ["", "Actions"]

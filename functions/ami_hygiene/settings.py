@@ -15,6 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import SettingsError
+from .estate import ARCHITECTURES
+from .policies.staleness import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
 from .tag_rules import TagRule, parse_required_tags
 
 __all__ = ["Mode", "Settings", "SettingsError"]
@@ -60,6 +62,9 @@ SECURITY_GROUP_PATTERN = re.compile(r"^sg-[0-9a-f]{8,17}$")
 SUBNET_PATTERN = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 PROFILE_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
 TAG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:/+\-@ ]{1,128}$")
+# An SSM parameter path: "/" then names of a-zA-Z0-9_.- separated by "/" (the PutParameter
+# naming constraints); a hierarchy is at most 15 levels, so a path above a name at most 14.
+PARAMETER_PATH_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+){1,14}$")
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,10 @@ class Settings:
     automation_instance_profile: str = ""
     automation_security_group_ids: tuple[str, ...] = ()
     automation_subnet_id: str = ""
+    # Image architecture -> InstanceType of the runbooks' build instance.
+    automation_instance_types: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_INSTANCE_TYPES))
+    # Paths (/golden) of private base-image parameters the rebuild role is allowed to read.
+    base_parameter_paths: tuple[str, ...] = ()
 
     @property
     def retention(self) -> timedelta:
@@ -189,6 +198,8 @@ _TEXT_SETTINGS = (
     "automation_instance_profile",
     "automation_security_group_ids",
     "automation_subnet_id",
+    "automation_instance_types",
+    "base_parameter_paths",
 )
 
 
@@ -223,7 +234,48 @@ def _rebuild_values(raw: Mapping[str, Any]) -> dict[str, Any]:
         "automation_instance_profile": profile,
         "automation_security_group_ids": groups,
         "automation_subnet_id": subnet,
+        "automation_instance_types": _instance_types(raw.get("automation_instance_types", "")),
+        "base_parameter_paths": _parameter_paths(raw.get("base_parameter_paths", "")),
     }
+
+
+def _instance_types(value: Any) -> dict[str, str]:
+    """AUTOMATION_INSTANCE_TYPES: architecture=instance-type, comma-separated; empty: the default."""
+    found: dict[str, str] = {}
+    for item in _split(value or ""):
+        architecture, sep, instance_type = (part.strip() for part in item.partition("="))
+        if not sep or not instance_type:
+            raise SettingsError(
+                f"AUTOMATION_INSTANCE_TYPES has {item!r}: write architecture=instance-type, comma-separated, "
+                "e.g. arm64=t4g.medium,x86_64=t3.medium"
+            )
+        if architecture not in ARCHITECTURES:
+            raise SettingsError(
+                f"AUTOMATION_INSTANCE_TYPES has architecture {architecture!r}: use one of "
+                f"{', '.join(ARCHITECTURES)} (EC2's image architectures)"
+            )
+        if not INSTANCE_TYPE.match(instance_type):
+            raise SettingsError(
+                f"AUTOMATION_INSTANCE_TYPES has {instance_type!r} for {architecture}, which is not an "
+                "instance type like t4g.medium"
+            )
+        if architecture in found:
+            raise SettingsError(f"AUTOMATION_INSTANCE_TYPES names {architecture} twice")
+        found[architecture] = instance_type
+    return found or dict(DEFAULT_INSTANCE_TYPES)
+
+
+def _parameter_paths(value: Any) -> tuple[str, ...]:
+    """BASE_PARAMETER_PATHS: SSM parameter paths such as /golden, comma-separated."""
+    paths = _split(value or "")
+    for path in paths:
+        if not PARAMETER_PATH_PATTERN.match(path):
+            raise SettingsError(
+                f"BASE_PARAMETER_PATHS has {path!r}: write parameter paths like /golden or /team/images "
+                "(a leading /, names of letters, digits and _ . -, no trailing /, at most 14 levels), "
+                "comma-separated"
+            )
+    return tuple(dict.fromkeys(paths))
 
 
 def _propagate_keys(value: Any) -> tuple[str, ...] | None:

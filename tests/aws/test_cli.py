@@ -160,3 +160,43 @@ def test_rebuild_reports_a_stale_family_and_starts_nothing_in_report_mode(aws: N
 def test_rebuild_refuses_a_bad_pipeline_map(aws: None) -> None:
     code, _ = _run(["rebuild", "--family-pipelines", "web=not-an-arn"])
     assert code == 2
+
+
+def test_rebuild_takes_the_build_instance_types_and_base_parameter_paths(aws: None) -> None:
+    s = Seeder(REGION, datetime.now(UTC))
+    s.image("arm-api-v3", 60, architecture="arm64")
+    code, out = _run(
+        [
+            "rebuild",
+            "--format",
+            "json",
+            "--automation-instance-types",
+            "arm64=m7g.large",
+            "--base-parameter-paths",
+            "/golden,/team/images",
+        ],
+        env={"AUTOMATION_INSTANCE_TYPES": "arm64=t4g.small", "BASE_PARAMETER_PATHS": "/other"},
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["settings"]["automation_instance_types"] == {"arm64": "m7g.large"}
+    assert report["settings"]["base_parameter_paths"] == ["/golden", "/team/images"]
+    (decision,) = [d for d in report["decisions"] if d["action"] == "rebuild"]
+    assert decision["instance_type"] == "m7g.large"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--automation-instance-types", "arm64=graviton"],
+            "AUTOMATION_INSTANCE_TYPES has 'graviton' for arm64",
+        ),
+        (["--base-parameter-paths", "golden"], "BASE_PARAMETER_PATHS has 'golden'"),
+    ],
+)
+def test_rebuild_refuses_bad_instance_types_and_paths(
+    aws: None, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = _run(["rebuild", *argv])
+    assert code == 2 and message in capsys.readouterr().err

@@ -55,8 +55,10 @@ def test_deregister_tags_for_the_recycle_bin_then_deletes_own_snapshots(seeder: 
     decision = _decision(image_id, Action.DEREGISTER, snapshots=(SnapshotRef(own, "/dev/xvda", 8),))
     result = Executor(clients, Mode.ENFORCE, NOW).apply(Plan("rotate", REGION, (decision,))).decisions[0]
     assert result.outcome is Outcome.DONE
-    assert tagged[0]["Resources"] == [image_id, own]
+    assert [t["Resources"] for t in tagged] == [[image_id], [own]]
     assert {"Key": "ami-hygiene:retired-by", "Value": "rotate"} in tagged[0]["Tags"]  # type: ignore[operator]
+    # Each snapshot names the image it went with: restore finds exactly its snapshots in the bin.
+    assert {"Key": "ami-hygiene:retired-with", "Value": image_id} in tagged[1]["Tags"]  # type: ignore[operator]
     ec2 = boto3.client("ec2", region_name=REGION)
     assert own not in {s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -25,6 +26,7 @@ from ami_hygiene.settings import Settings
 from sandbox.automation import complete_automation
 from sandbox.demo import Seeder
 from sandbox.image_builder import complete_build
+from tests.aws.faults import deny_names
 from tests.conftest import ACCOUNT_ID, REGION
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -433,3 +435,147 @@ def test_an_image_builder_output_its_distribution_did_not_tag_gets_the_family_ta
     # Rotation now groups it with the old image, which the next sweep sees as superseded.
     (fresh,) = _run("enforce", family_pipelines=f"api={bare}").decisions
     assert fresh.image_id == result.new_image_id
+
+
+# -- the runbooks' build instance, per image architecture ----------------------------------
+
+
+def _execution_parameters(build_id: str | None) -> dict[str, list[str]]:
+    ssm = boto3.client("ssm", region_name=REGION)
+    execution = ssm.get_automation_execution(AutomationExecutionId=str(build_id))["AutomationExecution"]
+    return dict(execution["Parameters"])
+
+
+def test_each_family_builds_on_an_instance_type_of_its_images_architecture(seeder: Seeder) -> None:
+    arm = seeder.image(
+        "api-arm-v3", 45, tags={"ami-hygiene:family": "api-arm", "Owner": "platform"}, architecture="arm64"
+    )
+    x86 = _app(seeder)
+    report = _run("enforce")
+    started = {d.family: d for d in _rebuilds(report)}
+    assert {f: (d.outcome, d.instance_type) for f, d in started.items()} == {
+        "api-arm": (Outcome.DONE, "t4g.medium"),
+        "app": (Outcome.DONE, "t3.medium"),
+    }
+    assert _execution_parameters(started["api-arm"].build_id)["InstanceType"] == ["t4g.medium"]
+    assert _execution_parameters(started["app"].build_id)["InstanceType"] == ["t3.medium"]
+    # Both launch (the sandbox refuses a mismatch as EC2 does) and make an image of their architecture.
+    for family, source, architecture in (("api-arm", arm, "arm64"), ("app", x86, "x86_64")):
+        done = _run("enforce", complete_automation(str(started[family].build_id)))
+        (result,) = done.decisions
+        assert isinstance(result, BuildResult) and result.succeeded, result.reasons
+        assert result.source_image_id == source
+        (image,) = boto3.client("ec2", region_name=REGION).describe_images(
+            ImageIds=[str(result.new_image_id)]
+        )["Images"]
+        assert image["Architecture"] == architecture
+
+
+def test_an_image_architecture_without_an_instance_type_starts_no_build(seeder: Seeder) -> None:
+    seeder.image("legacy-v1", 45, tags={"ami-hygiene:family": "legacy"}, architecture="i386")
+    _app(seeder)
+    report = _run("enforce", automation_instance_types="x86_64=t3.medium")
+    (app,) = _rebuilds(report)
+    assert app.family == "app" and app.outcome is Outcome.DONE
+    (legacy,) = [d for d in report.decisions if d.family == "legacy"]
+    assert legacy.action is Action.KEEP
+    assert (
+        "architecture i386, and none is configured; add i386=t2.medium to AUTOMATION_INSTANCE_TYPES"
+        in (legacy.reasons[0])
+    )
+    assert legacy.findings == ("stale: its newest image is older than the age limit",)
+    assert any("family legacy:" in e and "nothing started" in e for e in report.all_errors)
+    assert len(_executions()) == 1
+
+
+# -- private base parameters ---------------------------------------------------------------
+
+
+def _parameter_arn(name: str) -> str:
+    return f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter{name}"
+
+
+def _based_family(seeder: Seeder, family: str, parameter: str, parent: str) -> str:
+    return seeder.image(
+        f"{family}-v1",
+        2,
+        tags={"ami-hygiene:family": family, TAG_BASE_PARAMETER: parameter, TAG_BASE_IMAGE: parent},
+    )
+
+
+def test_a_denied_base_parameter_leaves_only_its_own_family_unchecked(seeder: Seeder) -> None:
+    old_base = seeder.image("base-1", 60)
+    new_base = seeder.image("base-2", 1)
+    ssm = boto3.client("ssm", region_name=REGION)
+    for name in ("/golden/base", "/team/base"):
+        ssm.put_parameter(Name=name, Value=new_base, Type="String", DataType="aws:ec2:image")
+    _based_family(seeder, "golden-web", "/golden/base", old_base)
+    _based_family(seeder, "team-web", "/team/base", old_base)
+    clients = Clients()
+    attempts: Counter[str] = Counter()  # calls made, the denied ones too (they never reach the sandbox)
+    clients.session.events.register("before-call.ssm.*", lambda model, **_: attempts.update([model.name]))
+    # The role may read /team but not /golden: one denied name fails a whole GetParameters call.
+    for operation, member in (("GetParameters", "Names"), ("GetParameter", "Name")):
+        deny_names(clients.session, "ssm", operation, member, ["/golden/base"], resource=_parameter_arn)
+
+    report = run_rebuild(_settings("report"), clients, now=NOW)
+
+    (team,) = [d for d in _rebuilds(report) if d.family == "team-web"]
+    assert (
+        f"base moved from {old_base} to {new_base} (SSM parameter /team/base; was tag {TAG_BASE_IMAGE})"
+        in (team.reasons)
+    )
+    (golden,) = [d for d in report.decisions if d.family == "golden-web"]
+    assert golden.action is Action.KEEP and golden.reasons[0] == "kept: fresh"
+    [unchecked] = [r for r in golden.reasons if r.startswith("base not checked")]
+    assert unchecked.startswith(
+        "base not checked: SSM parameter /golden/base: cannot read parameter /golden/base "
+        "(AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/ami-hygiene-rebuild/session "
+        f"is not authorized to perform: ssm:GetParameter on resource: {_parameter_arn('/golden/base')}"
+    )
+    assert unchecked.endswith("; allow it with BaseParameterPaths (e.g. /golden)")
+    assert [e for e in report.all_errors if "/golden/base" in e] == [
+        f"{REGION}: {unchecked.removeprefix('base not checked: SSM parameter /golden/base: ')}"
+    ]
+    assert (attempts["GetParameters"], attempts["GetParameter"]) == (1, 2)
+
+
+def test_a_denied_parameter_under_a_granted_path_says_something_else_denies_it(seeder: Seeder) -> None:
+    base = seeder.image("base-1", 60)
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/golden/base", Value=base, Type="String", DataType="aws:ec2:image"
+    )
+    _based_family(seeder, "golden-web", "/golden/base", base)
+    clients = Clients()
+    for operation, member in (("GetParameters", "Names"), ("GetParameter", "Name")):
+        deny_names(clients.session, "ssm", operation, member, ["/golden/base"], resource=_parameter_arn)
+    report = run_rebuild(_settings("report", base_parameter_paths="/golden"), clients, now=NOW)
+    (golden,) = [d for d in report.decisions if d.family == "golden-web"]
+    assert golden.reasons[-1].endswith(
+        "; BaseParameterPaths already has /golden, so something else denies it (a permissions boundary, a "
+        "service control policy, or a stack update not deployed yet)"
+    )
+
+
+def test_a_missing_base_parameter_read_alone_is_no_error(seeder: Seeder) -> None:
+    base = seeder.image("base-1", 60)
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/team/base", Value=base, Type="String", DataType="aws:ec2:image"
+    )
+    _based_family(seeder, "golden-web", "/golden/base", base)  # no such parameter
+    _based_family(seeder, "team-web", "/team/base", base)
+    _based_family(seeder, "secret-web", "/secret/base", base)
+    clients = Clients()
+    for operation, member in (("GetParameters", "Names"), ("GetParameter", "Name")):
+        deny_names(clients.session, "ssm", operation, member, ["/secret/base"], resource=_parameter_arn)
+    report = run_rebuild(_settings("report"), clients, now=NOW)
+    reasons = {d.family: d.reasons for d in report.decisions}
+    assert (
+        "base not checked: SSM parameter /golden/base: the parameter does not exist" in reasons["golden-web"]
+    )
+    assert f"base unchanged: {base} (SSM parameter /team/base)" in reasons["team-web"]
+    assert [e for e in report.all_errors if "parameter" in e] == [
+        e
+        for e in report.all_errors
+        if "/secret/base" in e and "allow it with BaseParameterPaths (e.g. /secret)" in e
+    ]

@@ -19,10 +19,10 @@ def _ssm(endpoint: str | None = None) -> Any:
     return boto3.client("ssm", region_name=REGION, endpoint_url=endpoint)
 
 
-def _source(endpoint: str | None = None, name: str = "base") -> str:
+def _source(endpoint: str | None = None, name: str = "base", architecture: str = "x86_64") -> str:
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
     image_id: str = ec2.register_image(
-        Name=name, RootDeviceName="/dev/xvda", Architecture="x86_64", VirtualizationType="hvm"
+        Name=name, RootDeviceName="/dev/xvda", Architecture=architecture, VirtualizationType="hvm"
     )["ImageId"]
     return image_id
 
@@ -230,6 +230,67 @@ def test_a_missing_source_image_fails_the_execution(aws: None) -> None:
         "FailureMessage"
     ]
     assert "InvalidAMIID.NotFound" in message
+
+
+def _ended(ssm: Any, execution_id: str) -> tuple[str, str]:
+    complete_automation(execution_id)
+    execution = ssm.get_automation_execution(AutomationExecutionId=execution_id)["AutomationExecution"]
+    return str(execution["AutomationExecutionStatus"]), str(execution.get("FailureMessage", ""))
+
+
+def _launch_failure(message: str, code: str = "InvalidParameterValue") -> str:
+    return (
+        "Step fails when it is launching the instance(s). Get Exception from RunInstances API of ec2 "
+        f"Service. Exception Message from RunInstances API: [{message} (Service: AmazonEC2; Status Code: "
+        f"400; Error Code: {code})]."
+    )
+
+
+def _mismatch(instance_type_architectures: str, image_architecture: str) -> str:
+    return _launch_failure(
+        f"The architecture '{instance_type_architectures}' of the specified instance type does not match "
+        f"the architecture '{image_architecture}' of the specified AMI. Specify an instance type and an AMI "
+        "that have matching architectures, and try again. You can use 'describe-instance-types' or "
+        "'describe-images' to discover the architecture of the instance type or AMI."
+    )
+
+
+def test_an_arm64_image_on_the_runbooks_default_instance_type_fails_as_ec2_refuses_it(aws: None) -> None:
+    ssm = _ssm()
+    arm = _source(name="arm", architecture="arm64")
+    execution_id = _linux(ssm, arm)  # InstanceType: the runbook's default t2.micro (i386, x86_64)
+    assert _ended(ssm, execution_id) == ("Failed", _mismatch("x86_64,i386", "arm64"))
+    assert (
+        boto3.client("ec2", region_name=REGION).describe_images(Owners=["self"])["Images"][0]["ImageId"]
+        == arm
+    )
+
+
+def test_the_build_instance_type_must_support_the_images_architecture(aws: None) -> None:
+    ssm = _ssm()
+    arm = _source(name="arm", architecture="arm64")
+    x86 = _source(name="x86")
+    assert _ended(ssm, _start(ssm, arm, "t4g.medium"))[0] == "Success"
+    assert _ended(ssm, _start(ssm, x86, "t4g.medium")) == ("Failed", _mismatch("arm64", "x86_64"))
+    assert _ended(ssm, _start(ssm, x86, "t3.medium"))[0] == "Success"
+    assert _ended(ssm, _start(ssm, x86, "t9.huge")) == (
+        "Failed",
+        _launch_failure("Invalid value 't9.huge' for InstanceType."),
+    )
+    images = boto3.client("ec2", region_name=REGION).describe_images(Owners=["self"])["Images"]
+    assert sorted(i["Architecture"] for i in images) == ["arm64", "arm64", "x86_64", "x86_64"]
+
+
+def _start(ssm: Any, source: str, instance_type: str) -> str:
+    execution_id: str = ssm.start_automation_execution(
+        DocumentName="AWS-UpdateLinuxAmi",
+        Parameters={
+            "SourceAmiId": [source],
+            "SecurityGroupIds": ["sg-0123456789abcdef0"],
+            "InstanceType": [instance_type],
+        },
+    )["AutomationExecutionId"]
+    return execution_id
 
 
 def test_the_served_api_has_automation(endpoint: str) -> None:

@@ -115,6 +115,24 @@ def make_wiring() -> Wiring:
     return Wiring(topic_arn, bucket, queue_url)
 
 
+def sandbox_table(logical_id: str, resource: dict[str, Any]) -> str:
+    """The template's DynamoDB table in the sandbox (made once; its key, billing and TTL): its name."""
+    props = resource["Properties"]
+    name = f"AmiHygiene-{logical_id}"
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    if name in dynamodb.list_tables()["TableNames"]:
+        return name
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode=props["BillingMode"],
+    )
+    if "TimeToLiveSpecification" in props:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+    return name
+
+
 def deploy(
     synth: Synthesized,
     wiring: Wiring,
@@ -138,6 +156,8 @@ def deploy(
         **{k: bucket for k in synth.resources("AWS::S3::Bucket")},
         # Roles the functions are told about (e.g. the one SSM Automation assumes).
         **{f"{k}.Arn": f"arn:aws:iam::{ACCOUNT}:role/{k}" for k in synth.resources("AWS::IAM::Role")},
+        # The sweep lease table, made in the sandbox as the template describes it: sweeps use it for real.
+        **{k: sandbox_table(k, v) for k, v in synth.resources("AWS::DynamoDB::Table").items()},
     }
     evaluator = Evaluator(
         template, parameter_values(template, parameters), region=REGION, account=ACCOUNT, resources=physical

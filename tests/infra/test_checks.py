@@ -81,6 +81,47 @@ ACKNOWLEDGED = {
     # sample pipeline instance role: the two managed policies Image Builder documents
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/EC2InstanceProfileForImageBuilder]",
+    # rebuild: this account's parameters at and under each BaseParameterPaths path (any region, held
+    # to the Regions by aws:RequestedRegion), each item only when given
+    *(
+        "AwsSolutions-IAM5[Resource::"
+        + json.dumps(
+            {
+                "Fn::If": [
+                    f"HasBaseParameterPath{index + 1}",
+                    {
+                        "Fn::Join": [
+                            "",
+                            [
+                                "arn:",
+                                {"Ref": "AWS::Partition"},
+                                ":ssm:*:",
+                                {"Ref": "AWS::AccountId"},
+                                ":parameter",
+                                {
+                                    "Fn::Select": [
+                                        index,
+                                        {
+                                            "Fn::Split": [
+                                                ",",
+                                                {"Fn::Join": ["", [{"Ref": "BaseParameterPaths"}, ",,,,"]]},
+                                            ]
+                                        },
+                                    ]
+                                },
+                                *tail,
+                            ],
+                        ]
+                    },
+                    {"Ref": "AWS::NoValue"},
+                ]
+            },
+            separators=(",", ":"),
+        )
+        + "]"
+        for index in range(5)
+        for tail in ([], ["/*"])
+    ),
 }
 
 

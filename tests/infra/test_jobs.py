@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 from ami_hygiene.estate import TAG_ESCALATED_AT, TAG_FAMILY, TAG_PIPELINE
 from ami_hygiene.observability import JOB_IMAGE_METRICS, NAMESPACE, RUN_METRICS
 from ami_hygiene.settings import Settings
+from infra.lease_table import LEASE_ACTIONS
+from infra.permissions import SWEEP_READ_ACTIONS
 from infra.permissions_public import PUBLIC_LIST_ACTIONS, PUBLIC_WRITE_ACTIONS
 from infra.permissions_rebuild import REBUILD_LIST_ACTIONS, REBUILD_WRITE_ACTIONS
 from infra.permissions_tags import TAGS_READ_ACTIONS, TAGS_WRITE_ACTIONS
@@ -39,6 +42,7 @@ REPORTING_ACTIONS = {
     "sqs:SendMessage",
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
+    *LEASE_ACTIONS,  # the job's own sweep lease (tested below)
 }
 
 
@@ -125,6 +129,12 @@ NEW_PARAMETERS: dict[str, dict[str, Any]] = {
     "AutomationInstanceProfile": {"Type": "String", "Default": ""},
     "AutomationSecurityGroupIds": {"Type": "String", "Default": ""},
     "AutomationSubnetId": {"Type": "String", "Default": ""},
+    "AutomationInstanceTypes": {
+        "Type": "String",
+        "Default": "arm64=t4g.medium,x86_64=t3.medium",
+        "MaxLength": 1024,
+    },
+    "BaseParameterPaths": {"Type": "String", "Default": "", "MaxLength": 1024},
     "CreateSamplePipeline": {"Type": "String", "Default": "false", "AllowedValues": ["true", "false"]},
 }
 
@@ -164,6 +174,16 @@ def test_every_new_parameter_has_its_type_default_and_bounds(synth: Synthesized)
         ("AutomationSecurityGroupIds", "sg-123"),
         ("AutomationSecurityGroupIds", "sg-0123456789abcdef0, sg-0123456789abcdef1"),
         ("AutomationSubnetId", "subnet-xyz"),
+        ("AutomationInstanceTypes", ""),
+        ("AutomationInstanceTypes", "arm64"),
+        ("AutomationInstanceTypes", "aarch64=t4g.medium"),
+        ("AutomationInstanceTypes", "arm64=T4G.MEDIUM"),
+        ("AutomationInstanceTypes", "arm64=t4g.medium, x86_64=t3.medium"),
+        ("BaseParameterPaths", "golden"),
+        ("BaseParameterPaths", "/golden/"),
+        ("BaseParameterPaths", "/golden base"),
+        ("BaseParameterPaths", "/golden, /team"),
+        ("BaseParameterPaths", "/a,/b,/c,/d,/e,/f"),
         ("CreateSamplePipeline", "yes"),
     ],
 )
@@ -193,6 +213,8 @@ GOOD = {
     "AutomationInstanceProfile": "ManagedInstanceProfile",
     "AutomationSecurityGroupIds": "sg-0123456789abcdef0,sg-01234567",
     "AutomationSubnetId": "subnet-0123456789abcdef0",
+    "AutomationInstanceTypes": "arm64=m7g.large,x86_64=c7i.metal-24xl,i386=t2.medium,arm64_mac=mac2.metal",
+    "BaseParameterPaths": "/golden,/team-a/images.v2,/a/b/c,/d,/e_f",
     "CreateSamplePipeline": "true",
 }
 
@@ -214,11 +236,20 @@ def test_good_new_parameters_are_accepted_and_load_as_settings(synth: Synthesize
             "AUTOMATION_INSTANCE_PROFILE": GOOD["AutomationInstanceProfile"],
             "AUTOMATION_SECURITY_GROUP_IDS": GOOD["AutomationSecurityGroupIds"],
             "AUTOMATION_SUBNET_ID": GOOD["AutomationSubnetId"],
+            "AUTOMATION_INSTANCE_TYPES": GOOD["AutomationInstanceTypes"],
+            "BASE_PARAMETER_PATHS": GOOD["BaseParameterPaths"],
         }
     )
     assert [r.key for r in settings.required_tags] == ["Owner", "Environment", "CostCenter"]
     assert set(settings.family_pipelines) == {"web", "db"}
     assert settings.automation_security_group_ids == ("sg-0123456789abcdef0", "sg-01234567")
+    assert settings.automation_instance_types["x86_64"] == "c7i.metal-24xl"
+    assert settings.base_parameter_paths == ("/golden", "/team-a/images.v2", "/a/b/c", "/d", "/e_f")
+    # The default too is what the function accepts, and means what the function's own default means.
+    default = parameter_values(synth.template, {})["AutomationInstanceTypes"]
+    assert dict(
+        Settings.load({"AWS_REGION": REGION, "AUTOMATION_INSTANCE_TYPES": default}).automation_instance_types
+    ) == (dict(Settings.load({"AWS_REGION": REGION}).automation_instance_types))
 
 
 def test_new_parameters_are_grouped_and_labelled(synth: Synthesized) -> None:
@@ -267,6 +298,8 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "AUTOMATION_INSTANCE_PROFILE": {"Ref": "AutomationInstanceProfile"},
         "AUTOMATION_SECURITY_GROUP_IDS": {"Ref": "AutomationSecurityGroupIds"},
         "AUTOMATION_SUBNET_ID": {"Ref": "AutomationSubnetId"},
+        "AUTOMATION_INSTANCE_TYPES": {"Ref": "AutomationInstanceTypes"},
+        "BASE_PARAMETER_PATHS": {"Ref": "BaseParameterPaths"},
     },
 }
 
@@ -285,7 +318,9 @@ def test_each_function_gets_exactly_its_parameters_and_the_reporting_targets(
     assert env["REPORT_BUCKET"] == {"Ref": next(iter(synth.resources("AWS::S3::Bucket")))}
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
     props = fn["Properties"]
-    assert (props["ReservedConcurrentExecutions"], props["TracingConfig"]) == (1, {"Mode": "Active"})
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert "ReservedConcurrentExecutions" not in props  # a sweep lease keeps sweeps apart instead
+    assert env["LEASE_TABLE"] == {"Ref": next(iter(synth.resources("AWS::DynamoDB::Table")))}
 
 
 def test_rebuild_gets_the_automation_role_the_stack_creates(synth: Synthesized) -> None:
@@ -315,6 +350,47 @@ def test_each_job_has_its_failure_queue_alarm_and_outputs(synth: Synthesized, jo
     name = job.title()
     assert outputs[f"{name}Function"]["Value"] == {"Ref": fn_id}
     assert outputs[f"{name}FailedInvocations"]["Value"] == {"Ref": queue_id}
+
+
+# -- sweep leases instead of reserved concurrency ------------------------------------------
+
+
+def test_no_function_reserves_concurrency(synth: Synthesized) -> None:
+    # Reserving any would fail the deploy where the account's quota leaves < 100 unreserved.
+    assert "ReservedConcurrentExecutions" not in json.dumps(synth.template)
+
+
+def test_the_lease_table_is_on_demand_encrypted_recoverable_expiring_and_deleted_with_the_stack(
+    synth: Synthesized,
+) -> None:
+    [(table_id, table)] = synth.resources("AWS::DynamoDB::Table").items()
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "job", "KeyType": "HASH"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Delete", "Delete")
+    assert synth.template["Outputs"]["SweepLeaseTable"]["Value"] == {"Ref": table_id}
+
+
+@pytest.mark.parametrize("job", sorted(HANDLERS))
+def test_each_job_may_take_and_give_back_only_its_own_lease(synth: Synthesized, job: str) -> None:
+    _, fn = _function(synth, job)
+    [table_id] = synth.resources("AWS::DynamoDB::Table")
+    statements = [
+        (policy_id, s)
+        for policy_id, p in _policies(synth, _role_id(synth, job)).items()
+        for s in _statements(p)
+        if any(a.startswith("dynamodb:") for a in _actions(s))
+    ]
+    [(policy_id, statement)] = statements
+    assert _actions(statement) == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+    assert statement["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [job]}}
+    # It always exists (sweeps take the lease in report mode too), and the function waits for it.
+    assert "Condition" not in synth.template["Resources"][policy_id]
+    assert policy_id in fn["DependsOn"]
 
 
 def test_template_description_names_every_job(synth: Synthesized) -> None:
@@ -350,14 +426,8 @@ EXPECTED_RULES: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "detail-type": [CLOUDTRAIL],
                 "detail": {
                     "eventSource": ["ec2.amazonaws.com"],
-                    "eventName": [
-                        "CreateImage",
-                        "CopyImage",
-                        "RegisterImage",
-                        "ImportImage",
-                        "CreateTags",
-                        "DeleteTags",
-                    ],
+                    # No ImportImage: its CloudTrail record names an import task, never an image.
+                    "eventName": ["CreateImage", "CopyImage", "RegisterImage", "CreateTags", "DeleteTags"],
                 },
             },
         ],
@@ -393,12 +463,40 @@ EXPECTED_RULES: dict[str, tuple[str, list[dict[str, Any]]]] = {
 }
 
 
+def _own_roles_clause(synth: Synthesized) -> list[dict[str, Any]]:
+    roles = [{"Fn::GetAtt": [_role_id(synth, job), "Arn"]} for job in ("rotate", "tags", "public", "rebuild")]
+
+    def issuer(matchers: list[Any]) -> dict[str, Any]:
+        return {"userIdentity": {"sessionContext": {"sessionIssuer": {"arn": matchers}}}}
+
+    return [issuer([{"exists": False}]), issuer([{"anything-but": roles}])]
+
+
+def test_jobs_with_real_time_rules_know_the_region_those_rules_cover(synth: Synthesized) -> None:
+    for job in ("rotate", "tags", "public", "rebuild"):
+        env = _function(synth, job)[1]["Properties"]["Environment"]["Variables"]
+        expected = None if job == "rotate" else {"Ref": "AWS::Region"}
+        assert env.get("REALTIME_REGIONS") == expected
+
+
+def test_every_job_knows_the_stacks_own_roles(synth: Synthesized) -> None:
+    roles = [{"Fn::GetAtt": [_role_id(synth, job), "Arn"]} for job in ("rotate", "tags", "public", "rebuild")]
+    for job in ("rotate", "tags", "public", "rebuild"):
+        env = _function(synth, job)[1]["Properties"]["Environment"]["Variables"]
+        assert env["OWN_ROLE_ARNS"] == {"Fn::Join": [",", roles]}
+
+
 @pytest.mark.parametrize("job", sorted(EXPECTED_RULES))
 def test_each_job_has_its_schedule_and_exactly_its_event_patterns(synth: Synthesized, job: str) -> None:
     schedule, patterns = EXPECTED_RULES[job]
     rules = _rules_of(synth, job)
     assert [r["ScheduleExpression"] for r in rules if "ScheduleExpression" in r] == [{"Ref": schedule}]
     found = [r["EventPattern"] for r in rules if "EventPattern" in r]
+    own = _own_roles_clause(synth)
+    for pattern in found:
+        # CloudTrail rules leave out the calls of the stack's own job roles (they would trigger themselves).
+        if pattern["detail-type"] == [CLOUDTRAIL]:
+            assert pattern["detail"].pop("$or") == own
 
     def key(pattern: dict[str, Any]) -> str:
         return json.dumps(pattern, sort_keys=True)
@@ -417,7 +515,7 @@ def test_each_job_has_its_schedule_and_exactly_its_event_patterns(synth: Synthes
 
 def test_tags_role_reads_always_and_writes_only_in_enforce(synth: Synthesized) -> None:
     always, conditional = _job_actions(synth, "tags")
-    assert always == set(TAGS_READ_ACTIONS)
+    assert always == {*TAGS_READ_ACTIONS, *SWEEP_READ_ACTIONS}
     assert conditional == set(TAGS_WRITE_ACTIONS)
     _, writes = _write_policy(synth, "tags")
     evaluator = _evaluator(synth.template)
@@ -438,7 +536,12 @@ def test_tags_role_reads_always_and_writes_only_in_enforce(synth: Synthesized) -
 
 def test_public_role_reads_always_and_writes_only_own_resources_in_enforce(synth: Synthesized) -> None:
     always, conditional = _job_actions(synth, "public")
-    assert always == {*PUBLIC_LIST_ACTIONS, "ec2:DescribeImageAttribute", "ec2:DescribeSnapshotAttribute"}
+    assert always == {
+        *PUBLIC_LIST_ACTIONS,
+        *SWEEP_READ_ACTIONS,
+        "ec2:DescribeImageAttribute",
+        "ec2:DescribeSnapshotAttribute",
+    }
     assert conditional == set(PUBLIC_WRITE_ACTIONS)
     _, writes = _write_policy(synth, "public")
     evaluator = _evaluator(synth.template)
@@ -456,6 +559,7 @@ def test_rebuild_role_reads_always_and_writes_only_in_enforce(synth: Synthesized
     always, conditional = _job_actions(synth, "rebuild")
     assert always == {
         *REBUILD_LIST_ACTIONS,
+        *SWEEP_READ_ACTIONS,
         "ssm:GetParameters",
         "ssm:GetParameter",
         "imagebuilder:GetImagePipeline",
@@ -472,7 +576,61 @@ def test_rebuild_role_reads_always_and_writes_only_in_enforce(synth: Synthesized
         for s in _statements(p)
     ]
     [parameters] = [s for s in reads if "ssm:GetParameters" in _actions(s)]
-    assert [_arn(evaluator, r) for r in _resources(parameters)] == ["arn:aws:ssm:*::parameter/aws/service/*"]
+    assert _parameter_resources(evaluator, parameters) == ["arn:aws:ssm:*::parameter/aws/service/*"]
+
+
+def _parameter_resources(evaluator: Evaluator, statement: dict[str, Any]) -> list[str]:
+    """The statement's resources as CloudFormation leaves them (AWS::NoValue items dropped)."""
+    return [str(v) for v in (evaluator.value(r) for r in _resources(statement)) if v is not None]
+
+
+def _can_read(resources: list[str], region: str, name: str) -> bool:
+    """Whether an IAM resource list allows a parameter of this account (* matches anything, / too)."""
+    arn = f"arn:aws:ssm:{region}:{ACCOUNT}:parameter{name}"
+    return any(fnmatch.fnmatchcase(arn, resource) for resource in resources)
+
+
+def test_rebuild_role_reads_the_private_base_parameter_paths_it_is_given_and_no_others(
+    synth: Synthesized,
+) -> None:
+    reads = [
+        s
+        for p in _policies(synth, _role_id(synth, "rebuild")).values()
+        if not p.get("Condition")
+        for s in _statements(p)
+    ]
+    [statement] = [s for s in reads if "ssm:GetParameters" in _actions(s)]
+    assert _actions(statement) == {"ssm:GetParameters", "ssm:GetParameter"}
+    given = _evaluator(
+        synth.template, BaseParameterPaths="/golden,/team/images", Regions="eu-west-1,us-east-1"
+    )
+    resources = _parameter_resources(given, statement)
+    assert resources == [
+        "arn:aws:ssm:*::parameter/aws/service/*",
+        f"arn:aws:ssm:*:{ACCOUNT}:parameter/golden",
+        f"arn:aws:ssm:*:{ACCOUNT}:parameter/golden/*",
+        f"arn:aws:ssm:*:{ACCOUNT}:parameter/team/images",
+        f"arn:aws:ssm:*:{ACCOUNT}:parameter/team/images/*",
+    ]
+    for name in ("/golden/base", "/golden/linux/arm64", "/team/images/web"):
+        assert _can_read(resources, REGION, name), name
+    for name in ("/secrets/db", "/goldenrod/base", "/team/other", "/team/imagesx/web"):
+        assert not _can_read(resources, REGION, name), name
+    # Another account's parameter under the same path is not this grant's.
+    assert not any(
+        fnmatch.fnmatchcase("arn:aws:ssm:eu-west-1:999988887777:parameter/golden/base", r) for r in resources
+    )
+    # Only in the Regions: the region is open in the ARN and held by aws:RequestedRegion.
+    assert given.value(statement["Condition"]["StringEquals"]["aws:RequestedRegion"]) == [
+        "eu-west-1",
+        "us-east-1",
+    ]
+    # Without paths nothing private is readable; with the most the parameter allows, all of them are.
+    none = _parameter_resources(_evaluator(synth.template), statement)
+    assert not _can_read(none, REGION, "/golden/base")
+    five = "/a,/b,/c,/d,/e"
+    everything = _parameter_resources(_evaluator(synth.template, BaseParameterPaths=five), statement)
+    assert all(_can_read(everything, REGION, f"{path}/base") for path in five.split(","))
 
 
 def test_rebuild_writes_are_scoped(synth: Synthesized) -> None:

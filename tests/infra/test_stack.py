@@ -11,7 +11,7 @@ import pytest
 from ami_hygiene.estate import TAG_RETIRED_BY
 from ami_hygiene.observability import METRIC_NAMES, NAMESPACE
 from infra.parameters import GROUPS, SPECS
-from infra.permissions import ROTATION_READ_ACTIONS, ROTATION_WRITE_ACTIONS
+from infra.permissions import ROTATION_READ_ACTIONS, ROTATION_WRITE_ACTIONS, SWEEP_READ_ACTIONS
 from tests.infra.cfn import Evaluator, parameter_values
 from tests.infra.synthesized import Synthesized, synthesize
 
@@ -111,6 +111,8 @@ def test_the_issue_parameters_and_their_defaults(template: dict[str, Any]) -> No
         "AutomationInstanceProfile": "",
         "AutomationSecurityGroupIds": "",
         "AutomationSubnetId": "",
+        "AutomationInstanceTypes": "arm64=t4g.medium,x86_64=t3.medium",
+        "BaseParameterPaths": "",
         "CreateSamplePipeline": "false",
         "TagSweepSchedule": "rate(1 day)",
         "PublicScanSchedule": "rate(6 hours)",
@@ -150,7 +152,8 @@ def test_rotation_function_runtime_limits_and_logging(synth: Synthesized) -> Non
         key=lambda n: int(n.split(".")[1]),
     )
     assert props["Runtime"] == newest_python
-    assert (props["Timeout"], props["MemorySize"], props["ReservedConcurrentExecutions"]) == (300, 1024, 1)
+    assert (props["Timeout"], props["MemorySize"]) == (300, 1024)
+    assert "ReservedConcurrentExecutions" not in props  # the sweep lease keeps two sweeps apart
     assert props["TracingConfig"] == {"Mode": "Active"}
     log_group = synth.template["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]
     assert log_group["Type"] == "AWS::Logs::LogGroup" and log_group["Properties"]["RetentionInDays"] == 90
@@ -209,6 +212,7 @@ def test_one_role_per_job_with_only_the_calls_the_job_makes(synth: Synthesized) 
     }
     assert actions == {
         *ROTATION_READ_ACTIONS,
+        *SWEEP_READ_ACTIONS,  # the Allowed AMIs setting, for the sweep's warning
         "ec2:DescribeImageAttribute",
         "ssm:GetParameters",
         "imagebuilder:GetContainerRecipe",
@@ -226,6 +230,8 @@ def test_one_role_per_job_with_only_the_calls_the_job_makes(synth: Synthesized) 
         "sqs:SendMessage",
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
+        "dynamodb:PutItem",  # its own sweep lease
+        "dynamodb:DeleteItem",
     }
     assert not any(a.endswith("*") for a in actions)
 

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ami_hygiene.estate import ARCHITECTURES
+from ami_hygiene.policies.staleness import INSTANCE_TYPE
 from ami_hygiene.settings import Mode, Settings, SettingsError
 
 ENV = {"AWS_REGION": "eu-west-1"}
@@ -45,6 +47,27 @@ def test_environment_then_overrides() -> None:
         ({"REGIONS": "mars-north-1x"}, "REGIONS has 'mars-north-1x'"),
         ({"PRICE_PER_GIB_MONTH": "cheap"}, "PRICE_PER_GIB_MONTH must be a number"),
         ({"ALLOWED_SHARE_ACCOUNTS": "12345"}, "ALLOWED_SHARE_ACCOUNTS has '12345'"),
+        (
+            {"AUTOMATION_INSTANCE_TYPES": "arm64"},
+            "AUTOMATION_INSTANCE_TYPES has 'arm64': write architecture=",
+        ),
+        (
+            {"AUTOMATION_INSTANCE_TYPES": "aarch64=t4g.medium"},
+            "AUTOMATION_INSTANCE_TYPES has architecture 'aarch64': use one of i386, x86_64, arm64, "
+            "x86_64_mac, arm64_mac",
+        ),
+        (
+            {"AUTOMATION_INSTANCE_TYPES": "arm64=T4G.medium"},
+            "has 'T4G.medium' for arm64, which is not an instance",
+        ),
+        ({"AUTOMATION_INSTANCE_TYPES": "arm64=t4g"}, "has 't4g' for arm64"),
+        ({"AUTOMATION_INSTANCE_TYPES": "arm64=t4g.medium,arm64=m7g.large"}, "names arm64 twice"),
+        (
+            {"BASE_PARAMETER_PATHS": "golden"},
+            "BASE_PARAMETER_PATHS has 'golden': write parameter paths like /golden",
+        ),
+        ({"BASE_PARAMETER_PATHS": "/golden/"}, "BASE_PARAMETER_PATHS has '/golden/'"),
+        ({"BASE_PARAMETER_PATHS": "/golden/*"}, "BASE_PARAMETER_PATHS has '/golden/*'"),
     ],
 )
 def test_bad_values_are_refused_with_a_reason(env: dict[str, str], message: str) -> None:
@@ -73,3 +96,42 @@ def test_retention_outside_its_range_never_loads(days: int) -> None:
     else:
         with pytest.raises(SettingsError):
             Settings.load({**ENV, "RETENTION_DAYS": str(days)})
+
+
+def test_runbook_instance_types_default_per_architecture_and_can_be_replaced() -> None:
+    assert dict(Settings.load(ENV).automation_instance_types) == {
+        "arm64": "t4g.medium",
+        "x86_64": "t3.medium",
+    }
+    # Empty is the default too (an unset stack parameter, an empty flag).
+    assert dict(Settings.load({**ENV, "AUTOMATION_INSTANCE_TYPES": ""}).automation_instance_types) == {
+        "arm64": "t4g.medium",
+        "x86_64": "t3.medium",
+    }
+    env = {**ENV, "AUTOMATION_INSTANCE_TYPES": "x86_64=m7i.large, i386=t2.medium"}
+    assert dict(Settings.load(env).automation_instance_types) == {"x86_64": "m7i.large", "i386": "t2.medium"}
+    flag = Settings.load(env, overrides={"automation_instance_types": "arm64=c7g.xlarge"})
+    assert dict(flag.automation_instance_types) == {"arm64": "c7g.xlarge"}
+    assert flag.as_dict()["automation_instance_types"] == {"arm64": "c7g.xlarge"}
+
+
+def test_base_parameter_paths_are_ssm_paths() -> None:
+    assert Settings.load(ENV).base_parameter_paths == ()
+    s = Settings.load({**ENV, "BASE_PARAMETER_PATHS": "/golden,/team-a/images.v2,/golden"})
+    assert s.base_parameter_paths == ("/golden", "/team-a/images.v2")
+    assert s.as_dict()["base_parameter_paths"] == ["/golden", "/team-a/images.v2"]
+    flag = Settings.load(ENV, overrides={"base_parameter_paths": "/a/b"})
+    assert flag.base_parameter_paths == ("/a/b",)
+    with pytest.raises(SettingsError, match="at most 14 levels"):
+        Settings.load({**ENV, "BASE_PARAMETER_PATHS": "/l" * 15})
+
+
+def test_the_architectures_are_ec2s() -> None:
+    """The names AUTOMATION_INSTANCE_TYPES accepts are DescribeImages' (botocore's EC2 model)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ec2")
+    assert model.shape_for("ArchitectureValues").enum == list(ARCHITECTURES)
+    assert model.shape_for("ArchitectureType").enum == list(ARCHITECTURES)  # DescribeInstanceTypes'
+    # Every instance type botocore knows is one AUTOMATION_INSTANCE_TYPES accepts.
+    assert all(INSTANCE_TYPE.match(name) for name in model.shape_for("InstanceType").enum)

@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import TAG_FAMILY, TAG_PIPELINE, TAG_RETAIN, Image, ImageState, RegionEstate
+from ami_hygiene.estate import (
+    ARCHITECTURES,
+    TAG_FAMILY,
+    TAG_PIPELINE,
+    TAG_RETAIN,
+    Image,
+    ImageState,
+    RegionEstate,
+)
 from ami_hygiene.plan import Action, Decision, Plan
 from ami_hygiene.policies.staleness import (
     CLIENT_TOKEN,
@@ -51,6 +59,7 @@ def image(
     state: str = ImageState.AVAILABLE,
     tags: Mapping[str, str] | None = None,
     platform: str = "linux",
+    architecture: str = "x86_64",
 ) -> Image:
     return Image(
         image_id=f"ami-{n:017x}",
@@ -61,6 +70,7 @@ def image(
         state=state,
         tags=dict(tags or {}),
         platform=platform,
+        architecture=architecture,
     )
 
 
@@ -124,6 +134,88 @@ def test_old_newest_image_is_rebuilt_with_ssm_when_no_pipeline() -> None:
 
 def test_windows_uses_the_windows_runbook() -> None:
     assert rebuild(plan(image(1, 47, platform="windows"))).runbook == "AWS-UpdateWindowsAmi"
+
+
+# -- the runbooks' build instance matches the image's architecture ----------------------------
+
+
+def test_an_arm64_family_without_a_pipeline_builds_on_an_arm64_instance_type() -> None:
+    decision = rebuild(plan(image(1, 47, architecture="arm64")))
+    assert (decision.runbook, decision.instance_type) == ("AWS-UpdateLinuxAmi", "t4g.medium")
+    assert decision.details()["instance_type"] == "t4g.medium"
+    assert decision.reasons[-1] == (
+        "runs AWS-UpdateLinuxAmi on ami-00000000000000001 with a t4g.medium build instance "
+        "(arm64; no Image Builder pipeline for this family)"
+    )
+
+
+def test_an_x86_family_builds_on_an_x86_instance_type() -> None:
+    assert rebuild(plan(image(1, 47))).instance_type == "t3.medium"
+    assert rebuild(plan(image(1, 47, platform="windows"))).instance_type == "t3.medium"
+    custom = RebuildSettings(instance_types={"x86_64": "m7i.large", "arm64": "m7g.large"})
+    assert rebuild(plan(image(1, 47), rebuild_settings=custom)).instance_type == "m7i.large"
+    assert (
+        rebuild(plan(image(1, 47, architecture="arm64"), rebuild_settings=custom)).instance_type
+        == "m7g.large"
+    )
+
+
+def test_an_architecture_without_an_instance_type_starts_no_build_and_says_what_to_set() -> None:
+    only_x86 = RebuildSettings(instance_types={"x86_64": "t3.medium"})
+    p = plan(image(1, 47, architecture="arm64"), rebuild_settings=only_x86)
+    decision = only(p)
+    assert decision.action is Action.KEEP and not isinstance(decision, RebuildDecision)
+    assert decision.reasons[0] == (
+        "kept: AWS-UpdateLinuxAmi needs a build instance for ami-00000000000000001's architecture arm64, "
+        "and none is configured; add arm64=t4g.medium to AUTOMATION_INSTANCE_TYPES (stack parameter "
+        "AutomationInstanceTypes) or give the family an Image Builder pipeline"
+    )
+    assert "newest image ami-00000000000000001 is 47 days old (limit 30)" in decision.reasons
+    assert p.errors == (f"family web: {decision.reasons[0].removeprefix('kept: ')}; nothing started",)
+    # i386 is no default: an old 32-bit image is not launched on an instance type that cannot run it.
+    legacy = only(plan(image(2, 47, name="legacy", architecture="i386")))
+    assert (
+        legacy.action is Action.KEEP
+        and "add i386=t2.medium to AUTOMATION_INSTANCE_TYPES" in legacy.reasons[0]
+    )
+    # A fresh family needs no build, so no instance type either.
+    assert (
+        only(plan(image(3, 1, architecture="arm64"), rebuild_settings=only_x86)).reasons[0] == "kept: fresh"
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    architecture=st.sampled_from(ARCHITECTURES),
+    configured=st.dictionaries(st.sampled_from(ARCHITECTURES), st.sampled_from(["t3.medium", "t4g.medium"])),
+    windows=st.booleans(),
+)
+def test_a_runbook_build_only_ever_uses_the_type_configured_for_its_architecture(
+    architecture: str, configured: dict[str, str], windows: bool
+) -> None:
+    s = RebuildSettings(instance_types=configured)
+    newest = image(1, 47, architecture=architecture, platform="windows" if windows else "linux")
+    decision = only(plan(newest, rebuild_settings=s))
+    if architecture in configured:
+        assert isinstance(decision, RebuildDecision)
+        assert decision.instance_type == configured[architecture]
+    else:
+        assert decision.action is Action.KEEP and architecture in decision.reasons[0]
+
+
+def test_a_pipeline_family_needs_no_instance_type() -> None:
+    only_x86 = RebuildSettings(instance_types={"x86_64": "t3.medium"})
+    decision = rebuild(
+        plan(image(1, 47, architecture="arm64", tags={TAG_PIPELINE: PIPE}), rebuild_settings=only_x86)
+    )
+    assert (decision.pipeline_arn, decision.instance_type) == (PIPE, None)
+
+
+def test_another_instance_type_is_another_build_request() -> None:
+    # SSM refuses a reused client token with other parameters (IdempotentParameterMismatch).
+    first = rebuild(plan(image(1, 47))).client_token
+    other = RebuildSettings(instance_types={"x86_64": "m7i.large"})
+    assert rebuild(plan(image(1, 47), rebuild_settings=other)).client_token != first
 
 
 def test_exactly_the_limit_is_fresh_and_a_second_more_is_stale() -> None:
@@ -272,6 +364,10 @@ def test_settings_refuse_bad_values() -> None:
         RebuildSettings(max_image_age_days=0)
     with pytest.raises(ValueError, match="not an image pipeline ARN"):
         RebuildSettings(pipelines={"web": "nope"})
+    with pytest.raises(ValueError, match="no image architecture"):
+        RebuildSettings(instance_types={"aarch64": "t4g.medium"})
+    with pytest.raises(ValueError, match="not an instance type"):
+        RebuildSettings(instance_types={"arm64": "t4g"})
 
 
 # -- tags on the new image ---------------------------------------------------------------------

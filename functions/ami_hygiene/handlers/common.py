@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
@@ -12,8 +14,16 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import Field
 
 from ..aws import Clients
+from ..coverage import allowed_images_warnings, realtime_warnings
 from ..events import EventError
-from ..observability import logger, record_ignored_event, record_rejected_run, record_run
+from ..lease import Held, LeaseError, Leases, expiry, holding
+from ..observability import (
+    logger,
+    record_ignored_event,
+    record_rejected_run,
+    record_run,
+    record_skipped_sweep,
+)
 from ..publisher import Publisher, Target, error_message
 from ..report import Report
 from ..settings import Settings, SettingsError
@@ -75,6 +85,13 @@ def handle(
             return refuse(job.name, clients, target, account, region, "unexpected event", detail + brief(err))
         logger.append_keys(schedule_event_id=schedule.id, schedule_time=schedule.time.isoformat())
     else:
+        own = own_role_of(event, env.get("OWN_ROLE_ARNS", ""))
+        if own:
+            # Defence behind the rules' pattern: the job's own write must not start it again.
+            mine = f"made by ami-hygiene itself ({own})"
+            logger.info(f"event needs nothing done: {mine}")
+            record_ignored_event(job.name)
+            return {"job": job.name, "status": "ignored", "detail": mine, "messages": []}
         try:
             parsed = job.parse_event(event, account)
         except EventError as err:
@@ -90,9 +107,35 @@ def handle(
         settings = Settings.load(env)
     except SettingsError as err:
         return refuse(job.name, clients, target, account, region, "bad settings", str(err))
-    logger.info(f"{job.name} starting", extra={"settings": settings.as_dict(), "sweep": parsed is None})
-    report = job.run(settings, clients, time_is_short(context), parsed)
-    return finish(job.name, report, clients, target)
+    # Only a scheduled sweep takes the job's lease (lease.py); an event acts on one resource at once.
+    leases = Leases.from_env(env, clients, region) if parsed is None else None
+    now = datetime.now(UTC)
+    holder = str(getattr(context, "aws_request_id", "") or uuid.uuid4())
+    try:
+        with holding(
+            leases, job.name, holder, now, expiry(now, context.get_remaining_time_in_millis())
+        ) as lease:
+            if isinstance(lease, Held):
+                return skip(job.name, lease)
+            logger.info(
+                f"{job.name} starting", extra={"settings": settings.as_dict(), "sweep": parsed is None}
+            )
+            report = job.run(settings, clients, time_is_short(context), parsed)
+            if parsed is None:
+                report = with_sweep_warnings(report, job, clients, env)
+            return finish(job.name, report, clients, target)
+    except LeaseError as err:
+        detail = f"{err}. The sweep did not run: without its lease it could act alongside another sweep."
+        return refuse(job.name, clients, target, account, region, "sweep lease unavailable", detail)
+
+
+def with_sweep_warnings(report: Report, job: Job[Any], clients: Any, env: Mapping[str, str]) -> Report:
+    """What the sweep could not cover: regions without real-time rules, images Allowed AMIs hides."""
+    realtime = realtime_warnings(job.name, report.regions, env) if job.parse_event is not None else ()
+    hidden = allowed_images_warnings(clients, report.regions)
+    for warning in (*realtime, *hidden):
+        logger.warning(warning)
+    return replace(report, warnings=(*report.warnings, *realtime, *hidden))
 
 
 def refuse(
@@ -106,6 +149,22 @@ def refuse(
         message = error_message(job=job, account=account, region=region, problem=problem, detail=detail)
         message_id = Publisher(clients, target).publish(message).message_id
     return {"job": job, "status": "rejected", "error": problem, "detail": detail, "messages": [message_id]}
+
+
+def skip(job: str, held: Held) -> dict[str, Any]:
+    """Another sweep of this job holds the lease: change nothing, publish nothing, log and count it."""
+    until = held.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    detail = f"another {job} sweep ({held.holder}) holds the lease until {until}; this sweep changed nothing"
+    logger.warning(f"sweep skipped: {detail}", extra={"lease_holder": held.holder, "lease_expires_at": until})
+    record_skipped_sweep(job)
+    return {
+        "job": job,
+        "status": "skipped",
+        "detail": detail,
+        "holder": held.holder,
+        "expires_at": until,
+        "messages": [],
+    }
 
 
 def finish(job: str, report: Report, clients: Any, target: Target) -> dict[str, Any]:
@@ -145,6 +204,22 @@ def time_is_short(context: Any) -> Callable[[], bool]:
         return bool(context.get_remaining_time_in_millis() < STOP_MARGIN_MS)
 
     return should_stop
+
+
+def own_role_of(event: Any, own_roles: str) -> str:
+    """The role ARN of this stack's that made a CloudTrail event, or "".
+
+    detail.userIdentity.sessionContext.sessionIssuer.arn is the role behind an
+    AssumedRole identity (CloudTrail userIdentity element); a Lambda function
+    calls as such a session of its execution role.
+    """
+    roles = {r.strip() for r in own_roles.split(",") if r.strip()}
+    if not roles or not isinstance(event, dict):
+        return ""
+    node: Any = event.get("detail")
+    for key in ("userIdentity", "sessionContext", "sessionIssuer", "arn"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, str) and node in roles else ""
 
 
 def account_of(context: Any) -> str:

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..build_events import AUTOMATION_FAILED, AUTOMATION_SUCCEEDED, IMAGE_BUILDER_DONE, BuildEvent
 from ..errors import describe_error
-from ..estate import TAG_FAMILY, TAG_PIPELINE, Image, RegionEstate
+from ..estate import ARCHITECTURES, TAG_FAMILY, TAG_PIPELINE, Image, RegionEstate
 from ..executor import Executor, never_stop
 from ..families import FamilyTagError, family_of
 from ..inventory import find_images, image_from, parse_time
@@ -92,6 +92,7 @@ def rebuild_settings(settings: Settings) -> RebuildSettings:
         max_image_age_days=settings.max_image_age_days,
         pipelines=settings.family_pipelines,
         required_tags=tuple(rule.key for rule in settings.required_tags),
+        instance_types=settings.automation_instance_types,
     )
 
 
@@ -108,23 +109,33 @@ def _sweep(
 
     def plan(region: str, budget: int) -> Plan:
         estate = read_images(clients, region, account)
-        return within_budget(plan_region(clients, region, estate, policy, now), budget)
+        planned = plan_region(clients, region, estate, policy, now, settings.base_parameter_paths)
+        return within_budget(planned, budget)
 
     return run_regions(settings.regions, settings.max_actions, plan, executor)
 
 
 def plan_region(
-    clients: Any, region: str, estate: RegionEstate, policy: RebuildSettings, now: datetime
+    clients: Any,
+    region: str,
+    estate: RegionEstate,
+    policy: RebuildSettings,
+    now: datetime,
+    readable_paths: tuple[str, ...] = (),
 ) -> Plan:
     """The region's rebuild plan, with every read it needs (see the module docstring)."""
-    bases, problems = resolve_bases(clients, region, newest_by_family(estate).values())
+    bases, problems = resolve_bases(clients, region, newest_by_family(estate).values(), readable_paths)
     named = named_pipelines(estate, policy)
     pipelines: dict[str, str] = {}
     if named:
         pipelines, problem = read_pipelines(clients, region)
         problems += [problem] if problem else []
-    # Which families are stale, whatever their pipeline's state or running builds.
-    probe = plan_rebuild(estate, policy, now, bases, {}, dict.fromkeys(named, PIPELINE_ENABLED))
+    # Which families are stale, whatever their pipeline's state, their running builds, or
+    # whether their image's architecture has a build instance type (a stand-in type here).
+    any_type = replace(
+        policy, instance_types={**dict.fromkeys(ARCHITECTURES, "any.type"), **policy.instance_types}
+    )
+    probe = plan_rebuild(estate, any_type, now, bases, {}, dict.fromkeys(named, PIPELINE_ENABLED))
     stale = {d.family: d for d in probe.decisions if isinstance(d, RebuildDecision)}
     candidates = [
         d
@@ -401,7 +412,7 @@ def _tag_new_image(
     except ValueError:
         reference = None
     if reference is not None:
-        bases, problems = resolve_bases(clients, event.region, [source])
+        bases, problems = resolve_bases(clients, event.region, [source], settings.base_parameter_paths)
         errors += problems
         base_id = bases[reference.key].image_id if reference.key in bases else None
     wanted = new_image_tags(source, family, rebuild_settings(settings), base_id)

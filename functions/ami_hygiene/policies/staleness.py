@@ -25,7 +25,9 @@ newest image) unless a build for it is already under way: a running build in
 ``builds``, or an image of the family that is still pending and newer than the
 newest available one. Then it is **kept**, so two builds never overlap. Every
 other family gets one **keep** saying why (fresh and base unchanged, no
-available image, owned by another account, pipeline missing or disabled).
+available image, owned by another account, pipeline missing or disabled, or
+no build instance type configured for the image's architecture: the runbooks
+launch their build instance from the image, so it must be of that architecture).
 
 ``ami-hygiene:retain=true`` does not stop a rebuild: retain means "never change
 this image", and a rebuild never changes it; it makes a new image next to it,
@@ -46,6 +48,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..estate import (
+    ARCHITECTURES,
     EMPTY_TAGS,
     TAG_FAMILY,
     TAG_PIPELINE,
@@ -79,6 +82,21 @@ PIPELINE_ARN = re.compile(r"^arn:aws[^:]*:imagebuilder:[^:]+:(?:[0-9]{12}|aws):i
 # The client token is a UUID: SSM StartAutomationExecution requires exactly that
 # (botocore model: length 36, hex 8-4-4-4-12), and it also fits Image Builder's
 # clientToken (length 1..36 in the API reference, 1..64 in current botocore).
+# EC2 instance type names (t4g.medium, c7i.metal-24xl, u7i-12tb.224xlarge): every value of
+# botocore's EC2 model enum InstanceType has this shape.
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+# The runbooks' own default InstanceType is x86 (AWS-UpdateLinuxAmi t2.micro,
+# AWS-UpdateWindowsAmi t2.medium, per the Automation runbook reference), so an
+# arm64 image's build instance would not launch: each image architecture gets its own.
+DEFAULT_INSTANCE_TYPES: Mapping[str, str] = MappingProxyType({"arm64": "t4g.medium", "x86_64": "t3.medium"})
+# What a reason suggests for an architecture without an instance type (i386 runs on t2 and
+# other older families; Mac images need Mac instances on a dedicated host).
+EXAMPLE_INSTANCE_TYPES = {
+    **DEFAULT_INSTANCE_TYPES,
+    "i386": "t2.medium",
+    "x86_64_mac": "mac1.metal",
+    "arm64_mac": "mac2.metal",
+}
 CLIENT_TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TOKEN_NAMESPACE = uuid.UUID("6f0e1a52-3c1d-5b8e-9a47-2d6b1c0e7f31")
 
@@ -100,6 +118,8 @@ class RebuildSettings:
     pipelines: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
     # Keys copied from the newest image to the rebuilt one (normally the RequiredTags keys).
     required_tags: tuple[str, ...] = ()
+    # Image architecture -> InstanceType of the runbook's build instance (AUTOMATION_INSTANCE_TYPES).
+    instance_types: Mapping[str, str] = field(default_factory=lambda: DEFAULT_INSTANCE_TYPES)
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_image_age_days <= 3650:
@@ -107,6 +127,13 @@ class RebuildSettings:
         for family, arn in self.pipelines.items():
             if not PIPELINE_ARN.match(arn):
                 raise ValueError(f"pipeline for family {family} is {arn!r}, not an image pipeline ARN")
+        for architecture, instance_type in self.instance_types.items():
+            if architecture not in ARCHITECTURES:
+                raise ValueError(f"instance type for {architecture!r}, which is no image architecture")
+            if not INSTANCE_TYPE.match(instance_type):
+                raise ValueError(
+                    f"instance type for {architecture} is {instance_type!r}, not an instance type"
+                )
 
     @property
     def max_image_age(self) -> timedelta:
@@ -159,7 +186,8 @@ class RebuildDecision(Decision):
     """A REBUILD: how to start the family's build, and what its new image gets.
 
     ``method`` is image-builder (``pipeline_arn``) or ssm-automation (``runbook``
-    on ``source_image_id``, the family's newest image). ``client_token`` is the
+    on ``source_image_id``, the family's newest image, with a build instance of
+    ``instance_type``, which matches that image's architecture). ``client_token`` is the
     idempotency token for StartImagePipelineExecution / StartAutomationExecution
     (see ``client_token``). ``family_tags`` go on the new image so rotation puts
     it in the same family and the next run can check it again.
@@ -168,6 +196,7 @@ class RebuildDecision(Decision):
     method: BuildKind = BuildKind.IMAGE_BUILDER
     pipeline_arn: str | None = None
     runbook: str | None = None
+    instance_type: str | None = None  # the runbook's InstanceType, matching the image's architecture
     source_image_id: str = ""
     client_token: str = ""
     family_tags: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
@@ -188,6 +217,8 @@ class RebuildDecision(Decision):
             out["pipeline_arn"] = self.pipeline_arn
         if self.runbook:
             out["runbook"] = self.runbook
+        if self.instance_type:
+            out["instance_type"] = self.instance_type
         if self.base_image_id:
             out["base_image_id"] = self.base_image_id
         if self.build_id:
@@ -361,11 +392,12 @@ def _decide(
     target, target_errors = _target(newest, family.name, settings, pipelines)
     if isinstance(target, str):
         return _keep(newest, family.name, [f"kept: {target}", *facts]), errors + target_errors
-    method, pipeline_arn, runbook = target
+    method, pipeline_arn, runbook, instance_type = target
     how = (
         f"starts Image Builder pipeline {pipeline_arn}"
         if method is BuildKind.IMAGE_BUILDER
-        else f"runs {runbook} on {newest.image_id} (no Image Builder pipeline for this family)"
+        else f"runs {runbook} on {newest.image_id} with a {instance_type} build instance "
+        f"({newest.architecture}; no Image Builder pipeline for this family)"
     )
     reasons = [*facts, how]
     if newest.tags.get(TAG_RETAIN, "").lower() == "true":
@@ -384,9 +416,10 @@ def _decide(
         method=method,
         pipeline_arn=pipeline_arn,
         runbook=runbook,
+        instance_type=instance_type,
         source_image_id=newest.image_id,
         client_token=client_token(
-            family.name, newest.image_id, token_stale, pipeline_arn or runbook or "", now
+            family.name, newest.image_id, token_stale, pipeline_arn or f"{runbook}:{instance_type}", now
         ),
         family_tags=MappingProxyType(_family_tags(newest, family.name, settings, base_id)),
         stale=stale,
@@ -457,13 +490,25 @@ def _running_reasons(family: _Family, newest: Image, build: RunningBuild | None)
 
 def _target(
     newest: Image, family: str, settings: RebuildSettings, pipelines: Mapping[str, str]
-) -> tuple[tuple[BuildKind, str | None, str | None] | str, list[str]]:
-    """(method, pipeline ARN, runbook), or why no build can start (and errors)."""
+) -> tuple[tuple[BuildKind, str | None, str | None, str | None] | str, list[str]]:
+    """(method, pipeline ARN, runbook, instance type), or why no build can start (and errors)."""
     tagged = newest.tags.get(TAG_PIPELINE, "").strip()
     arn, source = (tagged, f"tag {TAG_PIPELINE}") if tagged else (settings.pipelines.get(family), "settings")
     if arn is None:
         runbook = RUNBOOK_WINDOWS if newest.platform.lower() == "windows" else RUNBOOK_LINUX
-        return (BuildKind.SSM_AUTOMATION, None, runbook), []
+        # The build instance runs the image itself: RunInstances refuses an instance type of
+        # another architecture (InvalidParameterValue), so such a build could only fail.
+        instance_type = settings.instance_types.get(newest.architecture)
+        if instance_type is None:
+            example = EXAMPLE_INSTANCE_TYPES.get(newest.architecture, "TYPE")
+            why = (
+                f"{runbook} needs a build instance for {newest.image_id}'s architecture "
+                f"{newest.architecture}, and none is configured; add {newest.architecture}={example} "
+                "to AUTOMATION_INSTANCE_TYPES (stack parameter AutomationInstanceTypes) or give the "
+                "family an Image Builder pipeline"
+            )
+            return why, [f"family {family}: {why}; nothing started"]
+        return (BuildKind.SSM_AUTOMATION, None, runbook, instance_type), []
     if not PIPELINE_ARN.match(arn):
         why = f"{source} names pipeline {arn!r}, which is not an image pipeline ARN"
         return why, [f"{newest.image_id}: {why}; family {family} is not rebuilt until it is fixed"]
@@ -473,7 +518,7 @@ def _target(
         return why, [f"family {family}: {why}; nothing started"]
     if status.upper() != PIPELINE_ENABLED:
         return f"pipeline {arn} ({source}) is {status}", []
-    return (BuildKind.IMAGE_BUILDER, arn, None), []
+    return (BuildKind.IMAGE_BUILDER, arn, None, None), []
 
 
 def _family_tags(
