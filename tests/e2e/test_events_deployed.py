@@ -222,3 +222,68 @@ def test_a_stale_family_gets_one_build_and_its_completion_names_the_new_image(
     ]
     assert finished["Subject"] == f"[ami-hygiene] {REGION} rebuild: web rebuilt: {new_image}"
     assert new_image in deployed.published_bodies()[-1]["email"]
+
+
+# -- the jobs never trigger themselves ---------------------------------------------------------
+
+
+def _own_role_event(deployed: Any, name: str, job_role: str) -> dict[str, Any]:
+    """A CloudTrail event as the function of `job_role` makes it: a session of its execution role."""
+    event = _cloudtrail(name)
+    (role,) = [r for r in deployed.environment["OWN_ROLE_ARNS"].split(",") if f"/{job_role}Role" in r]
+    event["detail"]["userIdentity"] = {
+        "type": "AssumedRole",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.rsplit('/', 1)[1]}/AmiHygiene-fn",
+        "accountId": ACCOUNT,
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role}},
+    }
+    return event
+
+
+def _rule_pattern(synth: Synthesized, logical_prefix: str) -> Any:
+    """The rule's event pattern as deployed (role ARNs as the e2e wiring names them), as moto matches it."""
+    from moto.events.models import EventPattern
+
+    from tests.infra.cfn import Evaluator, parameter_values
+
+    [rule] = [v for k, v in synth.resources("AWS::Events::Rule").items() if k.startswith(logical_prefix)]
+    roles = {f"{k}.Arn": f"arn:aws:iam::{ACCOUNT}:role/{k}" for k in synth.resources("AWS::IAM::Role")}
+    evaluator = Evaluator(
+        synth.template, parameter_values(synth.template, {}), region=REGION, account=ACCOUNT, resources=roles
+    )
+    pattern = evaluator.value(rule["Properties"]["EventPattern"])
+    return EventPattern(json.dumps(pattern), pattern)
+
+
+@pytest.mark.parametrize(
+    ("job", "rule", "fixture", "writer"),
+    [
+        ("tags", "TagsImageCalls", "create_tags.json", "Rotate"),  # rotate's disabled-at / retired tags
+        ("tags", "TagsImageCalls", "create_tags.json", "Tags"),  # the tag job's own auto-tags
+        ("tags", "TagsImageCalls", "create_tags.json", "Rebuild"),  # rebuild's family tags
+        ("public", "PublicSharingCalls", "sharing/image_public.json", "Public"),  # the guard's revocation
+    ],
+)
+def test_an_event_made_by_the_stacks_own_role_matches_no_rule_and_does_nothing(
+    synth: Synthesized,
+    wiring: Wiring,
+    monkeypatch: pytest.MonkeyPatch,
+    job: str,
+    rule: str,
+    fixture: str,
+    writer: str,
+) -> None:
+    deployed = deploy(synth, wiring, monkeypatch, job=job, RequiredTags="Owner", PublicSharingMode="enforce")
+    own = _own_role_event(deployed, fixture, writer)
+    pattern = _rule_pattern(synth, rule)
+    assert not pattern.matches_event(own)
+    # A person's call, and an IAM user's (no session issuer at all), still match.
+    person = _cloudtrail(fixture)
+    assert pattern.matches_event(person)
+    user = json.loads(json.dumps(person))
+    user["detail"]["userIdentity"] = {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/bob"}
+    assert pattern.matches_event(user)
+    # Defence in depth: delivered anyway (a direct invocation), the handler does nothing and says nothing.
+    result = deployed.handler(own, deployed.context)
+    assert result["status"] == "ignored" and "made by ami-hygiene itself" in result["detail"]
+    assert deployed.messages() == []
