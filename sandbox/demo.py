@@ -273,25 +273,35 @@ DEMO_JOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rebuild", ("report",)),
 )
 DEMO_REQUIRED_TAGS = "Owner,Environment=^(prod|staging|dev)$"
+# Shared with ALLOWED_ACCOUNT only: rotation disables it (dropping that share), restore gives it back.
+DEMO_RESTORED = "base-al2023-1.2.0"
 
 
 def run_demo(out: TextIO, fmt: str = "text") -> int:
     from ami_hygiene.aws import Clients
+    from ami_hygiene.doctor import render_text, run_doctor
+    from ami_hygiene.doctor_checks import as_json
     from ami_hygiene.jobs.public import run_public
     from ami_hygiene.jobs.rebuild import run_rebuild
     from ami_hygiene.jobs.rotate import run_rotation
     from ami_hygiene.jobs.tags import run_tags
+    from ami_hygiene.restore import restore_images
     from ami_hygiene.settings import Settings
 
     runners = {"rotate": run_rotation, "public": run_public, "tags": run_tags, "rebuild": run_rebuild}
     now = datetime.now(UTC)
     with embedded_aws():
-        seed_demo_estate(now)
+        images = seed_demo_estate(now)
         env = {
             "REGIONS": ",".join(DEMO_REGIONS),
             "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT,
             "REQUIRED_TAGS": DEMO_REQUIRED_TAGS,
         }
+        # The pre-flight check a user runs first: against the embedded AWS it shows what is set up.
+        checks, _ = run_doctor(Clients(), DEMO_REGIONS, endpoint="embedded (in-process)")
+        if fmt == "text":
+            out.write(f"{'=' * 100}\n$ ami-hygiene doctor --region {' --region '.join(DEMO_REGIONS)}\n")
+            out.write(render_text(checks))
         before = count_estate(DEMO_REGIONS)
         reports = []
         for job, modes in DEMO_JOBS:
@@ -303,10 +313,23 @@ def run_demo(out: TextIO, fmt: str = "text") -> int:
                     out.write(f"\n{'=' * 100}\n{report.render_text()}")
                 if job == "rotate" and mode == "enforce":
                     after = count_estate(DEMO_REGIONS)
+        # Rotation disabled an image shared with the allow-listed account; restore gives it back, shared.
+        shared = images[DEMO_REGIONS[0]][DEMO_RESTORED]
+        restored = restore_images(Clients(), DEMO_REGIONS[0], [shared], dry_run=False, now=now)
+        if fmt == "text":
+            out.write(f"\n{'=' * 100}\n$ ami-hygiene restore --region {DEMO_REGIONS[0]} {shared}\n")
+            out.write(restored.render_text())
     if fmt == "json":
         out.write(
             json.dumps(
-                {"before": before, "after": after, "reports": [r.to_dict() for r in reports]}, indent=2
+                {
+                    "doctor": json.loads(as_json(checks)),
+                    "before": before,
+                    "after": after,
+                    "reports": [r.to_dict() for r in reports],
+                    "restore": restored.to_dict(),
+                },
+                indent=2,
             )
             + "\n"
         )

@@ -35,6 +35,11 @@ def test_demo_reports_then_enforces() -> None:
         "disabled by someone else",
     ):
         assert reason in text, reason
+    # doctor first (a failing check, e.g. no CloudTrail trail, and the sandbox's own limits) ...
+    assert "$ ami-hygiene doctor" in text and "✘ cloudtrail [eu-west-1]" in text and "! endpoint:" in text
+    # ... and restore last: the allow-listed share rotation dropped comes back.
+    restored = text[text.index("$ ami-hygiene restore") :]
+    assert "Summary: 1 restored" in restored and "done     share" in restored and "111122223333" in restored
     counts = re.search(
         r"Before: (\d+) images, (\d+) snapshots. After enforce: (\d+) images, (\d+) snapshots", text
     )
@@ -55,3 +60,6 @@ def test_demo_json() -> None:
         ("rebuild", "report"),
     ]
     assert data["after"]["images"] < data["before"]["images"]
+    assert {c["check"] for c in data["doctor"]} >= {"credentials", "cloudtrail", "recycle bin"}
+    [image] = data["restore"]["images"]
+    assert image["outcome"] == "restored"
