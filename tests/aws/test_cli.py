@@ -200,3 +200,17 @@ def test_rebuild_refuses_bad_instance_types_and_paths(
 ) -> None:
     code, _ = _run(["rebuild", *argv])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_allowed_amis_on_is_one_warning_per_region_in_the_report(old_images: list[str]) -> None:
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2.enable_allowed_images_settings(AllowedImagesSettingsState="enabled")
+    code, out = _run(["rotate", "--format", "json"])
+    report = json.loads(out)
+    assert code == 0  # a warning is not an error: the run completed
+    (warning,) = report["warnings"]
+    assert warning.startswith(f"{REGION}: Allowed AMIs is enabled")
+    ec2.disable_allowed_images_settings()
+    assert json.loads(_run(["rotate", "--format", "json"])[1])["warnings"] == []

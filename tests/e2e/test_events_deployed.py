@@ -287,3 +287,26 @@ def test_an_event_made_by_the_stacks_own_role_matches_no_rule_and_does_nothing(
     result = deployed.handler(own, deployed.context)
     assert result["status"] == "ignored" and "made by ami-hygiene itself" in result["detail"]
     assert deployed.messages() == []
+
+
+# -- what a sweep cannot cover ---------------------------------------------------------------
+
+
+def test_a_sweep_names_each_region_its_real_time_rules_do_not_reach(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An EventBridge rule sees its own region's events only; the stack's rules are in its region.
+    deployed = deploy(synth, wiring, monkeypatch, job="public", Regions=f"{REGION},us-east-1")
+    assert deployed.environment["REALTIME_REGIONS"] == REGION
+    Seeder(REGION, NOW).image("web-1", 1)
+    boto3.client("ec2", region_name=REGION).modify_image_attribute(
+        ImageId=Seeder(REGION, NOW).image("web-2", 1), LaunchPermission={"Add": [{"Group": "all"}]}
+    )
+    result = deployed.handler(scheduled_event(), deployed.context)
+    assert result["status"] == "completed", result
+    reports = [json.loads(body["sqs"]) for body in deployed.published_bodies()]
+    warnings = {w for report in reports for w in report["warnings"]}
+    assert any(w.startswith("us-east-1: no real-time rule here") for w in warnings)
+    assert not any(w.startswith(f"{REGION}:") for w in warnings)
+    texts = [body["email"] for body in deployed.published_bodies()]
+    assert any("Warnings" in t and "covered by this sweep only" in t for t in texts)
