@@ -25,6 +25,7 @@ from ami_hygiene.observability import (
     SERVICE,
     STORAGE_JOBS,
     SWEEPS_SKIPPED_METRIC,
+    UNHANDLED_ERRORS_METRIC,
 )
 from ami_hygiene.publisher import REPORT_PREFIX
 
@@ -32,13 +33,14 @@ from .nag import acknowledge
 from .parameters import StackParameters
 
 # Each job's second graph: work left, failures, refusals, events with nothing to do, and
-# sweeps skipped because another sweep of the job held the lease.
+# sweeps skipped because another sweep of the job held the lease, and failures a retry cannot fix.
 HEALTH_METRICS = (
     "ActionsDeferred",
     "ActionsFailed",
     RUN_ERRORS_METRIC,
     EVENTS_IGNORED_METRIC,
     SWEEPS_SKIPPED_METRIC,
+    UNHANDLED_ERRORS_METRIC,
 )
 REPORT_EXPIRY = Duration.days(90)
 UNDELIVERED_RETENTION = Duration.days(14)

@@ -24,6 +24,7 @@ def install() -> None:
     if _installed:
         return
     from . import (
+        accounts,
         allowed_images,
         automation,
         dry_run,
@@ -59,6 +60,7 @@ def install() -> None:
         allowed_images,
         snapshot_block_public_access,
         lambda_account,
+        accounts,
         dry_run,  # after the modules whose reads it wraps (DescribeImageAttribute)
         recycle_bin,  # last: it wraps image_lifecycle's and image_registration's deletions
     ):

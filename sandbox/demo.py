@@ -20,6 +20,10 @@ ACCOUNT_ID = "123456789012"
 FOREIGN_ACCOUNT = "999988887777"
 ALLOWED_ACCOUNT = "111122223333"
 DEMO_REGIONS = ("eu-west-1", "us-east-1")
+# The role rotation assumes in each account an image is shared with (CONSUMER_ROLE_NAME).
+CONSUMER_ROLE = "ami-hygiene-consumer"
+# Shared with ALLOWED_ACCOUNT, whose launch template names it: kept for that use.
+DEMO_CONSUMED = "base-al2023-1.9.0"
 
 
 @dataclass
@@ -93,9 +97,44 @@ def _iso(moment: datetime) -> str:
 
 def seed_demo_estate(now: datetime) -> dict[str, dict[str, str]]:
     """Seeds both demo regions; returns region -> image name -> image id."""
-    return {
-        region: _seed_region(Seeder(region, now), primary=i == 0) for i, region in enumerate(DEMO_REGIONS)
-    }
+    consumer = consumer_session(ALLOWED_ACCOUNT)
+    estate = {}
+    for i, region in enumerate(DEMO_REGIONS):
+        estate[region] = _seed_region(Seeder(region, now), primary=i == 0)
+        _seed_consumer(consumer, region, estate[region])
+    return estate
+
+
+def consumer_session(account: str, role: str = CONSUMER_ROLE, trusted: str = ACCOUNT_ID) -> boto3.Session:
+    """Creates `role` in `account` (trusting `trusted`) and returns a session of that account.
+
+    The session comes from STS AssumeRole, made with this process's credentials:
+    the embedded AWS maps the credentials it returns to the role's account.
+    """
+    from .accounts import create_role
+
+    arn = create_role(account, role, (trusted,))
+    answer = boto3.client("sts", region_name=DEMO_REGIONS[0]).assume_role(
+        RoleArn=arn, RoleSessionName="ami-hygiene-demo-seed"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=answer["AccessKeyId"],
+        aws_secret_access_key=answer["SecretAccessKey"],
+        aws_session_token=answer["SessionToken"],
+    )
+
+
+def _seed_consumer(consumer: boto3.Session, region: str, images: dict[str, str]) -> None:
+    """The allow-listed account launches from one image shared with it, and not from the other."""
+    owner = boto3.client("ec2", region_name=region)
+    owner.modify_image_attribute(
+        ImageId=images[DEMO_CONSUMED], LaunchPermission={"Add": [{"UserId": ALLOWED_ACCOUNT}]}
+    )
+    # Its launch template's $Default names DEMO_CONSUMED; DEMO_RESTORED, shared with it too, is unused there.
+    consumer.client("ec2", region_name=region).create_launch_template(
+        LaunchTemplateName="golden-base",
+        LaunchTemplateData={"ImageId": images[DEMO_CONSUMED], "InstanceType": "t3.micro"},
+    )
 
 
 def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
@@ -273,7 +312,8 @@ DEMO_JOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rebuild", ("report",)),
 )
 DEMO_REQUIRED_TAGS = "Owner,Environment=^(prod|staging|dev)$"
-# Shared with ALLOWED_ACCOUNT only: rotation disables it (dropping that share), restore gives it back.
+# Shared with ALLOWED_ACCOUNT only and unused there: rotation disables it (dropping that share),
+# restore gives it back.
 DEMO_RESTORED = "base-al2023-1.2.0"
 
 
@@ -296,6 +336,8 @@ def run_demo(out: TextIO, fmt: str = "text") -> int:
             "REGIONS": ",".join(DEMO_REGIONS),
             "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT,
             "REQUIRED_TAGS": DEMO_REQUIRED_TAGS,
+            # Rotation reads the allow-listed account's usage before retiring what is shared with it.
+            "CONSUMER_ROLE_NAME": CONSUMER_ROLE,
         }
         # The pre-flight check a user runs first: against the embedded AWS it shows what is set up.
         checks, _ = run_doctor(Clients(), DEMO_REGIONS, endpoint="embedded (in-process)")

@@ -30,9 +30,13 @@ job reads it with GetImage (``outputResources.amis``) or GetAutomationExecution
 ``state.reason`` when present; SSM events carry none (GetAutomationExecution
 ``FailureMessage`` has it), so the record says so.
 
-An event of another account (``account``, or the account in the image ARN),
-another source or detail-type, a runbook not in ``runbooks``, or a detail
-missing what is needed raises EventError whose message says why.
+Every field read is validated by the models below, built from the constrained
+types of event_fields: the envelope, the statuses, the execution id, the
+runbook name, StartTime / EndTime within EARLIEST_YEAR-LATEST_YEAR and ``Time``
+between 0 and DURATION_MAX, so no duration can overflow. An event of another
+account (``account``, or the account in the image ARN), another source or
+detail-type, a runbook not in ``runbooks``, or a detail missing what is needed
+raises EventError whose message says why.
 """
 
 from __future__ import annotations
@@ -40,13 +44,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
-from .events import EventError, check_account, validate_event
+from .event_fields import (
+    PARTITION,
+    REGION_NAME,
+    DurationMs,
+    Envelope,
+    EventError,
+    EventTime,
+    ExecutionId,
+    GenericEvent,
+    Loose,
+    Reason,
+    Token,
+    check_account,
+    kind_of,
+    shown,
+    validate_event,
+)
 from .families import family_from_image_builder_arn
 from .policies.staleness import RUNBOOK_LINUX, RUNBOOK_WINDOWS, BuildKind
 
@@ -65,13 +84,51 @@ AUTOMATION_FAILED = frozenset(
     {"Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "Rejected", "Exited"}
 )
 
-# Image build version ARN, as the Image Builder API reference gives its pattern.
+# Image build version ARN: the Image Builder API reference's pattern (botocore imagebuilder
+# ImageBuildVersionArn), with this account's 12 digits and a well-formed partition and region.
 IMAGE_BUILD_VERSION_ARN = re.compile(
-    r"^arn:(aws[^:]*):imagebuilder:([^:]+):([0-9]{12}):image/([a-z0-9-_]+)/[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$"
+    rf"arn:({PARTITION}):imagebuilder:({REGION_NAME.pattern}):([0-9]{{12}}):"
+    r"image/([a-z0-9-_]+)/[0-9]+\.[0-9]+\.[0-9]+/[0-9]+"
 )
-EXECUTION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _SSM_TIME = "%b %d, %Y %I:%M:%S %p"  # "Nov 29, 2016 7:43:20 PM"
+_SSM_TIME_MAX = 64  # characters of a StartTime / EndTime
 _CONSOLE = {"aws": "console.aws.amazon.com", "aws-cn": "console.amazonaws.cn"}
+
+
+def _ssm_time(raw: Any) -> Any:
+    """StartTime / EndTime as SSM writes them ("Nov 29, 2016 7:43:20 PM", read as UTC) or ISO 8601.
+
+    Anything else goes on to pydantic's datetime, which refuses it; "" means absent.
+    """
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    if not text:
+        return None
+    if len(text) > _SSM_TIME_MAX:
+        raise ValueError(f"not a time: longer than {_SSM_TIME_MAX} characters")
+    try:
+        return datetime.strptime(text, _SSM_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("not a time like 'Nov 29, 2016 7:43:20 PM' or ISO 8601") from None
+
+
+SsmTime = Annotated[EventTime | None, BeforeValidator(_ssm_time)]
+# Runbook name or ARN: botocore ssm DocumentName / DocumentARN.
+RUNBOOK = re.compile(r"[a-zA-Z0-9_\-.:/]{3,128}")
+
+
+def _runbook(value: str) -> str:
+    if not RUNBOOK.fullmatch(value):
+        raise ValueError("not a runbook name (3 to 128 of letters, digits and _-.:/)")
+    return value
+
+
+Runbook = Annotated[str, StringConstraints(max_length=128), AfterValidator(_runbook)]
 
 
 @dataclass(frozen=True)
@@ -103,36 +160,34 @@ class BuildEvent:
 # -- pydantic models of the details ---------------------------------------------------------
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class ImageBuilderState(Loose):
+    status: Token
+    reason: Reason | None = None
 
 
-class ImageBuilderState(_Loose):
-    status: str = Field(min_length=1)
-    reason: str | None = None
-
-
-class ImageBuilderDetail(_Loose):
+class ImageBuilderDetail(Loose):
     previous_state: ImageBuilderState | None = Field(default=None, alias="previous-state")
     state: ImageBuilderState
 
 
-class AutomationDetail(_Loose):
-    execution_id: str = Field(alias="ExecutionId")
-    definition: str = Field(alias="Definition", min_length=1)
-    definition_version: float | str | None = Field(default=None, alias="DefinitionVersion")
-    status: str = Field(alias="Status", min_length=1)
-    start_time: str | None = Field(default=None, alias="StartTime")
-    end_time: str | None = Field(default=None, alias="EndTime")
-    time_ms: float | None = Field(default=None, alias="Time")
-    executed_by: str | None = Field(default=None, alias="ExecutedBy")
+class AutomationDetail(Loose):
+    execution_id: ExecutionId = Field(alias="ExecutionId")
+    definition: Runbook = Field(alias="Definition")
+    status: Token = Field(alias="Status")
+    start_time: SsmTime = Field(default=None, alias="StartTime")
+    end_time: SsmTime = Field(default=None, alias="EndTime")
+    time_ms: DurationMs | None = Field(default=None, alias="Time")
 
 
-class ImageBuilderEvent(EventBridgeModel):
+class ImageBuilderEvent(Envelope):
+    source: Literal["aws.imagebuilder"]
+    detail_type: Literal["EC2 Image Builder Image State Change"] = Field(alias="detail-type")
     detail: ImageBuilderDetail
 
 
-class AutomationEvent(EventBridgeModel):
+class AutomationEvent(Envelope):
+    source: Literal["aws.ssm"]
+    detail_type: Literal["EC2 Automation Execution Status-change Notification"] = Field(alias="detail-type")
     detail: AutomationDetail
 
 
@@ -145,17 +200,17 @@ def parse_build_event(event: Any, account_id: str, runbooks: frozenset[str] = DE
     `runbooks` are the Automation runbooks the rebuild job starts; an execution
     of any other runbook is not one of its builds and is refused.
     """
-    if not isinstance(event, dict):
-        raise EventError(f"event is a {type(event).__name__}, not a JSON object")
-    source = event.get("source")
-    detail_type = event.get("detail-type")
-    if source == IMAGE_BUILDER_SOURCE and detail_type == IMAGE_BUILDER_STATE_CHANGE:
+    # The whole event (envelope and detail) is validated by its model before anything is read.
+    kind = kind_of(event)
+    if kind == (IMAGE_BUILDER_SOURCE, IMAGE_BUILDER_STATE_CHANGE):
         return _image_builder(validate_event(ImageBuilderEvent, event), account_id)
-    if source == SSM_SOURCE and detail_type == AUTOMATION_STATUS_CHANGE:
+    if kind == (SSM_SOURCE, AUTOMATION_STATUS_CHANGE):
         return _automation(validate_event(AutomationEvent, event), account_id, runbooks)
+    envelope = validate_event(GenericEvent, event)
+    got = f"{shown(envelope.source)} / {shown(envelope.detail_type)}"
     raise EventError(
-        f"event {source!r} / {detail_type!r} is neither {IMAGE_BUILDER_SOURCE!r} / "
-        f"{IMAGE_BUILDER_STATE_CHANGE!r} nor {SSM_SOURCE!r} / {AUTOMATION_STATUS_CHANGE!r}"
+        f"event {got} is neither {IMAGE_BUILDER_SOURCE!r} / {IMAGE_BUILDER_STATE_CHANGE!r} "
+        f"nor {SSM_SOURCE!r} / {AUTOMATION_STATUS_CHANGE!r}"
     )
 
 
@@ -165,9 +220,9 @@ def _image_builder(event: ImageBuilderEvent, account_id: str) -> BuildEvent:
     if len(arns) != 1:
         raise EventError(f"Image Builder event names {len(arns)} image build versions in resources, not 1")
     arn = arns[0]
-    match = IMAGE_BUILD_VERSION_ARN.match(arn)
+    match = IMAGE_BUILD_VERSION_ARN.fullmatch(arn)
     if not match:
-        raise EventError(f"Image Builder event names {arn!r}, which is not an image build version ARN")
+        raise EventError(f"Image Builder event names {shown(arn)}, which is not an image build version ARN")
     partition, arn_region, arn_account, image_name = match.groups()
     check_account(arn_account, account_id)
     state = event.detail.state
@@ -204,8 +259,6 @@ def _image_builder(event: ImageBuilderEvent, account_id: str) -> BuildEvent:
 def _automation(event: AutomationEvent, account_id: str, runbooks: frozenset[str]) -> BuildEvent:
     check_account(event.account, account_id)
     detail = event.detail
-    if not EXECUTION_ID.match(detail.execution_id):
-        raise EventError(f"Automation event names execution {detail.execution_id!r}, which is not an id")
     if detail.definition not in runbooks:
         raise EventError(
             f"Automation execution {detail.execution_id} ran {detail.definition}, "
@@ -213,10 +266,11 @@ def _automation(event: AutomationEvent, account_id: str, runbooks: frozenset[str
         )
     status = "Cancelled" if detail.status == "Canceled" else detail.status
     finished = status in AUTOMATION_SUCCEEDED | AUTOMATION_FAILED
-    started = _ssm_time(detail.start_time, "StartTime")
-    ended = _ssm_time(detail.end_time, "EndTime") if finished else None
+    started = detail.start_time
+    ended = detail.end_time if finished else None
     duration = None
-    if detail.time_ms is not None and detail.time_ms >= 0:
+    # Both bounded by the model: Time by DURATION_MAX, the times by their years.
+    if detail.time_ms is not None:
         duration = timedelta(milliseconds=detail.time_ms)
     elif started is not None and ended is not None and ended >= started:
         duration = ended - started
@@ -252,21 +306,6 @@ def _automation(event: AutomationEvent, account_id: str, runbooks: frozenset[str
             "(by default group /aws/ssm/AWS-RunShellScript or /aws/ssm/AWS-RunPowerShellScript)"
         ),
     )
-
-
-def _ssm_time(raw: str | None, field: str) -> datetime | None:
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip()
-    try:
-        return datetime.strptime(text, _SSM_TIME).replace(tzinfo=UTC)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise EventError(f"Automation event {field} {raw!r} is not a time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _console(partition: str) -> str:

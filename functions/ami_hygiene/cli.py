@@ -26,7 +26,7 @@ from .coverage import allowed_images_warnings
 from .errors import describe_error
 from .jobs.rotate import run_rotation
 from .report import Report
-from .settings import Mode, Settings, SettingsError
+from .settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -65,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--price-per-gib-month",
         type=float,
         help="snapshot price for the saving estimate [PRICE_PER_GIB_MONTH, 0.05]",
+    )
+    rotate.add_argument(
+        "--consumer-role-name",
+        help="IAM role (name, or path/name) assumed in each account an image is shared with, to read "
+        "its usage before retiring the image [CONSUMER_ROLE_NAME]",
+    )
+    rotate.add_argument(
+        "--consumer-usage-unknown",
+        choices=[u.value for u in ConsumerUsageUnknown],
+        help="without a consumer role: keep or retire an image shared with allow-listed accounts "
+        "[CONSUMER_USAGE_UNKNOWN, keep]",
     )
 
     tags = sub.add_parser("tags", help="check required tags, add auto-tags, tag snapshots, escalate")
@@ -244,6 +255,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "automation_subnet_id",
         "automation_instance_types",
         "base_parameter_paths",
+        "consumer_role_name",
+        "consumer_usage_unknown",
     )
     return {name: getattr(args, name, None) for name in names}
 

@@ -110,6 +110,9 @@ class Usage:
     kind: UsageKind
     resource: str  # e.g. "i-0abc", "lt-0abc", "/golden/web"
     detail: str = ""  # e.g. "stopped", "$Default", "version 3, pinned by ASG web-asg"
+    # The account the resource is in when it is not the image owner's: a consumer
+    # the image is shared with (read with that account's credentials).
+    account: str = ""
 
     def describe(self) -> str:
         label = {
@@ -120,7 +123,8 @@ class Usage:
             UsageKind.IMAGE_REFERENCE: "resource",
         }[self.kind]
         suffix = f" ({self.detail})" if self.detail else ""
-        return f"used by {label} {self.resource}{suffix}"
+        where = f" in account {self.account}" if self.account else ""
+        return f"used by {label} {self.resource}{suffix}{where}"
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,22 @@ class Sharing:
 
 
 @dataclass(frozen=True)
+class ConsumerCheck:
+    """What was read about one image's consumers: the accounts it is shared with.
+
+    Read (in the image's region) only for an image rotation would disable or
+    deregister that is shared with allow-listed accounts, organizations or OUs.
+    `checked` are the accounts whose usage was read (what they use is in
+    RegionEstate.usages, as Usages with their `account`); `unknown` maps an
+    account, or an organization / OU ARN whose accounts could not be listed, to
+    why its use of the image is unknown. A policy keeps an image while any is.
+    """
+
+    checked: tuple[str, ...] = ()
+    unknown: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RegionEstate:
     """One account's images in one region and everything known about them."""
 
@@ -159,6 +179,9 @@ class RegionEstate:
     # Sources of usage that could not be read, e.g. {"ssm-parameter": "AccessDenied"}.
     # A policy never retires anything in a region where a usage source failed.
     unread_sources: Mapping[str, str] = field(default_factory=dict)
+    # image_id -> what its consumers (the accounts it is shared with) were found to
+    # do with it; an image absent here has had no consumer check.
+    consumers: Mapping[str, ConsumerCheck] = field(default_factory=dict)
 
     def usages_of(self, image_id: str) -> tuple[Usage, ...]:
         return self.usages.get(image_id, ())

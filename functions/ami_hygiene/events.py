@@ -17,21 +17,38 @@ Two shapes arrive through EventBridge (source ``aws.ec2``):
   ``available`` is acted on; a failed, deregistered or disabled image is
   refused (there is nothing to tag).
 
-Anything else, an event of another account (``account`` or CloudTrail
-``recipientAccountId`` not this account), or a detail missing what is needed
-raises EventError whose message says why, so the handler logs and reports it
-and changes nothing.
+Every field read is validated by the models below, built from the
+constrained types of event_fields (account ids, region names, image ids,
+principal ARNs, bounded text, bounded times). Anything else, an event of
+another account (``account`` or CloudTrail ``recipientAccountId`` not this
+account), or a detail missing what is needed raises EventError whose message
+says why (naming the field and showing at most 80 characters of its value), so
+the handler logs and reports it and changes nothing.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
+
+from .event_fields import (
+    CloudTrailRecord,
+    Ec2ResourceId,
+    Envelope,
+    EventError,
+    GenericEvent,
+    ImageId,
+    Loose,
+    RegionName,
+    Token,
+    check_account,
+    kind_of,
+    shown,
+    validate_event,
+)
 
 SOURCE = "aws.ec2"
 CLOUDTRAIL = "AWS API Call via CloudTrail"
@@ -39,11 +56,7 @@ STATE_CHANGE = "EC2 AMI State Change"
 IMAGE_CALLS = frozenset({"CreateImage", "CopyImage", "RegisterImage"})
 IMPORT_CALL = "ImportImage"
 TAG_CALLS = frozenset({"CreateTags", "DeleteTags"})
-IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
-
-
-class EventError(ValueError):
-    """An event the tag job cannot act on; the message says why."""
+TAG_RESOURCES_MAX = 1000  # CreateTags / DeleteTags: "Up to 1000 resource IDs" (EC2 API reference)
 
 
 @dataclass(frozen=True)
@@ -68,59 +81,43 @@ class ImageEvent:
 # -- pydantic models of the details ---------------------------------------------------------
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class ResourceItem(Loose):
+    resource_id: Ec2ResourceId = Field(alias="resourceId")
 
 
-class UserIdentity(_Loose):
-    type: str | None = None
-    arn: str | None = None
-    account_id: str | None = Field(default=None, alias="accountId")
-    invoked_by: str | None = Field(default=None, alias="invokedBy")
+class ResourcesSet(Loose):
+    items: list[ResourceItem] = Field(default=[], max_length=TAG_RESOURCES_MAX)
 
 
-class ResourceItem(_Loose):
-    resource_id: str = Field(alias="resourceId")
-
-
-class ResourcesSet(_Loose):
-    items: list[ResourceItem] = []
-
-
-class RequestParameters(_Loose):
+class RequestParameters(Loose):
     resources_set: ResourcesSet | None = Field(default=None, alias="resourcesSet")
-    source_image_id: str | None = Field(default=None, alias="sourceImageId")
-    source_region: str | None = Field(default=None, alias="sourceRegion")
+    source_image_id: ImageId | None = Field(default=None, alias="sourceImageId")
+    source_region: RegionName | None = Field(default=None, alias="sourceRegion")
 
 
-class ResponseElements(_Loose):
-    image_id: str | None = Field(default=None, alias="imageId")
+class ResponseElements(Loose):
+    image_id: ImageId | None = Field(default=None, alias="imageId")
 
 
-class CloudTrailDetail(_Loose):
-    event_source: str = Field(alias="eventSource")
-    event_name: str = Field(alias="eventName")
-    aws_region: str = Field(alias="awsRegion")
-    user_identity: UserIdentity = Field(alias="userIdentity")
-    source_ip_address: str | None = Field(default=None, alias="sourceIPAddress")
+class CloudTrailDetail(CloudTrailRecord):
     request_parameters: RequestParameters | None = Field(default=None, alias="requestParameters")
     response_elements: ResponseElements | None = Field(default=None, alias="responseElements")
-    recipient_account_id: str | None = Field(default=None, alias="recipientAccountId")
-    error_code: str | None = Field(default=None, alias="errorCode")
-    error_message: str | None = Field(default=None, alias="errorMessage")
 
 
-class StateChangeDetail(_Loose):
-    image_id: str = Field(alias="ImageId")
-    state: str = Field(alias="State")
-    error_message: str | None = Field(default=None, alias="ErrorMessage")
+class StateChangeDetail(Loose):
+    image_id: ImageId = Field(alias="ImageId")
+    state: Token = Field(alias="State")
 
 
-class CloudTrailEvent(EventBridgeModel):
+class CloudTrailEvent(Envelope):
+    source: Literal["aws.ec2"]
+    detail_type: Literal["AWS API Call via CloudTrail"] = Field(alias="detail-type")
     detail: CloudTrailDetail
 
 
-class StateChangeEvent(EventBridgeModel):
+class StateChangeEvent(Envelope):
+    source: Literal["aws.ec2"]
+    detail_type: Literal["EC2 AMI State Change"] = Field(alias="detail-type")
     detail: StateChangeDetail
 
 
@@ -128,44 +125,29 @@ class StateChangeEvent(EventBridgeModel):
 
 
 def parse_event(event: Any, account_id: str) -> ImageEvent:
-    """The image event in `event` for account `account_id`, or EventError saying why not."""
-    if not isinstance(event, dict):
-        raise EventError(f"event is a {type(event).__name__}, not a JSON object")
-    source = event.get("source")
-    detail_type = event.get("detail-type")
-    if source != SOURCE:
-        raise EventError(f"event source is {source!r}, not {SOURCE!r}")
-    if detail_type == CLOUDTRAIL:
+    """The image event in `event` for account `account_id`, or EventError saying why not.
+
+    The whole event (envelope and detail) is validated by its model before anything is read.
+    """
+    kind = kind_of(event)
+    if kind == (SOURCE, CLOUDTRAIL):
         return _cloudtrail(validate_event(CloudTrailEvent, event), account_id)
-    if detail_type == STATE_CHANGE:
+    if kind == (SOURCE, STATE_CHANGE):
         return _state_change(validate_event(StateChangeEvent, event), account_id)
-    raise EventError(f"event detail-type {detail_type!r} is neither {CLOUDTRAIL!r} nor {STATE_CHANGE!r}")
-
-
-def validate_event(model: type[EventBridgeModel], event: dict[str, Any]) -> Any:
-    """`event` as `model`, or EventError naming the first problem (never the values)."""
-    try:
-        return model.model_validate(event)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EventError(
-            f"malformed event: {where}: {first['msg']} ({err.error_count()} problem(s))"
-        ) from None
-
-
-def check_account(account: str, account_id: str) -> None:
-    if account != account_id:
-        raise EventError(f"event is for account {account}, not this account {account_id}")
+    envelope = validate_event(GenericEvent, event)
+    if envelope.source != SOURCE:
+        raise EventError(f"event source is {shown(envelope.source)}, not {SOURCE!r}")
+    raise EventError(
+        f"event detail-type {shown(envelope.detail_type)} is neither {CLOUDTRAIL!r} nor {STATE_CHANGE!r}"
+    )
 
 
 def _cloudtrail(event: CloudTrailEvent, account_id: str) -> ImageEvent:
     detail = event.detail
-    check_account(detail.recipient_account_id or event.account, account_id)
-    check_account(event.account, account_id)
+    detail.check_accounts(event.account, account_id)
     name = detail.event_name
     if detail.event_source != "ec2.amazonaws.com":
-        raise EventError(f"CloudTrail event source is {detail.event_source!r}, not ec2.amazonaws.com")
+        raise EventError(f"CloudTrail event source is {shown(detail.event_source)}, not ec2.amazonaws.com")
     if name == IMPORT_CALL:
         raise EventError(
             "ImportImage names an import task, not an image: the AMI appears when the task completes, "
@@ -177,20 +159,18 @@ def _cloudtrail(event: CloudTrailEvent, account_id: str) -> ImageEvent:
         raise EventError(f"{name} failed ({detail.error_code}): it created or changed nothing")
     params = detail.request_parameters or RequestParameters()
     if name in TAG_CALLS:
-        items = params.resources_set.items if params.resources_set else []
-        ids = tuple(dict.fromkeys(i.resource_id for i in items if i.resource_id.startswith("ami-")))
+        items = [i.resource_id for i in params.resources_set.items] if params.resources_set else []
+        ids = tuple(dict.fromkeys(i for i in items if i.startswith("ami-")))
         if not items:
             raise EventError(f"{name} event names no resources (requestParameters.resourcesSet)")
         if not ids:
-            raise EventError(f"{name} event tags no image, only {', '.join(i.resource_id for i in items)}")
+            others = ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+            raise EventError(f"{name} event tags no image, only {others}")
     else:
         image_id = detail.response_elements.image_id if detail.response_elements else None
         if not image_id:
             raise EventError(f"{name} event has no responseElements.imageId")
         ids = (image_id,)
-    for image_id in ids:
-        if not IMAGE_ID.match(image_id):
-            raise EventError(f"{name} event names {image_id!r}, which is not an image id")
     copy = name == "CopyImage"
     return ImageEvent(
         image_ids=ids,
@@ -210,8 +190,6 @@ def _state_change(event: StateChangeEvent, account_id: str) -> ImageEvent:
     image_id = event.detail.image_id
     if event.detail.state != "available":
         raise EventError(f"image {image_id} is now {event.detail.state}: only available images are tagged")
-    if not IMAGE_ID.match(image_id):
-        raise EventError(f"EC2 AMI State Change names {image_id!r}, which is not an image id")
     return ImageEvent(
         image_ids=(image_id,),
         region=event.region,

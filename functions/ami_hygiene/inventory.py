@@ -47,7 +47,6 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
     ec2 = clients.ec2(region)
     raw_images = list_owned_images(ec2, region)
 
-    unread: dict[str, str] = {}
     try:
         sizes = _snapshot_sizes(ec2)
     except (ClientError, BotoCoreError) as err:
@@ -58,21 +57,7 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
         unread_sizes = ""
 
     images = tuple(image_from(raw, region, account_id, sizes) for raw in raw_images)
-    usages: UsageMap = defaultdict(list)
-    readers = {
-        "instances": lambda: _instance_usages(ec2),
-        "launch-templates": lambda: _launch_template_usages(ec2, clients.autoscaling(region)),
-        "launch-configurations": lambda: _launch_configuration_usages(clients.autoscaling(region)),
-        "ssm-parameters": lambda: _ssm_parameter_usages(clients.ssm(region)),
-    }
-    for source, read in readers.items():
-        try:
-            found = read()
-        except (ClientError, BotoCoreError) as err:
-            unread[source] = describe_error(err)
-            continue
-        for image_id, items in found.items():
-            usages[image_id].extend(items)
+    usages, unread = read_usage(clients, region)
     estate = RegionEstate(
         region=region,
         account_id=account_id,
@@ -84,6 +69,35 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
         # Not a usage source: recorded for the report without blocking retirement.
         return replace(estate, unread_sources={**unread, "snapshot-sizes (estimate only)": unread_sizes})
     return estate
+
+
+def read_usage(clients: Any, region: str) -> tuple[UsageMap, dict[str, str]]:
+    """What uses images in one account and region, by image id, read in whole pages.
+
+    Instances in any state but terminated, launch templates ($Default, $Latest and
+    the versions Auto Scaling groups pin), launch configurations, SSM parameters.
+    The same reads serve the account that owns the images and each account they
+    are shared with (`consumers`), each with its own `clients`. Also returns the
+    sources that could not be read, with why: usage there is unknown.
+    """
+    ec2 = clients.ec2(region)
+    readers = {
+        "instances": lambda: _instance_usages(ec2),
+        "launch-templates": lambda: _launch_template_usages(ec2, clients.autoscaling(region)),
+        "launch-configurations": lambda: _launch_configuration_usages(clients.autoscaling(region)),
+        "ssm-parameters": lambda: _ssm_parameter_usages(clients.ssm(region)),
+    }
+    usages: UsageMap = defaultdict(list)
+    unread: dict[str, str] = {}
+    for source, read in readers.items():
+        try:
+            found = read()
+        except (ClientError, BotoCoreError) as err:
+            unread[source] = describe_error(err)
+            continue
+        for image_id, items in found.items():
+            usages[image_id].extend(items)
+    return usages, unread
 
 
 def find_images(
@@ -120,11 +134,8 @@ def read_checks(clients: Any, estate: RegionEstate, image_ids: Iterable[str]) ->
         return estate
     ec2 = clients.ec2(estate.region)
     sharing = {image_id: read_launch_permissions(ec2, image_id) for image_id in ids}
-    references, checked, problem = _references(ec2, ids)
-    usages = {k: list(v) for k, v in estate.usages.items()}
-    for image_id, refs in references.items():
-        known = {_arn_resource_of(u) for u in usages.get(image_id, [])}
-        usages.setdefault(image_id, []).extend(r for r in refs if _arn_resource(r.resource) not in known)
+    references, checked, problem = read_references(ec2, ids)
+    usages = merge_references(estate.usages, references)
     unread = dict(estate.unread_sources)
     if problem:
         unread["image-references"] = problem
@@ -327,8 +338,24 @@ def read_launch_permissions(ec2: Any, image_id: str) -> Sharing:
     )
 
 
-def _references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
-    """(usages, whether the API answered, problem) from DescribeImageReferences."""
+def merge_references(
+    usages: Mapping[str, Iterable[Usage]], references: Mapping[str, Iterable[Usage]]
+) -> dict[str, list[Usage]]:
+    """`usages` plus the references that name something the page reads did not find already."""
+    merged = {k: list(v) for k, v in usages.items()}
+    for image_id, refs in references.items():
+        known = {_arn_resource_of(u) for u in merged.get(image_id, [])}
+        merged.setdefault(image_id, []).extend(r for r in refs if _arn_resource(r.resource) not in known)
+    return merged
+
+
+def read_references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
+    """(usages, whether the API answered, problem) from DescribeImageReferences.
+
+    "Describes your Amazon Web Services resources that are referencing the specified
+    images" (EC2 API reference): the caller's own resources, so the same call made
+    with a consumer account's credentials names that account's resources.
+    """
     found: UsageMap = defaultdict(list)
     for start in range(0, len(image_ids), REFERENCE_BATCH):
         batch = image_ids[start : start + REFERENCE_BATCH]

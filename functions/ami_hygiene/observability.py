@@ -64,11 +64,14 @@ RUN_ERRORS_METRIC = "RunErrors"
 EVENTS_IGNORED_METRIC = "EventsIgnored"
 # Emitted when a scheduled sweep found another sweep of its job holding the lease (lease.py).
 SWEEPS_SKIPPED_METRIC = "SweepsSkipped"
+# Emitted when something escaped a job (a bug, not bad input or AWS trouble): handlers/common.py.
+UNHANDLED_ERRORS_METRIC = "UnhandledErrors"
 METRIC_NAMES: tuple[str, ...] = (
     *RUN_METRICS,
     RUN_ERRORS_METRIC,
     EVENTS_IGNORED_METRIC,
     SWEEPS_SKIPPED_METRIC,
+    UNHANDLED_ERRORS_METRIC,
 )
 
 
@@ -108,3 +111,9 @@ def record_rejected_run(job: str) -> None:
     """A run that did nothing because its input (event or settings) was bad."""
     metrics.add_dimension(name=JOB_DIMENSION, value=job)
     metrics.add_metric(name=RUN_ERRORS_METRIC, unit=MetricUnit.Count, value=1)
+
+
+def record_unhandled_error(job: str) -> None:
+    """Something escaped the job; it was reported once and the invocation answered "failed"."""
+    metrics.add_dimension(name=JOB_DIMENSION, value=job)
+    metrics.add_metric(name=UNHANDLED_ERRORS_METRIC, unit=MetricUnit.Count, value=1)

@@ -30,7 +30,11 @@ class Report:
     settings: Settings
     started: datetime
     finished: datetime
+    # Calls made with this account's credentials, by operation.
     api_calls: dict[str, int] = field(default_factory=dict)
+    # Calls by account and operation: this account's and, for rotation, each consumer
+    # account it read with an assumed role. Empty: only this account's (`api_calls`).
+    api_calls_by_account: dict[str, dict[str, int]] = field(default_factory=dict)
     # Region-level failures (e.g. images could not be listed).
     errors: tuple[str, ...] = ()
     # What this run could not see or cover, "region: sentence" (e.g. no real-time rule there).
@@ -54,6 +58,9 @@ class Report:
             errors=tuple(e for e in self.errors if e.startswith(f"{region}:")),
             warnings=tuple(w for w in self.warnings if w.startswith(f"{region}:")),
         )
+
+    def calls_by_account(self) -> dict[str, dict[str, int]]:
+        return self.api_calls_by_account or {self.account: dict(self.api_calls)}
 
     @property
     def failed(self) -> bool:
@@ -107,6 +114,10 @@ class Report:
             "errors": list(self.all_errors),
             "warnings": list(self.warnings),
             "api_calls": dict(sorted(self.api_calls.items())),
+            "api_calls_by_account": {
+                account: dict(sorted(calls.items()))
+                for account, calls in sorted(self.calls_by_account().items())
+            },
             "decisions": [_decision_dict(d) for d in self.decisions],
         }
 

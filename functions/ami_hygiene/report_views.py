@@ -43,6 +43,7 @@ class JobView:
             "snapshots_deleted": len(snapshots),
             "gib_reclaimed": gib,
             "monthly_saving_usd": round(gib * report.settings.price_per_gib_month, 2),
+            "consumers": _consumers(decisions),
         }
 
     def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
@@ -55,17 +56,31 @@ class JobView:
         return parts
 
     def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
-        return [
+        lines = [
             f"  snapshots deleted    {s['snapshots_deleted']}" + (" (would be)" if s["would_change"] else ""),
             f"  storage reclaimed    {s['gib_reclaimed']:,} GiB"
             f" (~{s['monthly_saving_usd']:,.2f} USD/month"
             f" at {report.settings.price_per_gib_month} USD/GiB-month)",
         ]
+        consumers = s["consumers"]
+        if consumers["accounts_checked"] or consumers["accounts_failed"]:
+            failed = consumers["accounts_failed"]
+            lines.append(
+                f"  consumer accounts    {len(consumers['accounts_checked'])} checked"
+                + (f", {len(failed)} could not be read ({', '.join(failed)})" if failed else "")
+                + f"; {consumers['images_kept_by_consumer_use']} images kept for their use"
+            )
+        return lines
 
     def settings_line(self, settings: Settings) -> str:
+        if settings.consumer_role_name:
+            consumers = f"consumers read with role {settings.consumer_role_name}"
+        else:
+            consumers = f"consumer use unknown: {settings.consumer_usage_unknown.value} shared images"
         return (
             f"retention {settings.retention_days} days · keep newest {settings.keep_latest} · "
-            f"grace {settings.disable_grace_days} days · at most {settings.max_actions} actions per run"
+            f"grace {settings.disable_grace_days} days · at most {settings.max_actions} actions per run · "
+            f"{consumers}"
         )
 
     def footer(self, report: Report) -> str:
@@ -335,6 +350,23 @@ def _problem_kind(finding: str) -> str:
 
 def _incl_snapshots(n: int) -> str:
     return f" (incl. {n} snapshot{'s' if n != 1 else ''})" if n else ""
+
+
+def _consumers(decisions: Iterable[Decision]) -> dict[str, Any]:
+    """Rotation's consumer checks over the run: accounts read, those that could not be, images kept."""
+    checked: set[str] = set()
+    failed: set[str] = set()
+    kept = 0
+    for d in decisions:
+        checked.update(getattr(d, "consumers_checked", ()))
+        failed.update(who for who, _ in getattr(d, "consumers_unknown", ()))
+        if not d.is_action and getattr(d, "consumers_using", ()):
+            kept += 1
+    return {
+        "accounts_checked": sorted(checked),
+        "accounts_failed": sorted(failed),
+        "images_kept_by_consumer_use": kept,
+    }
 
 
 def _effective(report: Report) -> Outcome:

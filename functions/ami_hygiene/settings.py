@@ -19,12 +19,20 @@ from .estate import ARCHITECTURES
 from .policies.staleness import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
 from .tag_rules import TagRule, parse_required_tags
 
-__all__ = ["Mode", "Settings", "SettingsError"]
+__all__ = ["ConsumerUsageUnknown", "Mode", "Settings", "SettingsError"]
 
 
 class Mode(StrEnum):
     REPORT = "report"
     ENFORCE = "enforce"
+
+
+class ConsumerUsageUnknown(StrEnum):
+    """What rotation does with an image shared with allow-listed accounts when no
+    ConsumerRoleName lets it look at their usage: keep it, or retire it anyway."""
+
+    KEEP = "keep"
+    RETIRE = "retire"
 
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -62,6 +70,11 @@ SECURITY_GROUP_PATTERN = re.compile(r"^sg-[0-9a-f]{8,17}$")
 SUBNET_PATTERN = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 PROFILE_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
 TAG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:/+\-@ ]{1,128}$")
+# An IAM role name (letters, digits and +=,.@_-, at most 64), after an optional path
+# ("team/images/"; each segment the same characters): IAM's RoleName and Path rules,
+# kept to the characters role names allow. A leading "/" is accepted and dropped.
+ROLE_NAME_PATTERN = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+ROLE_PATH_LIMIT = 512
 # An SSM parameter path: "/" then names of a-zA-Z0-9_.- separated by "/" (the PutParameter
 # naming constraints); a hierarchy is at most 15 levels, so a path above a name at most 14.
 PARAMETER_PATH_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+){1,14}$")
@@ -99,6 +112,11 @@ class Settings:
     automation_instance_types: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_INSTANCE_TYPES))
     # Paths (/golden) of private base-image parameters the rebuild role is allowed to read.
     base_parameter_paths: tuple[str, ...] = ()
+    # rotate job: the role (name, with its path if any) rotation assumes in each account an
+    # image is shared with, to read that account's usage of it; empty: it cannot look.
+    consumer_role_name: str = ""
+    # Without a consumer role: keep an image shared with allow-listed accounts, or retire it.
+    consumer_usage_unknown: ConsumerUsageUnknown = ConsumerUsageUnknown.KEEP
 
     @property
     def retention(self) -> timedelta:
@@ -166,6 +184,7 @@ class Settings:
         values["required_tags"] = parse_required_tags(str(raw.get("required_tags", "")))
         values["propagate_tags"] = _propagate_keys(raw.get("propagate_tags", ""))
         values.update(_rebuild_values(raw))
+        values.update(_consumer_values(raw))
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
@@ -200,7 +219,24 @@ _TEXT_SETTINGS = (
     "automation_subnet_id",
     "automation_instance_types",
     "base_parameter_paths",
+    "consumer_role_name",
+    "consumer_usage_unknown",
 )
+
+
+def _consumer_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    role = str(raw.get("consumer_role_name") or "").strip().lstrip("/")
+    if role and (len(role) > ROLE_PATH_LIMIT + 64 or not ROLE_NAME_PATTERN.match(role)):
+        raise SettingsError(
+            f"CONSUMER_ROLE_NAME must be an IAM role name, optionally after its path "
+            f"(e.g. ami-hygiene-consumer or team/ami-hygiene-consumer), not {role!r}"
+        )
+    unknown = str(raw.get("consumer_usage_unknown") or ConsumerUsageUnknown.KEEP.value).strip().lower()
+    if unknown not in {u.value for u in ConsumerUsageUnknown}:
+        raise SettingsError(
+            f"CONSUMER_USAGE_UNKNOWN must be keep or retire, not {raw.get('consumer_usage_unknown')!r}"
+        )
+    return {"consumer_role_name": role, "consumer_usage_unknown": ConsumerUsageUnknown(unknown)}
 
 
 def _rebuild_values(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,20 +21,37 @@ with ``needs_guard=False`` rather than refused, so the handler can report it
 as "nothing to guard" without logging an error. EventError is raised for
 everything the guard must not act on: malformed events, another account
 (``account`` or ``detail.recipientAccountId``), a failed call (``errorCode``),
-another service or call.
+another service or call. Every field read is validated first by the models
+below, built from the constrained types of event_fields (image and snapshot
+ids, account ids, organization and OU ARNs, region names, bounded text and
+times); a refusal names the field and shows at most 80 characters of its value.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from .events import CLOUDTRAIL, SOURCE, EventError, UserIdentity, validate_event
+from .event_fields import (
+    AccountId,
+    CloudTrailRecord,
+    Envelope,
+    EventError,
+    GenericEvent,
+    ImageId,
+    Loose,
+    OrganizationalUnitArn,
+    OrganizationArn,
+    SnapshotId,
+    Token,
+    kind_of,
+    shown,
+    validate_event,
+)
+from .events import CLOUDTRAIL, SOURCE
 
 IMAGE_ATTRIBUTE = "ModifyImageAttribute"
 SNAPSHOT_ATTRIBUTE = "ModifySnapshotAttribute"
@@ -42,14 +59,9 @@ DISABLE_BPA = "DisableImageBlockPublicAccess"
 ENABLE_BPA = "EnableImageBlockPublicAccess"
 SHARING_CALLS = frozenset({IMAGE_ATTRIBUTE, SNAPSHOT_ATTRIBUTE, DISABLE_BPA, ENABLE_BPA})
 PUBLIC = "all"
-
-IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
-SNAPSHOT_ID = re.compile(r"^snap-[0-9a-f]{8,17}$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-ORGANIZATION_ARN = re.compile(r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o-[a-z0-9]{10,32}$")
-OU_ARN = re.compile(
-    r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
-)
+# Items of one launchPermission / createVolumePermission add or remove list. EventBridge
+# delivers at most 256 KB, a few thousand items; more than this is no real request.
+PERMISSION_ITEMS_MAX = 10_000
 
 ResourceType = Literal["image", "snapshot", "account"]
 
@@ -80,50 +92,54 @@ class SharingEvent:
 # -- pydantic models of the detail ----------------------------------------------------------
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class PermissionItem(_Loose):
-    group: str | None = None
+class PermissionItem(Loose):
+    group: Token | None = None
     # Stratus Red Team's documentation writes "groups"; accept both spellings.
-    groups: str | None = None
-    user_id: str | None = Field(default=None, alias="userId")
-    organization_arn: str | None = Field(default=None, alias="organizationArn")
-    organizational_unit_arn: str | None = Field(default=None, alias="organizationalUnitArn")
+    groups: Token | None = None
+    user_id: AccountId | None = Field(default=None, alias="userId")
+    organization_arn: OrganizationArn | None = Field(default=None, alias="organizationArn")
+    organizational_unit_arn: OrganizationalUnitArn | None = Field(default=None, alias="organizationalUnitArn")
 
 
-class PermissionItems(_Loose):
-    items: list[PermissionItem] = []
+class PermissionItems(Loose):
+    items: list[PermissionItem] = Field(default=[], max_length=PERMISSION_ITEMS_MAX)
 
 
-class PermissionChange(_Loose):
+class PermissionChange(Loose):
     add: PermissionItems | None = None
     remove: PermissionItems | None = None
 
 
-class SharingParameters(_Loose):
-    image_id: str | None = Field(default=None, alias="imageId")
-    snapshot_id: str | None = Field(default=None, alias="snapshotId")
-    attribute_type: str | None = Field(default=None, alias="attributeType")
+class SharingParameters(Loose):
+    """requestParameters of the sharing calls; the block public access calls log other keys, ignored."""
+
+    image_id: ImageId | None = Field(default=None, alias="imageId")
+    snapshot_id: SnapshotId | None = Field(default=None, alias="snapshotId")
+    attribute_type: Token | None = Field(default=None, alias="attributeType")
     launch_permission: PermissionChange | None = Field(default=None, alias="launchPermission")
     create_volume_permission: PermissionChange | None = Field(default=None, alias="createVolumePermission")
+    # Members of the API's older request form (Attribute=launchPermission, OperationType,
+    # UserIds/UserGroups). Only their presence is read: the guard then reads the resource itself.
+    operation_type: Any = Field(default=None, alias="operationType")
+    user_id: Any = Field(default=None, alias="userId")
+    user_ids: Any = Field(default=None, alias="userIds")
+    user_group: Any = Field(default=None, alias="userGroup")
+    user_groups: Any = Field(default=None, alias="userGroups")
+    user_id_set: Any = Field(default=None, alias="userIdSet")
+    # The older form may also name organizations and OUs (OrganizationArn.N, OrganizationalUnitArn.N).
+    organization_arns: Any = Field(default=None, alias="organizationArns")
+    organization_arn_set: Any = Field(default=None, alias="organizationArnSet")
+    organizational_unit_arns: Any = Field(default=None, alias="organizationalUnitArns")
+    organizational_unit_arn_set: Any = Field(default=None, alias="organizationalUnitArnSet")
 
 
-class SharingDetail(_Loose):
-    event_source: str = Field(alias="eventSource")
-    event_name: str = Field(alias="eventName")
-    aws_region: str = Field(alias="awsRegion")
-    user_identity: UserIdentity = Field(alias="userIdentity")
-    source_ip_address: str | None = Field(default=None, alias="sourceIPAddress")
-    # Any: block public access calls log request shapes of their own; not needed.
-    request_parameters: Any = Field(default=None, alias="requestParameters")
-    recipient_account_id: str | None = Field(default=None, alias="recipientAccountId")
-    error_code: str | None = Field(default=None, alias="errorCode")
-    error_message: str | None = Field(default=None, alias="errorMessage")
+class SharingDetail(CloudTrailRecord):
+    request_parameters: SharingParameters | None = Field(default=None, alias="requestParameters")
 
 
-class SharingCloudTrailEvent(EventBridgeModel):
+class SharingCloudTrailEvent(Envelope):
+    source: Literal["aws.ec2"]
+    detail_type: Literal["AWS API Call via CloudTrail"] = Field(alias="detail-type")
     detail: SharingDetail
 
 
@@ -132,17 +148,15 @@ class SharingCloudTrailEvent(EventBridgeModel):
 
 def parse_sharing_event(event: Any, account_id: str) -> SharingEvent:
     """The sharing change in `event` for account `account_id`, or EventError saying why not."""
-    if not isinstance(event, dict):
-        raise EventError(f"event is a {type(event).__name__}, not a JSON object")
-    if event.get("source") != SOURCE:
-        raise EventError(f"event source is {event.get('source')!r}, not {SOURCE!r}")
-    if event.get("detail-type") != CLOUDTRAIL:
-        raise EventError(f"event detail-type {event.get('detail-type')!r} is not {CLOUDTRAIL!r}")
-    parsed: SharingCloudTrailEvent = validate_event(SharingCloudTrailEvent, event)
+    if kind_of(event) != (SOURCE, CLOUDTRAIL):
+        envelope = validate_event(GenericEvent, event)
+        if envelope.source != SOURCE:
+            raise EventError(f"event source is {shown(envelope.source)}, not {SOURCE!r}")
+        raise EventError(f"event detail-type {shown(envelope.detail_type)} is not {CLOUDTRAIL!r}")
+    # The whole event (envelope and detail) is validated before anything is read.
+    parsed = validate_event(SharingCloudTrailEvent, event)
     detail = parsed.detail
-    for claimed in (parsed.account, detail.recipient_account_id or parsed.account):
-        if claimed != account_id:
-            raise EventError(f"event is for account {claimed}, not this account {account_id}")
+    detail.check_accounts(parsed.account, account_id)
     name = detail.event_name
     if detail.event_source != "ec2.amazonaws.com":
         raise EventError(f"CloudTrail event source is {detail.event_source!r}, not ec2.amazonaws.com")
@@ -163,23 +177,18 @@ def parse_sharing_event(event: Any, account_id: str) -> SharingEvent:
         return SharingEvent(
             resource_id=parsed.account, resource_type="account", needs_guard=name == DISABLE_BPA, **base
         )
-    params = _parameters(name, detail.request_parameters)
+    params = detail.request_parameters
+    if params is None:
+        raise EventError(f"{name} event has no requestParameters object")
     kind: ResourceType
     if name == IMAGE_ATTRIBUTE:
-        kind, resource_id, change, pattern = "image", params.image_id, params.launch_permission, IMAGE_ID
+        kind, resource_id, change = "image", params.image_id, params.launch_permission
     else:
-        kind, resource_id, change, pattern = (
-            "snapshot",
-            params.snapshot_id,
-            params.create_volume_permission,
-            SNAPSHOT_ID,
-        )
+        kind, resource_id, change = "snapshot", params.snapshot_id, params.create_volume_permission
     if not resource_id:
         raise EventError(f"{name} event has no requestParameters.{kind}Id")
-    if not pattern.match(resource_id):
-        raise EventError(f"{name} event names {resource_id!r}, which is not an {kind} id")
     if change is None:
-        if _permission_call_in_another_shape(params, detail.request_parameters):
+        if _permission_call_in_another_shape(params):
             # The API's older form (Attribute=launchPermission, OperationType, UserIds/UserGroups)
             # changes permissions too; unread, it is guarded: the guard reads the resource itself.
             return SharingEvent(resource_id=resource_id, resource_type=kind, needs_guard=True, **base)
@@ -200,25 +209,28 @@ def parse_sharing_event(event: Any, account_id: str) -> SharingEvent:
 
 
 PERMISSION_ATTRIBUTES = frozenset({"launchpermission", "createvolumepermission", "create_volume_permission"})
-# ModifyImageAttribute / ModifySnapshotAttribute request members of the older form (EC2 API reference).
-PERMISSION_MEMBERS = frozenset({"operationType", "userId", "userIds", "userGroup", "userGroups", "userIdSet"})
+# ModifyImageAttribute / ModifySnapshotAttribute request members of the older form (EC2 API
+# reference), as SharingParameters names them.
+PERMISSION_MEMBERS = frozenset(
+    {
+        "operation_type",
+        "user_id",
+        "user_ids",
+        "user_group",
+        "user_groups",
+        "user_id_set",
+        "organization_arns",
+        "organization_arn_set",
+        "organizational_unit_arns",
+        "organizational_unit_arn_set",
+    }
+)
 
 
-def _permission_call_in_another_shape(params: SharingParameters, raw: Any) -> bool:
+def _permission_call_in_another_shape(params: SharingParameters) -> bool:
     """A permission change logged without the add/remove lists this parser reads."""
     attribute = (params.attribute_type or "").lower()
-    return attribute in PERMISSION_ATTRIBUTES or bool(PERMISSION_MEMBERS & set(raw))
-
-
-def _parameters(name: str, raw: Any) -> SharingParameters:
-    if not isinstance(raw, dict):
-        raise EventError(f"{name} event has no requestParameters object")
-    try:
-        return SharingParameters.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise EventError(f"malformed {name} requestParameters: {where}: {first['msg']}") from None
+    return attribute in PERMISSION_ATTRIBUTES or bool(PERMISSION_MEMBERS & params.model_fields_set)
 
 
 def _principals(name: str, verb: str, items: PermissionItems | None, *, snapshot: bool) -> tuple[str, ...]:
@@ -229,6 +241,7 @@ def _principals(name: str, verb: str, items: PermissionItems | None, *, snapshot
 
 
 def _principal(name: str, verb: str, item: PermissionItem, *, snapshot: bool) -> str:
+    """The one principal an item names; the model has checked each one's shape."""
     group = item.group or item.groups
     given = [
         v for v in (group, item.user_id, item.organization_arn, item.organizational_unit_arn) if v is not None
@@ -240,16 +253,7 @@ def _principal(name: str, verb: str, item: PermissionItem, *, snapshot: bool) ->
             raise EventError(f"{name} {verb} item names group {group!r}; only 'all' exists")
         return PUBLIC
     if item.user_id is not None:
-        if not ACCOUNT_ID.match(item.user_id):
-            raise EventError(f"{name} {verb} item names {item.user_id!r}, which is not an account id")
         return item.user_id
     if snapshot:
         raise EventError(f"{name} {verb} item names an organization; snapshots are shared only with accounts")
-    if item.organization_arn is not None:
-        if not ORGANIZATION_ARN.match(item.organization_arn):
-            raise EventError(f"{name} {verb} item names {item.organization_arn!r}, not an organization ARN")
-        return item.organization_arn
-    unit = str(item.organizational_unit_arn)
-    if not OU_ARN.match(unit):
-        raise EventError(f"{name} {verb} item names {unit!r}, not an organizational unit ARN")
-    return unit
+    return str(item.organization_arn or item.organizational_unit_arn)

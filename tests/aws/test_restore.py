@@ -20,7 +20,7 @@ from ami_hygiene.jobs.rotate import run_rotation
 from ami_hygiene.report import Report
 from ami_hygiene.restore import RestoreUsageError, restore_images
 from ami_hygiene.restore_report import RestoreOutcome, RestoreReport, StepStatus
-from ami_hygiene.settings import Mode, Settings
+from ami_hygiene.settings import ConsumerUsageUnknown, Mode, Settings
 from sandbox.demo import ALLOWED_ACCOUNT, Seeder
 from tests.aws.faults import deny
 from tests.conftest import ACCOUNT_ID, REGION
@@ -56,8 +56,12 @@ def family(ec2: Any) -> dict[str, str]:
 
 
 def _rotate(now: datetime = NOW) -> Report:
+    # The allow-listed account's use is not what these tests are about: no consumer role, retire anyway.
     settings = Settings(
-        mode=Mode.ENFORCE, regions=(REGION,), allowed_share_accounts=frozenset({ALLOWED_ACCOUNT})
+        mode=Mode.ENFORCE,
+        regions=(REGION,),
+        allowed_share_accounts=frozenset({ALLOWED_ACCOUNT}),
+        consumer_usage_unknown=ConsumerUsageUnknown.RETIRE,
     )
     return run_rotation(settings, Clients(), now=now)
 

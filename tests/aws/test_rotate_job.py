@@ -14,12 +14,12 @@ from ami_hygiene.aws import Clients
 from ami_hygiene.jobs.rotate import run_rotation
 from ami_hygiene.report import Report
 from ami_hygiene.settings import Settings
-from sandbox.demo import ALLOWED_ACCOUNT, DEMO_REGIONS, seed_demo_estate
+from sandbox.demo import ALLOWED_ACCOUNT, CONSUMER_ROLE, DEMO_REGIONS, seed_demo_estate
 from tests.aws.faults import deny
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 REGION = DEMO_REGIONS[0]
-ENV = {"REGIONS": REGION, "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT}
+ENV = {"REGIONS": REGION, "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT, "CONSUMER_ROLE_NAME": CONSUMER_ROLE}
 
 
 @pytest.fixture
@@ -63,7 +63,11 @@ def test_report_mode_changes_nothing(estate: dict[str, str]) -> None:
     assert report.summary()["retired"] > 0  # there was something to do ...
     assert _snapshot_of_account() == before  # ... and nothing was done
     writes = {op for op in report.api_calls if not op.split(".")[1].startswith(("Describe", "Get", "List"))}
-    assert writes == set()
+    assert writes == {"sts.AssumeRole"}  # credentials to read the consumer account: it changes nothing
+    for account, calls in report.calls_by_account().items():
+        assert all(op.split(".")[1].startswith(("Describe", "Get", "List", "AssumeRole")) for op in calls), (
+            account
+        )
 
 
 def test_enforce_keeps_everything_a_safety_rule_protects(estate: dict[str, str]) -> None:
@@ -86,6 +90,8 @@ def test_enforce_keeps_everything_a_safety_rule_protects(estate: dict[str, str])
         "base-al2023-1.1.0": "public",
         "app-v56": "launched",
         "app-v55": "launch configuration app-legacy",
+        # shared with the allow-listed account, whose launch template uses it
+        "base-al2023-1.9.0": "used by launch template lt-",
     }
     for name, why in protected.items():
         d = decided[name]
@@ -93,10 +99,16 @@ def test_enforce_keeps_everything_a_safety_rule_protects(estate: dict[str, str])
         assert any(why in r for r in d.reasons), (name, d.reasons)
     for name in ("web-pending-build", "app-v51", "app-v50", "app-v52"):
         assert decided[name].action.value == "keep", (name, decided[name].reasons)
-    # Newest three of every family, and the shared-with-an-allowed-account image retires.
+    assert (
+        decided["base-al2023-1.9.0"]
+        .reasons[0]
+        .endswith(f"(version 1, $Default) in account {ALLOWED_ACCOUNT}")
+    )
+    # Newest three of every family, and the image shared with an allowed account that does not use it retires.
     for name in (web[0], web[1], web[2], "base-al2023-1.12.0", "app-v60"):
         assert decided[name].action.value == "keep"
     assert decided["base-al2023-1.2.0"].action.value == "disable"
+    assert f"consumers checked: {ALLOWED_ACCOUNT} (none uses it)" in decided["base-al2023-1.2.0"].reasons
     assert decided["app-v54"].action.value == "deregister"  # disabled by us 40 days ago
     assert report.errors == () and not report.failed
 

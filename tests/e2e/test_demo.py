@@ -33,6 +33,10 @@ def test_demo_reports_then_enforces() -> None:
         "kept: public",
         "state is pending",
         "disabled by someone else",
+        # the allow-listed account is read as a consumer: its launch template keeps one shared image ...
+        "$Default) in account 111122223333",
+        # ... and the other shared image, unused there, is disabled (and restored below)
+        "consumers checked: 111122223333 (none uses it)",
     ):
         assert reason in text, reason
     # doctor first (a failing check, e.g. no CloudTrail trail, and the sandbox's own limits) ...
@@ -63,3 +67,7 @@ def test_demo_json() -> None:
     assert {c["check"] for c in data["doctor"]} >= {"credentials", "cloudtrail", "recycle bin"}
     [image] = data["restore"]["images"]
     assert image["outcome"] == "restored"
+    rotate = data["reports"][0]
+    assert rotate["summary"]["consumers"]["accounts_checked"] == ["111122223333"]
+    assert rotate["summary"]["consumers"]["images_kept_by_consumer_use"] == 2  # one in each region
+    assert set(rotate["api_calls_by_account"]) == {"123456789012", "111122223333"}

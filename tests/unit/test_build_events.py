@@ -13,6 +13,16 @@ import pytest
 from ami_hygiene.build_events import BuildEvent, parse_build_event
 from ami_hygiene.events import EventError
 from ami_hygiene.policies.staleness import BuildKind
+from tests.unit.hostile import (
+    BAD_TIMES,
+    CONTROL,
+    HUGE,
+    MALFORMED_REGIONS,
+    NEWLINE,
+    assert_refused_naming,
+    refusal,
+)
+from tests.unit.hostile import mutated as hostile
 
 EVENTS = Path(__file__).parent / "events" / "builds"
 ACCOUNT = "123456789012"
@@ -187,7 +197,10 @@ def test_custom_runbooks() -> None:
         ("ssm_other_runbook.json", "ran AWS-RestartEC2Instance, not a rebuild runbook"),
         ("ssm_foreign_account.json", "account 999988887777, not this account 123456789012"),
         ("ssm_no_execution_id.json", "malformed event: detail.ExecutionId: Field required"),
-        ("ssm_bad_time.json", "StartTime 'sometime last week' is not a time"),
+        (
+            "ssm_bad_time.json",
+            "StartTime: not a time like 'Nov 29, 2016 7:43:20 PM' or ISO 8601 (got 'sometime last week')",
+        ),
         ("not_a_build.json", "'aws.ec2' / 'EC2 AMI State Change' is neither"),
     ],
 )
@@ -220,7 +233,10 @@ def _with(name: str, path: list[str], value: Any) -> dict[str, Any]:
         (_with("imagebuilder_available.json", ["detail", "state", "status"], ""), "malformed event"),
         (_with("imagebuilder_available.json", ["detail"], "AVAILABLE"), "malformed event: detail"),
         (_with("imagebuilder_available.json", ["time"], "yesterday"), "malformed event: time"),
-        (_with("ssm_success.json", ["detail", "ExecutionId"], "exec-1"), "'exec-1', which is not an id"),
+        (
+            _with("ssm_success.json", ["detail", "ExecutionId"], "exec-1"),
+            r"detail.ExecutionId: not an Automation execution id .* \(got 'exec-1'\)",
+        ),
         (_with("ssm_success.json", ["detail", "Status"], None), "malformed event: detail.Status"),
         (_with("ssm_success.json", ["source"], "aws.imagebuilder"), "is neither"),
     ],
@@ -234,3 +250,151 @@ def test_every_sample_is_used() -> None:
     names = {p.name for p in EVENTS.glob("*.json")}
     source = Path(__file__).read_text()
     assert names and all(name in source for name in names)
+
+
+# -- hostile values: every field the parser reads is validated, and refused naming it ---------
+
+# (fixture, path of a field the rebuild job reads, the name a refusal gives it)
+READ_FIELDS = [
+    ("imagebuilder_available.json", ["version"], "version"),
+    ("imagebuilder_available.json", ["id"], "id"),
+    ("imagebuilder_available.json", ["account"], "account"),
+    ("imagebuilder_available.json", ["time"], "time"),
+    ("imagebuilder_available.json", ["region"], "region"),
+    ("imagebuilder_available.json", ["source"], "source"),
+    ("imagebuilder_available.json", ["detail-type"], "detail-type"),
+    ("imagebuilder_available.json", ["resources", 0], "resources.0"),
+    ("imagebuilder_available.json", ["detail", "state", "status"], "detail.state.status"),
+    ("imagebuilder_available.json", ["detail", "previous-state", "status"], "detail.previous-state.status"),
+    ("imagebuilder_failed.json", ["detail", "state", "reason"], "detail.state.reason"),
+    ("ssm_success.json", ["region"], "region"),
+    ("ssm_success.json", ["detail", "ExecutionId"], "detail.ExecutionId"),
+    ("ssm_success.json", ["detail", "Definition"], "detail.Definition"),
+    ("ssm_success.json", ["detail", "Status"], "detail.Status"),
+    ("ssm_success.json", ["detail", "StartTime"], "detail.StartTime"),
+    ("ssm_success.json", ["detail", "EndTime"], "detail.EndTime"),
+    ("ssm_success.json", ["detail", "Time"], "detail.Time"),
+]
+
+
+def _parse(event: Any) -> BuildEvent:
+    return parse_build_event(event, ACCOUNT)
+
+
+@pytest.mark.parametrize("value", [HUGE, CONTROL], ids=["huge", "control"])
+@pytest.mark.parametrize(("name", "path", "field"), READ_FIELDS, ids=[f"{f[0]}:{f[2]}" for f in READ_FIELDS])
+def test_a_hostile_value_in_any_field_read_is_refused_naming_the_field(
+    name: str, path: list[Any], field: str, value: str
+) -> None:
+    assert_refused_naming(_parse, hostile(load(name), path, value), field, value)
+
+
+def test_a_failure_reason_may_span_lines_but_is_bounded() -> None:
+    event = hostile(load("imagebuilder_failed.json"), ["detail", "state", "reason"], NEWLINE)
+    assert _parse(event).failure_reason == NEWLINE
+    long = hostile(load("imagebuilder_failed.json"), ["detail", "state", "reason"], "r" * 1025)
+    assert "at most 1024 characters" in assert_refused_naming(_parse, long, "detail.state.reason", "r" * 1025)
+
+
+@pytest.mark.parametrize("region", MALFORMED_REGIONS)
+@pytest.mark.parametrize("name", ["imagebuilder_available.json", "ssm_success.json"])
+def test_an_empty_or_malformed_region_never_reaches_a_client(name: str, region: str) -> None:
+    assert_refused_naming(_parse, hostile(load(name), ["region"], region), "region", region)
+
+
+@pytest.mark.parametrize("region", ["eu-west-1x", "EU-WEST-1", "", "eu_west_1"])
+def test_an_image_arn_with_a_malformed_region_is_refused(region: str) -> None:
+    arn = IMAGE_ARN.replace("eu-west-1", region)
+    event = hostile(load("imagebuilder_available.json"), ["resources"], [arn])
+    why = refusal(_parse, event)
+    assert "not an image build version ARN" in why or why.startswith("malformed event: resources.0")
+
+
+@pytest.mark.parametrize("raw", BAD_TIMES)
+@pytest.mark.parametrize("name", ["imagebuilder_available.json", "ssm_success.json"])
+def test_event_times_out_of_range_are_refused(name: str, raw: str) -> None:
+    assert "is outside 2006-2100" in assert_refused_naming(
+        _parse, hostile(load(name), ["time"], raw), "time", raw
+    )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Jan 1, 0001 12:00:00 AM",
+        "Dec 31, 9999 11:59:59 PM",
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00",
+        "Nov 29, 2016 7:43:20 PM" + " " * 100 + "x",
+        "x" * 10_000,
+        10**30,
+        -(10**30),
+    ],
+    ids=[
+        "ssm-year-1",
+        "ssm-year-9999",
+        "iso-year-9999",
+        "iso-year-1",
+        "padded",
+        "huge",
+        "huge-number",
+        "negative",
+    ],
+)
+@pytest.mark.parametrize("field", ["StartTime", "EndTime"])
+def test_huge_or_out_of_range_ssm_times_are_refused(field: str, raw: Any) -> None:
+    assert_refused_naming(
+        _parse, hostile(load("ssm_success.json"), ["detail", field], raw), f"detail.{field}", raw
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", [1e20, 1e308, -1, -1e20, float("inf"), float("nan"), 366 * 86_400_000 + 1, "fast", []]
+)
+def test_a_duration_out_of_bounds_is_refused_it_never_overflows(raw: Any) -> None:
+    assert_refused_naming(
+        _parse, hostile(load("ssm_success.json"), ["detail", "Time"], raw), "detail.Time", raw
+    )
+
+
+def test_the_longest_duration_and_the_widest_times_still_compute() -> None:
+    event = load("ssm_success.json")
+    event["detail"]["Time"] = 366 * 86_400_000
+    assert _parse(event).duration == timedelta(days=366)
+    del event["detail"]["Time"]
+    event["detail"]["StartTime"] = "2006-01-01T00:00:00+14:00"
+    event["detail"]["EndTime"] = "2100-12-31T23:59:59-12:00"
+    parsed = _parse(event)
+    assert parsed.duration is not None and parsed.duration.days > 34_000
+
+
+def test_an_empty_ssm_time_is_absent() -> None:
+    event = hostile(load("ssm_in_progress.json"), ["detail", "StartTime"], "  ")
+    assert _parse(event).started is None
+
+
+@pytest.mark.parametrize(
+    "execution",
+    [
+        "333BA70B-2333-48DB-B17E-A5E69C6F4D1C",
+        "333ba70b-2333-48db-b17e-a5e69c6f4d1",
+        "333ba70b-2333-48db-b17e-a5e69c6f4d1c0",
+        "333ba70b-2333-48db-b17e-a5e69c6f4d1c\n",
+    ],
+)
+def test_execution_ids_in_the_wrong_case_or_length_are_refused(execution: str) -> None:
+    event = hostile(load("ssm_success.json"), ["detail", "ExecutionId"], execution)
+    assert "not an Automation execution id" in assert_refused_naming(
+        _parse, event, "detail.ExecutionId", execution
+    )
+
+
+@pytest.mark.parametrize("detail", ["{}", [], None, 5])
+@pytest.mark.parametrize("name", ["imagebuilder_available.json", "ssm_success.json"])
+def test_a_detail_that_is_no_object_is_refused(name: str, detail: Any) -> None:
+    assert_refused_naming(_parse, hostile(load(name), ["detail"], detail), "detail", detail)
+
+
+def test_a_state_that_is_no_object_is_refused() -> None:
+    event = hostile(load("imagebuilder_available.json"), ["detail", "state"], "AVAILABLE")
+    assert_refused_naming(_parse, event, "detail.state", "AVAILABLE")

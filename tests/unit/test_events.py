@@ -10,6 +10,15 @@ from typing import Any
 import pytest
 
 from ami_hygiene.events import EventError, ImageEvent, parse_event
+from tests.unit.hostile import (
+    BAD_TIMES,
+    CONTROL,
+    HUGE,
+    MALFORMED_REGIONS,
+    assert_refused_naming,
+    mutated,
+    refusal,
+)
 
 EVENTS = Path(__file__).parent / "events"
 ACCOUNT = "123456789012"
@@ -125,3 +134,153 @@ def test_refused_events_say_why(event: Any, why: str) -> None:
         parse_event(event, ACCOUNT)
     assert why in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+# -- hostile values: every field the parser reads is validated, and refused naming it ---------
+
+# (fixture, path of a field the tag job reads, the name a refusal gives it)
+READ_FIELDS = [
+    ("create_image.json", ["version"], "version"),
+    ("create_image.json", ["id"], "id"),
+    ("create_image.json", ["account"], "account"),
+    ("create_image.json", ["time"], "time"),
+    ("create_image.json", ["region"], "region"),
+    ("create_image.json", ["source"], "source"),
+    ("create_image.json", ["detail-type"], "detail-type"),
+    ("create_image.json", ["replay-name"], "replay-name"),
+    ("create_image.json", ["detail", "eventSource"], "detail.eventSource"),
+    ("create_image.json", ["detail", "eventName"], "detail.eventName"),
+    ("create_image.json", ["detail", "eventTime"], "detail.eventTime"),
+    ("create_image.json", ["detail", "awsRegion"], "detail.awsRegion"),
+    ("create_image.json", ["detail", "userIdentity", "arn"], "detail.userIdentity.arn"),
+    ("create_image.json", ["detail", "sourceIPAddress"], "detail.sourceIPAddress"),
+    ("create_image.json", ["detail", "recipientAccountId"], "detail.recipientAccountId"),
+    ("create_image.json", ["detail", "errorCode"], "detail.errorCode"),
+    ("create_image.json", ["detail", "responseElements", "imageId"], "detail.responseElements.imageId"),
+    (
+        "copy_image.json",
+        ["detail", "requestParameters", "sourceImageId"],
+        "detail.requestParameters.sourceImageId",
+    ),
+    (
+        "copy_image.json",
+        ["detail", "requestParameters", "sourceRegion"],
+        "detail.requestParameters.sourceRegion",
+    ),
+    (
+        "create_tags.json",
+        ["detail", "requestParameters", "resourcesSet", "items", 0, "resourceId"],
+        "detail.requestParameters.resourcesSet.items.0.resourceId",
+    ),
+    ("state_change_available.json", ["detail", "ImageId"], "detail.ImageId"),
+    ("state_change_available.json", ["detail", "State"], "detail.State"),
+    ("state_change_available.json", ["resources", 0], "resources.0"),
+]
+
+
+def _parse(event: Any) -> ImageEvent:
+    return parse_event(event, ACCOUNT)
+
+
+@pytest.mark.parametrize("value", [HUGE, CONTROL], ids=["huge", "control"])
+@pytest.mark.parametrize(("name", "path", "field"), READ_FIELDS, ids=[f[2] for f in READ_FIELDS])
+def test_a_hostile_value_in_any_field_read_is_refused_naming_the_field(
+    name: str, path: list[Any], field: str, value: str
+) -> None:
+    assert_refused_naming(_parse, mutated(load(name), path, value), field, value)
+
+
+@pytest.mark.parametrize("region", MALFORMED_REGIONS)
+@pytest.mark.parametrize("path", [["region"], ["detail", "awsRegion"]])
+def test_an_empty_or_malformed_region_never_reaches_a_client(path: list[str], region: str) -> None:
+    why = assert_refused_naming(
+        _parse, mutated(load("create_image.json"), path, region), ".".join(path), region
+    )
+    assert "not a region name like eu-west-1" in why or "at most 128 characters" in why
+
+
+@pytest.mark.parametrize("raw", BAD_TIMES)
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("create_image.json", ["time"]),
+        ("create_image.json", ["detail", "eventTime"]),
+        ("state_change_available.json", ["time"]),
+    ],
+)
+def test_times_out_of_range_are_refused(name: str, path: list[str], raw: str) -> None:
+    why = assert_refused_naming(_parse, mutated(load(name), path, raw), ".".join(path), raw)
+    assert "is outside 2006-2100" in why
+
+
+@pytest.mark.parametrize(
+    "image_id",
+    [
+        "ami-0123456789ABCDEF0",
+        "AMI-0123456789abcdef0",
+        "ami-0123456789abcdef",
+        "ami-0123456789abcdef01",
+        "ami-123456789",
+        "ami-0123456789abcdef0\n",
+        " ami-0123456789abcdef0",
+    ],
+)
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("create_image.json", ["detail", "responseElements", "imageId"]),
+        ("copy_image.json", ["detail", "requestParameters", "sourceImageId"]),
+        ("state_change_available.json", ["detail", "ImageId"]),
+    ],
+)
+def test_image_ids_in_the_wrong_case_or_length_are_refused(name: str, path: list[str], image_id: str) -> None:
+    assert_refused_naming(_parse, mutated(load(name), path, image_id), ".".join(path), image_id)
+
+
+def test_an_image_id_among_tagged_resources_must_be_one() -> None:
+    event = mutated(
+        load("create_tags.json"),
+        ["detail", "requestParameters", "resourcesSet", "items", 0],
+        {"resourceId": "ami-XYZ"},
+    )
+    why = assert_refused_naming(_parse, event, "items.0.resourceId", "ami-XYZ")
+    assert "not an EC2 resource id" in why or "not an image id" in why
+
+
+@pytest.mark.parametrize("detail", ["{}", [], None, 5, True])
+@pytest.mark.parametrize("name", ["create_image.json", "state_change_available.json"])
+def test_a_detail_that_is_no_object_is_refused(name: str, detail: Any) -> None:
+    assert_refused_naming(_parse, mutated(load(name), ["detail"], detail), "detail", detail)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (["detail", "userIdentity"], "alice"),
+        (["detail", "requestParameters"], ["a"]),
+        (["detail", "responseElements"], "ami-0123456789abcdef0"),
+        (["resources"], {"arn": "x"}),
+    ],
+)
+def test_a_part_of_the_wrong_kind_is_refused(path: list[str], value: Any) -> None:
+    assert_refused_naming(_parse, mutated(load("create_image.json"), path, value), ".".join(path), value)
+
+
+def test_too_many_tagged_resources_are_refused_and_a_refusal_lists_a_few() -> None:
+    event = load("create_tags_instance_only.json")
+    items = [{"resourceId": f"i-{n:017x}"} for n in range(1001)]
+    too_many = mutated(event, ["detail", "requestParameters", "resourcesSet", "items"], items)
+    assert_refused_naming(_parse, too_many, "detail.requestParameters.resourcesSet.items", items)
+    few = mutated(event, ["detail", "requestParameters", "resourcesSet", "items"], items[:1000])
+    why = refusal(_parse, few)
+    assert why == (
+        "CreateTags event tags no image, only i-00000000000000000, i-00000000000000001, "
+        "i-00000000000000002 and 997 more"
+    )
+
+
+def test_fields_the_parser_does_not_read_may_be_anything() -> None:
+    event = load("create_image.json")
+    event["detail"]["userAgent"] = HUGE
+    event["detail"]["requestParameters"]["name"] = CONTROL
+    assert parse_event(event, ACCOUNT).image_ids == ("ami-0123456789abcdef0",)

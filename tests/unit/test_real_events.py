@@ -197,28 +197,55 @@ def test_real_console_make_public() -> None:
     assert parsed.source_ip == "12.1.0.11"
 
 
+SANITISED_PRINCIPAL = (
+    "malformed event: detail.userIdentity.arn: not an IAM or STS principal ARN of an account"
+)
+
+
+def with_principal(name: str) -> dict[str, Any]:
+    """A StreamAlert sample with only its sanitised userIdentity.arn ("...") replaced by an ARN."""
+    event = load(name)
+    assert event["detail"]["userIdentity"]["arn"] == "..."
+    event["detail"]["userIdentity"]["arn"] = f"arn:aws:iam::{account(event)}:user/sanitised"
+    return event
+
+
+def test_real_remove_public_keeps_its_sanitised_principal_and_is_refused_for_it() -> None:
+    # StreamAlert wrote "..." for the principal's ARN; CloudTrail always writes an ARN there.
+    why = refusal(parse_sharing_event, "modify_image_attribute_remove_public_streamalert.json")
+    assert why == f"{SANITISED_PRINCIPAL} (got '...')"
+
+
 def test_real_remove_public_needs_no_guard() -> None:
-    event = load("modify_image_attribute_remove_public_streamalert.json")
+    event = with_principal("modify_image_attribute_remove_public_streamalert.json")
     parsed = parse_sharing_event(event, account(event))
     assert (parsed.resource_id, parsed.resource_type) == ("ami-00000000000000000", "image")
     assert (parsed.added, parsed.removed) == ((), ("all",))
     assert not parsed.made_public
     assert not parsed.needs_guard
-    assert parsed.principal_arn == "..."  # sanitised by the publisher
+    assert parsed.source_ip == "..."  # sanitised by the publisher: a source address may be any name
+
+
+def test_real_snapshot_made_public_keeps_its_sanitised_principal_and_is_refused_for_it() -> None:
+    why = refusal(parse_sharing_event, "modify_snapshot_attribute_public_streamalert.json")
+    assert why == f"{SANITISED_PRINCIPAL} (got '...')"
 
 
 def test_real_snapshot_made_public() -> None:
-    event = load("modify_snapshot_attribute_public_streamalert.json")
+    event = with_principal("modify_snapshot_attribute_public_streamalert.json")
     parsed = parse_sharing_event(event, account(event))
     assert (parsed.resource_id, parsed.resource_type) == ("snap-00000000000000000", "snapshot")
     assert (parsed.event_name, parsed.added) == ("ModifySnapshotAttribute", ("all",))
     assert parsed.made_public and parsed.needs_guard
 
 
-def test_real_stratus_share_keeps_its_anonymised_mixed_case_image_id_and_is_refused() -> None:
+def test_real_stratus_share_keeps_its_anonymised_mixed_case_image_id_and_region_and_is_refused() -> None:
     why = refusal(parse_sharing_event, "modify_image_attribute_share_stratus.json")
-    assert "ami-de1fbCab6ccB03e6D" in why
-    assert "not an image id" in why
+    # Every problem of the whole event is named, with its value: both regions and the image id.
+    assert why.startswith("malformed event: region: not a region name like eu-west-1 (got 'me-south-1r')")
+    assert "detail.awsRegion: not a region name like eu-west-1 (got 'me-south-1r')" in why
+    assert "detail.requestParameters.imageId: not an image id" in why
+    assert "(got 'ami-de1fbCab6ccB03e6D')" in why
 
 
 def test_iam_user_share_without_session_context() -> None:
@@ -235,8 +262,15 @@ def test_iam_user_share_without_session_context() -> None:
     assert parsed.account == "118238665043"
 
 
+def test_real_stratus_snapshot_share_keeps_its_anonymised_region_and_is_refused() -> None:
+    why = refusal(parse_sharing_event, "modify_snapshot_attribute_share_stratus.json")
+    assert why.startswith("malformed event: region: not a region name like eu-west-1 (got 'me-central-3r')")
+
+
 def test_real_stratus_snapshot_share() -> None:
+    # The anonymiser's region me-central-3r (no such region) replaced by a real one; nothing else.
     event = load("modify_snapshot_attribute_share_stratus.json")
+    event["region"] = event["detail"]["awsRegion"] = "me-central-1"
     parsed = parse_sharing_event(event, account(event))
     assert (parsed.resource_id, parsed.resource_type) == ("snap-041993b54a9b3af6f", "snapshot")
     assert (parsed.added, parsed.removed) == (("098797384747",), ())
@@ -269,9 +303,12 @@ def test_disable_image_block_public_access_documented_shape() -> None:
 
 
 def test_image_builder_doc_example_keeps_an_upper_case_placeholder_in_its_arn_and_is_refused() -> None:
+    event = load("imagebuilder_state_change_doc.json")
+    (arn,) = event["resources"]
+    assert "EXAMPLE22222" in arn
     why = refusal(parse_build_event, "imagebuilder_state_change_doc.json")
-    assert "EXAMPLE22222" in why
-    assert "not an image build version ARN" in why
+    # The refusal shows the first 80 characters of the ARN, not all of it.
+    assert why == f"Image Builder event names {arn[:80]!r}…, which is not an image build version ARN"
 
 
 def test_image_builder_doc_example_with_its_placeholder_lower_cased() -> None:
@@ -328,6 +365,7 @@ def test_scheduled_event_doc_example() -> None:
 
 
 def test_old_scheduled_event_template_without_version_is_refused() -> None:
+    # It has no version, and its time is the placeholder 1970-01-01T00:00:00Z, before any AMI.
     with pytest.raises(ValidationError) as caught:
         parse_schedule("scheduled_event_old_console_template.json")
-    assert [e["loc"] for e in caught.value.errors()] == [("version",)]
+    assert [e["loc"] for e in caught.value.errors()] == [("version",), ("time",)]

@@ -14,6 +14,7 @@ from ami_hygiene.estate import (
     TAG_ESCALATED_AT,
     TAG_FAMILY,
     TAG_RETAIN,
+    ConsumerCheck,
     Image,
     RegionEstate,
     Sharing,
@@ -22,8 +23,8 @@ from ami_hygiene.estate import (
     UsageKind,
 )
 from ami_hygiene.plan import Action, Decision, Outcome, Plan
-from ami_hygiene.policies.rotation import PENDING_SHARING, plan_rotation
-from ami_hygiene.settings import Settings
+from ami_hygiene.policies.rotation import PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
+from ami_hygiene.settings import ConsumerUsageUnknown, Settings
 from ami_hygiene.tag_rules import parse_required_tags
 
 ACCOUNT = "123456789012"
@@ -77,6 +78,7 @@ def _estate(
     checked: bool = True,
     references_checked: bool = True,
     unread: Mapping[str, str] | None = None,
+    consumers: Mapping[str, ConsumerCheck] | None = None,
 ) -> RegionEstate:
     """By default every image's launch permissions were read and it is shared with no one."""
     read = {i.image_id: Sharing() for i in images} if checked else {}
@@ -89,6 +91,7 @@ def _estate(
         sharing=read,
         references_checked=references_checked,
         unread_sources=dict(unread or {}),
+        consumers=dict(consumers or {}),
     )
 
 
@@ -523,10 +526,17 @@ def test_an_image_known_public_from_describe_images_is_kept_before_sharing_is_re
     assert d.action is Action.KEEP and d.reasons[0] == "kept: public" and d.pending_checks == ()
 
 
-def test_an_image_shared_only_with_the_allow_list_is_retired() -> None:
-    d = _decide(_image("ami-old", 400), sharing={"ami-old": Sharing(accounts=frozenset({ALLOWED}))})
-    assert d.action is Action.DISABLE and d.shared_with == (ALLOWED,)
+def test_an_image_shared_only_with_the_allow_list_is_retired_when_unknown_use_may_retire() -> None:
+    estate = _estate(
+        *_newest(), _image("ami-old", 400), sharing={"ami-old": Sharing(accounts=frozenset({ALLOWED}))}
+    )
+    d = _decision(_plan(estate, _settings(consumer_usage_unknown=ConsumerUsageUnknown.RETIRE)), "ami-old")
+    assert d.action is Action.DISABLE and d.shared_with == (ALLOWED,) and d.pending_checks == ()
     assert any(r.startswith(f"shared only with allow-listed {ALLOWED}: they lose access") for r in d.reasons)
+    assert (
+        f"use by {ALLOWED} not checked (no ConsumerRoleName); ConsumerUsageUnknown=retire retires it anyway"
+        in (d.reasons)
+    )
 
 
 def test_an_image_shared_with_more_principals_than_the_record_holds_is_kept() -> None:
@@ -583,6 +593,131 @@ def test_every_obstacle_is_reported_together_with_the_facts() -> None:
         "superseded: 3 newer available images in family web",
         "created 2023-04-28, older than the 90-day retention",
     )
+
+
+# -- consumers: the accounts an image is shared with -------------------------------------------
+
+CONSUMER = "444455556666"
+ORG = "arn:aws:organizations::123456789012:organization/o-abc123"
+WITH_ROLE = _settings(consumer_role_name="ami-hygiene-consumer")
+SHARED = {"ami-old": Sharing(accounts=frozenset({ALLOWED}))}
+
+
+def _consumer_decision(settings: Settings = WITH_ROLE, **kw: Any) -> Decision:
+    estate = _estate(*_newest(), _image("ami-old", 400), **{"sharing": SHARED, **kw})
+    return _decision(_plan(estate, settings), "ami-old")
+
+
+def test_without_a_consumer_role_an_allow_listed_share_is_kept_by_default() -> None:
+    d = _consumer_decision(SETTINGS)
+    assert d.action is Action.KEEP and d.pending_checks == ()
+    assert d.reasons[0] == (
+        f"kept: shared with {ALLOWED}, whose use of it is unknown (no ConsumerRoleName to look; "
+        "set ConsumerUsageUnknown=retire to retire anyway)"
+    )
+    assert (
+        _plan(_estate(*_newest(), _image("ami-old", 400), sharing=SHARED)).errors == ()
+    )  # a setting, not an error
+
+
+def test_an_organization_share_without_a_consumer_role_is_kept_by_default() -> None:
+    d = _consumer_decision(
+        _settings(allowed_share_accounts=frozenset({ORG})),
+        sharing={"ami-old": Sharing(organizations=frozenset({ORG}))},
+    )
+    assert d.action is Action.KEEP and d.reasons[0].startswith(
+        f"kept: shared with {ORG}, whose use of it is unknown"
+    )
+
+
+def test_with_a_consumer_role_an_allow_listed_share_waits_for_its_consumers() -> None:
+    d = _consumer_decision()
+    assert d.action is Action.DISABLE and d.pending_checks == (PENDING_CONSUMERS,) == ("consumer usage",)
+    assert (
+        f"use by {ALLOWED} not read yet: each account it is shared with is checked before anything changes"
+        in d.reasons
+    )
+
+
+def test_an_unshared_image_needs_no_consumer_check() -> None:
+    d = _consumer_decision(sharing={"ami-old": Sharing()})
+    assert d.action is Action.DISABLE and d.pending_checks == ()
+    assert not any("consumer" in r for r in d.reasons)
+
+
+def test_an_image_no_consumer_uses_is_retired_and_says_who_was_checked() -> None:
+    d = _consumer_decision(consumers={"ami-old": ConsumerCheck(checked=(ALLOWED,))})
+    assert d.action is Action.DISABLE and d.pending_checks == ()
+    assert f"consumers checked: {ALLOWED} (none uses it)" in d.reasons
+    assert d.details() == {"consumers": {"checked": [ALLOWED], "using": [], "unknown": {}}}
+
+
+def test_an_image_a_consumer_uses_is_kept_naming_the_account_and_the_resource() -> None:
+    used = Usage("ami-old", UsageKind.LAUNCH_TEMPLATE, "lt-0abc", "version 3, $Default", account=ALLOWED)
+    d = _consumer_decision(
+        _settings(
+            consumer_role_name="ami-hygiene-consumer", allowed_share_accounts=frozenset({ALLOWED, CONSUMER})
+        ),
+        sharing={"ami-old": Sharing(accounts=frozenset({ALLOWED, CONSUMER}))},
+        usages={"ami-old": [used]},
+        consumers={"ami-old": ConsumerCheck(checked=(ALLOWED, CONSUMER))},
+    )
+    assert d.action is Action.KEEP
+    assert d.reasons[0] == f"kept: used by launch template lt-0abc (version 3, $Default) in account {ALLOWED}"
+    assert f"consumers checked: {ALLOWED} (uses it); no use found in {CONSUMER}" in d.reasons
+    assert d.details()["consumers"]["using"] == [ALLOWED]
+
+
+def test_an_unknown_consumer_keeps_the_image_and_is_an_error() -> None:
+    why = f"could not assume arn:aws:iam::{ALLOWED}:role/ami-hygiene-consumer (AccessDenied: no)"
+    estate = _estate(
+        *_newest(),
+        _image("ami-old", 400),
+        sharing=SHARED,
+        consumers={"ami-old": ConsumerCheck(unknown={ALLOWED: why})},
+    )
+    plan = _plan(estate, WITH_ROLE)
+    d = _decision(plan, "ami-old")
+    assert (
+        d.action is Action.KEEP and d.reasons[0] == f"kept: use of it by account {ALLOWED} is unknown: {why}"
+    )
+    assert plan.errors == (
+        f"could not read the use of images by account {ALLOWED} in {REGION} ({why}); "
+        "nothing shared with it is retired until it can be",
+    )
+
+
+def test_an_organization_that_cannot_be_listed_keeps_the_image() -> None:
+    why = "could not list its accounts (AccessDeniedException: not the management account)"
+    d = _consumer_decision(
+        _settings(consumer_role_name="r", allowed_share_accounts=frozenset({ORG})),
+        sharing={"ami-old": Sharing(organizations=frozenset({ORG}))},
+        consumers={"ami-old": ConsumerCheck(checked=(CONSUMER,), unknown={ORG: why})},
+    )
+    assert (
+        d.action is Action.KEEP
+        and d.reasons[0] == f"kept: use of it by the accounts of {ORG} is unknown: {why}"
+    )
+
+
+def test_one_unknown_consumer_is_one_error_however_many_images_share_it() -> None:
+    images = [_image(f"ami-old{n}", 400 + n) for n in range(3)]
+    check = ConsumerCheck(unknown={ALLOWED: "could not assume it (AccessDenied)"})
+    estate = _estate(
+        *_newest(),
+        *images,
+        sharing={i.image_id: Sharing(accounts=frozenset({ALLOWED})) for i in images},
+        consumers={i.image_id: check for i in images},
+    )
+    plan = _plan(estate, WITH_ROLE)
+    assert len(plan.errors) == 1 and ALLOWED in plan.errors[0]
+    assert all(_decision(plan, i.image_id).action is Action.KEEP for i in images)
+
+
+def test_a_consumer_usage_is_described_with_its_account() -> None:
+    usage = Usage("ami-1", UsageKind.INSTANCE, "i-1", "stopped", account=CONSUMER)
+    assert usage.describe() == f"used by instance i-1 (stopped) in account {CONSUMER}"
+    assert Usage("ami-1", UsageKind.INSTANCE, "i-1", "stopped").describe() == "used by instance i-1 (stopped)"
 
 
 # -- rule 8: snapshots go with their image, unless another image uses them ------------------

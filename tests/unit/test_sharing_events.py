@@ -11,6 +11,15 @@ import pytest
 
 from ami_hygiene.events import EventError
 from ami_hygiene.sharing_events import SharingEvent, parse_sharing_event
+from tests.unit.hostile import (
+    BAD_TIMES,
+    CONTROL,
+    HUGE,
+    MALFORMED_REGIONS,
+    assert_refused_naming,
+    mutated,
+    refusal,
+)
 
 EVENTS = Path(__file__).parent / "events" / "sharing"
 ACCOUNT = "123456789012"
@@ -89,6 +98,7 @@ def test_another_attribute_needs_no_guard() -> None:
     [
         {"attributeType": "launchPermission", "operationType": "add", "userId": "444455556666"},
         {"operationType": "add", "userGroup": "all"},
+        {"organizationArns": ["arn:aws:organizations::111122223333:organization/o-abcdef1234"]},
         {"attributeType": "CREATE_VOLUME_PERMISSION", "operationType": "add", "userIds": ["444455556666"]},
     ],
 )
@@ -126,10 +136,13 @@ def test_the_stratus_groups_spelling_is_read_as_group() -> None:
         ("image_public_foreign.json", "account 999988887777, not this account"),
         ("malformed_no_image_id.json", "no requestParameters.imageId"),
         ("malformed_bad_group.json", "group 'everyone'"),
-        ("malformed_bad_account.json", "'4444', which is not an account id"),
+        ("malformed_bad_account.json", "items.0.userId: not an account id (12 digits) (got '4444')"),
         ("malformed_empty_items.json", "changes no permission"),
         ("malformed_snapshot_organization.json", "snapshots are shared only with accounts"),
-        ("malformed_items_not_a_list.json", "malformed ModifyImageAttribute requestParameters"),
+        (
+            "malformed_items_not_a_list.json",
+            "detail.requestParameters.launchPermission.add.items: Input should be a valid list (got 'all')",
+        ),
         ("malformed_no_identity.json", "malformed event: detail.userIdentity"),
     ],
 )
@@ -196,3 +209,119 @@ def test_duplicate_items_are_listed_once() -> None:
     event = load("image_account.json")
     event["detail"]["requestParameters"]["launchPermission"]["add"]["items"] *= 2
     assert parse_sharing_event(event, ACCOUNT).added == ("444455556666",)
+
+
+# -- hostile values: every field the parser reads is validated, and refused naming it ---------
+
+RP = ["detail", "requestParameters"]
+# (fixture, path of a field the public job reads, the name a refusal gives it)
+READ_FIELDS = [
+    ("image_public.json", ["version"], "version"),
+    ("image_public.json", ["id"], "id"),
+    ("image_public.json", ["account"], "account"),
+    ("image_public.json", ["time"], "time"),
+    ("image_public.json", ["region"], "region"),
+    ("image_public.json", ["source"], "source"),
+    ("image_public.json", ["detail-type"], "detail-type"),
+    ("image_public.json", ["detail", "eventSource"], "detail.eventSource"),
+    ("image_public.json", ["detail", "eventName"], "detail.eventName"),
+    ("image_public.json", ["detail", "eventTime"], "detail.eventTime"),
+    ("image_public.json", ["detail", "awsRegion"], "detail.awsRegion"),
+    ("image_public.json", ["detail", "userIdentity", "arn"], "detail.userIdentity.arn"),
+    ("image_public.json", ["detail", "sourceIPAddress"], "detail.sourceIPAddress"),
+    ("image_public.json", ["detail", "recipientAccountId"], "detail.recipientAccountId"),
+    ("image_public.json", ["detail", "errorCode"], "detail.errorCode"),
+    ("image_public.json", [*RP, "imageId"], "detail.requestParameters.imageId"),
+    ("image_public.json", [*RP, "attributeType"], "detail.requestParameters.attributeType"),
+    (
+        "image_public.json",
+        [*RP, "launchPermission", "add", "items", 0, "group"],
+        "detail.requestParameters.launchPermission.add.items.0.group",
+    ),
+    (
+        "image_account.json",
+        [*RP, "launchPermission", "add", "items", 0, "userId"],
+        "detail.requestParameters.launchPermission.add.items.0.userId",
+    ),
+    (
+        "image_organization.json",
+        [*RP, "launchPermission", "add", "items", 0, "organizationArn"],
+        "detail.requestParameters.launchPermission.add.items.0.organizationArn",
+    ),
+    (
+        "image_organization.json",
+        [*RP, "launchPermission", "add", "items", 1, "organizationalUnitArn"],
+        "detail.requestParameters.launchPermission.add.items.1.organizationalUnitArn",
+    ),
+    ("snapshot_public.json", [*RP, "snapshotId"], "detail.requestParameters.snapshotId"),
+    (
+        "snapshot_public.json",
+        [*RP, "createVolumePermission", "add", "items", 0, "group"],
+        "detail.requestParameters.createVolumePermission.add.items.0.group",
+    ),
+    ("disable_block_public_access.json", ["detail", "awsRegion"], "detail.awsRegion"),
+]
+
+
+def _parse(event: Any) -> SharingEvent:
+    return parse_sharing_event(event, ACCOUNT)
+
+
+@pytest.mark.parametrize("value", [HUGE, CONTROL], ids=["huge", "control"])
+@pytest.mark.parametrize(("name", "path", "field"), READ_FIELDS, ids=[f"{f[0]}:{f[2]}" for f in READ_FIELDS])
+def test_a_hostile_value_in_any_field_read_is_refused_naming_the_field(
+    name: str, path: list[Any], field: str, value: str
+) -> None:
+    assert_refused_naming(_parse, mutated(load(name), path, value), field, value)
+
+
+@pytest.mark.parametrize("region", MALFORMED_REGIONS)
+@pytest.mark.parametrize("path", [["region"], ["detail", "awsRegion"]])
+def test_an_empty_or_malformed_region_never_reaches_a_client(path: list[str], region: str) -> None:
+    for name in ("image_public.json", "disable_block_public_access.json"):
+        assert_refused_naming(_parse, mutated(load(name), path, region), ".".join(path), region)
+
+
+@pytest.mark.parametrize("raw", BAD_TIMES)
+def test_times_out_of_range_are_refused(raw: str) -> None:
+    why = assert_refused_naming(_parse, mutated(load("image_public.json"), ["time"], raw), "time", raw)
+    assert "is outside 2006-2100" in why
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ([*RP, "imageId"], "ami-0123456789ABCDEF0"),
+        ([*RP, "imageId"], "ami-0123456789abcdef"),
+        ([*RP, "imageId"], "ami-0123456789abcdef0\n"),
+        ([*RP, "launchPermission", "add", "items", 0], {"userId": "44445555666"}),
+        ([*RP, "launchPermission", "add", "items", 0], {"userId": "4444555566667"}),
+        ([*RP, "launchPermission", "add", "items", 0], {"userId": 444455556666}),
+        ([*RP, "launchPermission", "add", "items", 0], {"organizationArn": "ARN:AWS:organizations::1:o"}),
+    ],
+)
+def test_ids_in_the_wrong_case_length_or_type_are_refused(path: list[Any], value: Any) -> None:
+    why = refusal(_parse, mutated(load("image_public.json"), path, value))
+    assert why.startswith("malformed event: detail.requestParameters."), why
+
+
+def test_a_snapshot_id_in_the_wrong_case_is_refused() -> None:
+    event = mutated(load("snapshot_public.json"), [*RP, "snapshotId"], "snap-0123456789ABCDEF0")
+    why = assert_refused_naming(_parse, event, "detail.requestParameters.snapshotId", "")
+    assert "not a snapshot id" in why
+
+
+@pytest.mark.parametrize("detail", ["{}", [], None, 5])
+def test_a_detail_that_is_no_object_is_refused(detail: Any) -> None:
+    assert_refused_naming(_parse, mutated(load("image_public.json"), ["detail"], detail), "detail", detail)
+
+
+def test_a_request_that_is_no_object_is_refused_for_block_public_access_calls_too() -> None:
+    event = mutated(load("disable_block_public_access.json"), RP, "x" * 500)
+    assert_refused_naming(_parse, event, "detail.requestParameters", "x" * 500)
+
+
+def test_too_many_permission_items_are_refused() -> None:
+    items = [{"userId": "444455556666"}] * 10_001
+    event = mutated(load("image_account.json"), [*RP, "launchPermission", "add", "items"], items)
+    assert_refused_naming(_parse, event, "detail.requestParameters.launchPermission.add.items", items)

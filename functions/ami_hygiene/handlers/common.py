@@ -10,12 +10,12 @@ from typing import Any, Generic, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import Field
 
 from ..aws import Clients
 from ..coverage import allowed_images_warnings, realtime_warnings
-from ..events import EventError
+from ..errors import is_transient
+from ..event_fields import Envelope, EventError, check_account, describe, region_refusal
 from ..lease import Held, LeaseError, Leases, expiry, holding
 from ..observability import (
     logger,
@@ -23,6 +23,7 @@ from ..observability import (
     record_rejected_run,
     record_run,
     record_skipped_sweep,
+    record_unhandled_error,
 )
 from ..publisher import Publisher, Target, error_message
 from ..report import Report
@@ -35,11 +36,16 @@ E = TypeVar("E")
 STOP_MARGIN_MS = 60_000
 
 
-class ScheduledEvent(EventBridgeModel):
-    """What an EventBridge schedule rule sends."""
+class ScheduledEvent(Envelope):
+    """What an EventBridge schedule rule sends; every field constrained (event_fields.Envelope).
+
+    Its `account` must be the invocation's (checked in `handle`); its `region`,
+    the rule's, a well-formed region name.
+    """
 
     source: Literal["aws.events"]
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,57 @@ class Job(Generic[E]):
 def handle(
     job: Job[E], event: Any, context: Any, env: Mapping[str, str], clients: Any = None
 ) -> dict[str, Any]:
-    """Parse, load settings, run, publish, measure; refuse (report, change nothing) on bad input."""
+    """Parse, load settings, run, publish, measure; refuse (report, change nothing) on bad input.
+
+    The last line of defence: whatever still escapes is logged with the event's
+    id, counted (UnhandledErrors), reported once as an `error` message, and the
+    invocation answers "failed" instead of raising. A retry would fail the same
+    way, and Lambda would retry it twice and dead-letter it with no word to
+    anyone. Transient AWS trouble (throttling, timeouts, 5xx: errors.is_transient)
+    still raises, so Lambda's retries get their chance.
+    """
     clients = clients or Clients()
+    try:
+        return _handle(job, event, context, env, clients)
+    except Exception as err:
+        if is_transient(err):
+            raise
+        return unhandled(job.name, err, event, context, env, clients)
+
+
+def unhandled(
+    job: str, err: Exception, event: Any, context: Any, env: Mapping[str, str], clients: Any
+) -> dict[str, Any]:
+    """Log, count and report once what escaped a job; never raises on it."""
+    event_id = str(event.get("id", ""))[:80] if isinstance(event, dict) else ""
+    problem = "unexpected failure"
+    detail = (
+        f"{type(err).__name__}: {str(err)[:500]} (event {event_id or 'without an id'}). "
+        "This is a bug in ami-hygiene, not in the input; what the run did before it is in the log. "
+        "The event is not retried: it would fail the same way."
+    )
+    logger.exception(f"{job}: {problem}", extra={"event_id": event_id})
+    record_unhandled_error(job)
+    message_id = ""
+    topic = env.get("TOPIC_ARN", "").strip()
+    if topic:
+        message = error_message(
+            job=job,
+            account=account_of(context),
+            region=env.get("AWS_REGION", ""),
+            problem=problem,
+            detail=detail,
+        )
+        try:
+            message_id = Publisher(clients, Target(topic)).publish(message).message_id
+        except Exception as publish_err:
+            if is_transient(publish_err):
+                raise  # nobody was told: let Lambda try again
+            logger.exception(f"{job}: the report of the failure could not be published")
+    return {"job": job, "status": "failed", "error": problem, "detail": detail, "messages": [message_id]}
+
+
+def _handle(job: Job[E], event: Any, context: Any, env: Mapping[str, str], clients: Any) -> dict[str, Any]:
     region = env.get("AWS_REGION", "")
     account = account_of(context)
     try:
@@ -84,6 +139,10 @@ def handle(
             detail += "; it got something else. " if job.parse_event is None else " or its own events. "
             return refuse(job.name, clients, target, account, region, "unexpected event", detail + brief(err))
         logger.append_keys(schedule_event_id=schedule.id, schedule_time=schedule.time.isoformat())
+        try:
+            check_account(schedule.account, account)
+        except EventError as err:
+            return refuse(job.name, clients, target, account, region, "event not acted on", str(err))
     else:
         own = own_role_of(event, env.get("OWN_ROLE_ARNS", ""))
         if own:
@@ -107,6 +166,10 @@ def handle(
         settings = Settings.load(env)
     except SettingsError as err:
         return refuse(job.name, clients, target, account, region, "bad settings", str(err))
+    # A job event acts in its own region (its `.region`), which must be one of the run's Regions.
+    outside = region_refusal(parsed, settings.regions) if parsed is not None else None
+    if outside:
+        return refuse(job.name, clients, target, account, region, "event not acted on", outside)
     # Only a scheduled sweep takes the job's lease (lease.py); an event acts on one resource at once.
     leases = Leases.from_env(env, clients, region) if parsed is None else None
     now = datetime.now(UTC)
@@ -229,8 +292,7 @@ def account_of(context: Any) -> str:
 
 
 def brief(err: Exception) -> str:
-    """The first validation problems, one line, without the input's values."""
+    """The first validation problems, one line: each names its field and shows at most 80 characters of it."""
     if isinstance(err, ValidationError):
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in err.errors()[:3]]
-        return "Problems: " + "; ".join(problems) + "."
-    return str(err).splitlines()[0]
+        return f"Problems: {describe(err)}."
+    return (str(err).splitlines() or [type(err).__name__])[0][:200]

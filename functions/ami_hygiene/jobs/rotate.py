@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ..consumers import ConsumerReader
 from ..estate import RegionEstate
 from ..executor import Executor, never_stop
 from ..inventory import InventoryError, read_checks, read_region
 from ..plan import Action, Outcome, Plan
-from ..policies.rotation import plan_rotation
+from ..policies.rotation import PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
 from ..report import Report
 from ..settings import Settings
 
@@ -30,6 +31,9 @@ def run_rotation(
     started = datetime.now(UTC)
     account = clients.account_id(settings.regions[0])
     executor = Executor(clients, settings.mode, now, should_stop, job=JOB)
+    # One reader for the whole run: each consumer account is assumed once, and read
+    # once per region, however many images and regions ask about it.
+    consumers = ConsumerReader(clients, settings.consumer_role_name, account)
     budget = settings.max_actions
     plans: list[Plan] = []
     errors: list[str] = []
@@ -39,7 +43,7 @@ def run_rotation(
         except InventoryError as err:
             errors.append(f"{region}: {err}")
             continue
-        plan = plan_with_checks(estate, settings, now, budget, clients)
+        plan = plan_with_checks(estate, settings, now, budget, clients, consumers)
         plan = executor.apply(plan)
         budget = max(0, budget - plan.budget_used())
         plans.append(plan)
@@ -53,29 +57,41 @@ def run_rotation(
         started=started,
         finished=datetime.now(UTC),
         api_calls=dict(clients.counter.calls),
+        api_calls_by_account={account: dict(clients.counter.calls), **consumers.calls_by_account()},
         errors=tuple(errors),
     )
 
 
 def plan_with_checks(
-    estate: RegionEstate, settings: Settings, now: datetime, budget: int, clients: Any
+    estate: RegionEstate,
+    settings: Settings,
+    now: datetime,
+    budget: int,
+    clients: Any,
+    consumers: ConsumerReader | None = None,
 ) -> Plan:
     """Plan, read the per-image checks the plan asks for, and plan again.
 
     Only images that would be disabled or deregistered within this run's
-    budget are checked; an image found shared frees its place for the next.
+    budget are checked; an image found shared (or used by a consumer) frees its
+    place for the next. Launch permissions come first; an image shared with
+    allow-listed accounts then waits for their usage (`consumers`), read for all
+    such images of a round at once.
     """
+    if consumers is None:
+        consumers = ConsumerReader(clients, settings.consumer_role_name, estate.account_id)
     plan = plan_rotation(estate, settings, now, budget)
     for _ in range(MAX_CHECK_ROUNDS):
-        pending = [
-            d.image_id
-            for d in plan.decisions
-            if d.pending_checks
-            and d.outcome is Outcome.PLANNED
-            and d.action in (Action.DISABLE, Action.DEREGISTER)
-        ]
+        pending: dict[str, list[str]] = {}
+        for d in plan.decisions:
+            if d.outcome is Outcome.PLANNED and d.action in (Action.DISABLE, Action.DEREGISTER):
+                for check in d.pending_checks:
+                    pending.setdefault(check, []).append(d.image_id)
         if not pending:
             break
-        estate = read_checks(clients, estate, pending)
+        if PENDING_SHARING in pending:
+            estate = read_checks(clients, estate, pending[PENDING_SHARING])
+        if PENDING_CONSUMERS in pending:
+            estate = consumers.read(estate, pending[PENDING_CONSUMERS])
         plan = plan_rotation(estate, settings, now, budget)
     return plan

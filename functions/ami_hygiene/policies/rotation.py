@@ -27,6 +27,15 @@ made before they are read marks the action with a pending check; the rotate
 job reads them and plans again, and the executor never applies a decision
 with checks pending.
 
+An image shared with allow-listed accounts, organizations or OUs may be used
+there, where this account cannot see. With ``consumer_role_name`` set, such a
+candidate waits for a second pending check ("consumer usage"): the job reads
+each of those accounts' usage (``consumers``) and plans again; an image is
+kept while any consumer uses it (the usage names the account) or while any
+consumer's use is unknown (a role that cannot be assumed, a read denied, an
+organization that cannot be listed); those unknowns are errors too. Without a
+consumer role, ``consumer_usage_unknown`` decides: keep (the default) or retire.
+
 An image the tag job escalated (tag ``ami-hygiene:escalated-at``) that still
 breaks the required-tag rules skips the wait: it is disabled (or, with a grace
 of 0 days, deregistered) as soon as it is superseded, with every safety check
@@ -47,20 +56,57 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ..estate import TAG_DISABLED_AT, TAG_ESCALATED_AT, TAG_RETAIN, Image, RegionEstate, SnapshotRef
+from ..estate import (
+    TAG_DISABLED_AT,
+    TAG_ESCALATED_AT,
+    TAG_RETAIN,
+    ConsumerCheck,
+    Image,
+    RegionEstate,
+    SnapshotRef,
+)
 from ..families import FamilyTagError, derived_family, family_of
 from ..launch_record import MAX_TAGS, TAG_LAUNCH_PERMISSIONS, record_of
 from ..plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
-from ..settings import Settings
+from ..settings import ConsumerUsageUnknown, Settings
 from ..tag_rules import problems
 
 JOB = "rotate"
 PENDING_SHARING = "launch permissions"
+PENDING_CONSUMERS = "consumer usage"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _USAGES_NAMED = 3  # usages spelled out in a deprecation notice
+_PRINCIPALS_NAMED = 5  # principals spelled out in a consumer sentence
 DEPRECATION_LIMIT = timedelta(days=365 * 10)
 PUBLIC_DEPRECATION_LIMIT = timedelta(days=365 * 2)
+
+
+@dataclass(frozen=True)
+class RotationDecision(Decision):
+    """A rotation Decision, with what was found about the image's consumers.
+
+    `consumers_checked`: the accounts it is shared with whose usage was read;
+    `consumers_using`: those of them found using it; `consumers_unknown`: an
+    account, or an organization / OU whose accounts could not be listed, and why
+    its use is unknown. All empty when no consumer check was made.
+    """
+
+    consumers_checked: tuple[str, ...] = ()
+    consumers_using: tuple[str, ...] = ()
+    consumers_unknown: tuple[tuple[str, str], ...] = ()
+
+    def details(self) -> dict[str, Any]:
+        if not (self.consumers_checked or self.consumers_unknown):
+            return {}
+        return {
+            "consumers": {
+                "checked": list(self.consumers_checked),
+                "using": list(self.consumers_using),
+                "unknown": dict(self.consumers_unknown),
+            }
+        }
 
 
 @dataclass(frozen=True)
@@ -120,6 +166,13 @@ def _read_errors(estate: RegionEstate) -> list[str]:
         f"could not read the launch permissions of {image_id} ({sharing.error}); it is kept"
         for image_id, sharing in sorted(estate.sharing.items())
         if sharing.error
+    ]
+    # One error per consumer (and problem), however many images are shared with it.
+    unknown = {pair for check in estate.consumers.values() for pair in check.unknown.items()}
+    errors += [
+        f"could not read the use of images by {_consumer_label(who)} in {estate.region} ({why}); "
+        "nothing shared with it is retired until it can be"
+        for who, why in sorted(unknown)
     ]
     return errors
 
@@ -362,11 +415,18 @@ def _retire(image: Image, ctx: _Context, action: Action, facts: list[str], effec
         *_unread_reasons(ctx),
         *_sharing_reasons(image, ctx),
         *_record_reasons(image, ctx),
+        *_consumer_reasons(image, ctx),
     ]
+    consumers = _consumer_facts(image, ctx)
     if obstacles:
-        return _keep(image, ctx, obstacles + facts)
-    sharing_known = image.image_id in ctx.estate.sharing
-    reasons = [*facts, _unused_fact(ctx), _launch_fact(image), _sharing_fact(image, ctx), effect]
+        return _keep(image, ctx, obstacles + facts + consumers)
+    if image.image_id not in ctx.estate.sharing:
+        pending: tuple[str, ...] = (PENDING_SHARING,)
+    elif _consumers_to_read(image, ctx) and image.image_id not in ctx.estate.consumers:
+        pending = (PENDING_CONSUMERS,)
+    else:
+        pending = ()
+    reasons = [*facts, _unused_fact(ctx), _launch_fact(image), _sharing_fact(image, ctx), *consumers, effect]
     snapshots: tuple[SnapshotRef, ...] = ()
     if action is Action.DEREGISTER:
         snapshots, snapshot_reasons = _snapshot_split(image, ctx)
@@ -378,7 +438,7 @@ def _retire(image: Image, ctx: _Context, action: Action, facts: list[str], effec
             action,
             reasons,
             snapshots=snapshots,
-            pending_checks=() if sharing_known else (PENDING_SHARING,),
+            pending_checks=pending,
             shared_with=_shared_with(image, ctx),
         )
     )
@@ -389,6 +449,11 @@ def _usage_reasons(image: Image, ctx: _Context) -> list[str]:
 
 
 def _launch_reasons(image: Image, ctx: _Context) -> list[str]:
+    # A recent launch keeps an image. Its absence proves nothing about consumers: the
+    # EC2 API reference says only that LastLaunchedTime is "the date and time, in
+    # ISO 8601 date-time format, when the AMI was last used to launch an EC2
+    # instance" (reported up to 24 hours late), not whether launches by accounts the
+    # image is shared with count. Consumers are checked on their own (_consumer_reasons).
     launched = image.last_launched
     if launched is None or ctx.now - launched >= ctx.settings.retention:
         return []
@@ -416,6 +481,82 @@ def _sharing_reasons(image: Image, ctx: _Context) -> list[str]:
     if foreign:
         reasons.append(f"kept: shared with {', '.join(foreign)}, not on the allow-list")
     return reasons
+
+
+def _consumers_to_read(image: Image, ctx: _Context) -> tuple[str, ...]:
+    """The allow-listed principals whose use of the image a consumer role can read."""
+    if not ctx.settings.consumer_role_name:
+        return ()
+    return _allowed_shares(image, ctx)
+
+
+def _allowed_shares(image: Image, ctx: _Context) -> tuple[str, ...]:
+    allowed = ctx.settings.allowed_share_accounts
+    return tuple(p for p in _shared_with(image, ctx) if p in allowed)
+
+
+def _consumer_reasons(image: Image, ctx: _Context) -> list[str]:
+    """Keep an image another account uses (its Usages say so) or whose use there is unknown."""
+    shared = _allowed_shares(image, ctx)
+    if not shared:
+        return []
+    if not ctx.settings.consumer_role_name:
+        if ctx.settings.consumer_usage_unknown is ConsumerUsageUnknown.RETIRE:
+            return []
+        return [
+            f"kept: shared with {_named(shared)}, whose use of it is unknown (no ConsumerRoleName "
+            "to look; set ConsumerUsageUnknown=retire to retire anyway)"
+        ]
+    check = ctx.estate.consumers.get(image.image_id)
+    if check is None:
+        return []  # not read yet: the decision waits for it (PENDING_CONSUMERS)
+    return [
+        f"kept: use of it by {_consumer_label(who)} is unknown: {why}"
+        for who, why in sorted(check.unknown.items())
+    ]
+
+
+def _consumer_facts(image: Image, ctx: _Context) -> list[str]:
+    """Which consumers were checked and what was found, for the report."""
+    shared = _allowed_shares(image, ctx)
+    if not shared:
+        return []
+    if not ctx.settings.consumer_role_name:
+        if ctx.settings.consumer_usage_unknown is ConsumerUsageUnknown.RETIRE:
+            return [
+                f"use by {_named(shared)} not checked (no ConsumerRoleName); "
+                "ConsumerUsageUnknown=retire retires it anyway"
+            ]
+        return []
+    check = ctx.estate.consumers.get(image.image_id)
+    if check is None:
+        return [
+            f"use by {_named(shared)} not read yet: each account it is shared with is checked "
+            "before anything changes"
+        ]
+    using = _consumers_using(image, ctx)
+    if not check.checked:
+        return [] if check.unknown else ["consumers checked: no account besides this one"]
+    if not using:
+        return [f"consumers checked: {_named(check.checked)} (none uses it)"]
+    others = tuple(a for a in check.checked if a not in using)
+    found = ", ".join(f"{a} (uses it)" for a in using)
+    return [f"consumers checked: {found}" + (f"; no use found in {_named(others)}" if others else "")]
+
+
+def _consumers_using(image: Image, ctx: _Context) -> tuple[str, ...]:
+    return tuple(sorted({u.account for u in ctx.estate.usages_of(image.image_id) if u.account}))
+
+
+def _named(principals: tuple[str, ...]) -> str:
+    """Principals for a sentence: the first few, then how many more."""
+    shown = ", ".join(principals[:_PRINCIPALS_NAMED])
+    more = len(principals) - _PRINCIPALS_NAMED
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _consumer_label(who: str) -> str:
+    return f"account {who}" if who.isdigit() else f"the accounts of {who}"
 
 
 def _shared_with(image: Image, ctx: _Context) -> tuple[str, ...]:
@@ -535,7 +676,8 @@ def _decision(
     pending_checks: tuple[str, ...] = (),
     shared_with: tuple[str, ...] = (),
 ) -> Decision:
-    return Decision(
+    check = ctx.estate.consumers.get(image.image_id) or ConsumerCheck()
+    return RotationDecision(
         image_id=image.image_id,
         region=image.region,
         family=ctx.families[image.image_id],
@@ -547,6 +689,9 @@ def _decision(
         snapshots=snapshots,
         pending_checks=pending_checks,
         shared_with=shared_with,
+        consumers_checked=check.checked,
+        consumers_using=_consumers_using(image, ctx) if check.checked else (),
+        consumers_unknown=tuple(sorted(check.unknown.items())),
     )
 
 
