@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test lint typecheck unit aws infra e2e bench synth clean
+.PHONY: install demo test lint typecheck unit aws infra e2e fuzz bench synth clean
 
 install: $(STAMP) node_modules/.installed ## venv with runtime, dev tools and the CDK CLI; .venv/bin/ami-hygiene ready
 
@@ -38,6 +38,9 @@ unit: $(STAMP)
 
 aws: $(STAMP)
 	$(BIN)/pytest tests/aws
+
+fuzz: $(STAMP) ## the handler and publisher fuzz properties with a few hundred examples each (make test runs 25)
+	AMI_HYGIENE_FUZZ=1 $(BIN)/pytest -p xdist -n 2 tests/aws/test_fuzz_handlers.py tests/unit/test_publisher_limits.py
 
 bench: $(STAMP) ## API calls, wall time, memory for 1,000 and 10,000 images; c7n beside us
 	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv

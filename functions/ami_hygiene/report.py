@@ -107,6 +107,8 @@ class Report:
             "mode": self.mode.value,
             "account": self.account,
             "regions": list(self.regions),
+            # Also a message attribute; here too, since SNS may not send attributes with JSON bodies.
+            "severity": self.severity,
             "started": _iso(self.started),
             "finished": _iso(self.finished),
             "settings": self.settings.as_dict(),
