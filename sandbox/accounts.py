@@ -7,7 +7,7 @@ role's account. What it lacks, and AWS does:
   moto hands out credentials for any ARN ("the role does not need to exist"). AWS
   answers AccessDenied, "User: <caller> is not authorized to perform:
   sts:AssumeRole on resource: <role>", the same whether the role is missing or
-  does not trust the caller (IAM User Guide, troubleshooting roles). Here a role
+  does not trust the caller (it does not tell the two apart). Here a role
   trusts a caller when an Allow statement for sts:AssumeRole names "*", the
   caller's account id, its root ARN, or the caller's own user or role ARN, and
   no Deny statement does. Conditions are not evaluated; identity policies are

@@ -113,7 +113,8 @@ def consumer_session(account: str, role: str = CONSUMER_ROLE, trusted: str = ACC
     """
     from .accounts import create_role
 
-    arn = create_role(account, role, (trusted,))
+    path, _, name = role.rpartition("/")  # "team/reader": role reader under path /team/
+    arn = create_role(account, name, (trusted,), path=f"/{path}/" if path else "/")
     answer = boto3.client("sts", region_name=DEMO_REGIONS[0]).assume_role(
         RoleArn=arn, RoleSessionName="ami-hygiene-demo-seed"
     )["Credentials"]

@@ -20,16 +20,22 @@ AssumeRole is denied, a read is denied or throttled past the retries, the
 organization cannot be listed) makes that account's use UNKNOWN: ConsumerCheck
 says why, and the policy keeps every candidate shared with it.
 
-AWS facts relied on (checked against the API references):
-- STS AssumeRole answers AccessDenied both when the role does not exist and when
-  its trust policy does not trust the caller; the credentials it returns act as
-  the role's account.
-- Organizations ListAccounts / ListAccountsForParent "can be called only from the
-  organization's management account or by a member account that is a delegated
-  administrator"; elsewhere they fail, and the shares they would expand are unknown.
-- ListAccountsForParent lists only the accounts directly in a parent; an OU share
-  also covers the OUs below it, so child OUs (ListOrganizationalUnitsForParent) are
-  walked down.
+AWS facts relied on (API references and the EC2 User Guide):
+- STS AssumeRole answers AccessDenied when the caller may not assume the role,
+  whether the role is missing or its trust policy does not name the caller; the
+  credentials it returns act as the role's account. No ExternalId is sent.
+- EC2 User Guide, "Share an AMI with organizations and organizational units":
+  "When you share an AMI with an organization or an OU, all of the children
+  accounts gain access to the AMI", the OUs nested under a shared OU included;
+  and an owner "can share an AMI with any organization or OU, including
+  organizations and OUs that they're not a member of" (those accounts cannot be
+  listed from here: unknown).
+- Organizations ListAccounts, ListAccountsForParent and
+  ListOrganizationalUnitsForParent "can be called only from the organization's
+  management account or by a member account that is a delegated administrator";
+  elsewhere they fail, and the shares they would expand are unknown.
+  ListAccountsForParent on an OU lists "all the accounts in only that OU and not in
+  any child OUs", so the OUs below are walked down too.
 - DescribeImageReferences "describes your Amazon Web Services resources that are
   referencing the specified images": with a consumer's credentials, its resources.
 """

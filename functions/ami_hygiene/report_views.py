@@ -360,7 +360,8 @@ def _consumers(decisions: Iterable[Decision]) -> dict[str, Any]:
     for d in decisions:
         checked.update(getattr(d, "consumers_checked", ()))
         failed.update(who for who, _ in getattr(d, "consumers_unknown", ()))
-        if not d.is_action and getattr(d, "consumers_using", ()):
+        using: tuple[str, ...] = getattr(d, "consumers_using", ())
+        if not d.is_action and using:
             kept += 1
     return {
         "accounts_checked": sorted(checked),

@@ -9,7 +9,9 @@ images (of this account and of others), and every kind of trouble a safety rule
 is about. Each image draws one *trouble* (about half draw none): another owner,
 a retain tag (good or bad), a bad family tag, public, deregistration
 protection, a usage, a recent launch, launch permissions shared outside the
-allow-list / public / unreadable / not read yet. About one image in four draws
+allow-list / public / unreadable / not read yet, a consumer (an account it is
+shared with) that uses it or whose use is unknown. An image shared with the
+allow-list may also have had its consumers read, or not yet. About one image in four draws
 a second trouble as well, so combinations occur too. One main trouble
 per image keeps the others clean often enough that a policy which ignored any
 one rule would be caught acting on that image.
@@ -40,6 +42,7 @@ from ami_hygiene.estate import (
     TAG_FAMILY,
     TAG_IMAGE_BUILDER_ARN,
     TAG_RETAIN,
+    ConsumerCheck,
     Image,
     ImageState,
     RegionEstate,
@@ -48,7 +51,7 @@ from ami_hygiene.estate import (
     Usage,
     UsageKind,
 )
-from ami_hygiene.settings import Settings
+from ami_hygiene.settings import ConsumerUsageUnknown, Settings
 from ami_hygiene.tag_rules import parse_required_tags
 
 T = TypeVar("T")
@@ -108,6 +111,19 @@ TROUBLES = ("none",) * 10 + (
     "sharing-error",
     "sharing-unread",
     "escalated",  # the tag job's marker: retired early while the image breaks the tag rules
+    "consumer-uses",  # shared with the allow-list; a consumer account uses it
+    "consumer-uses",
+    "consumer-unknown",  # shared with the allow-list; a consumer's use could not be read
+    "consumer-unknown",
+)
+ALLOWED_SHARINGS = (
+    Sharing(accounts=frozenset({ALLOWED_ACCOUNT})),
+    Sharing(organizations=frozenset({ORG_ARN})),
+)
+UNKNOWN_CONSUMERS = (
+    {ALLOWED_ACCOUNT: f"could not assume arn:aws:iam::{ALLOWED_ACCOUNT}:role/reader (AccessDenied: no)"},
+    {ORG_ARN: "could not list its accounts: AWSOrganizationsNotInUseException: not in use"},
+    {STRANGER_ACCOUNT: "could not read instances there (UnauthorizedOperation: no)"},
 )
 
 _JITTER = (0, 0, 0, 0, 1, -1, 3600)
@@ -147,6 +163,8 @@ def rotation_settings() -> st.SearchStrategy[Settings]:
         ),
         # With a rule, an escalated image (never tagged Owner here) breaks it.
         required_tags=st.sampled_from(((), parse_required_tags("Owner"))),
+        consumer_role_name=st.sampled_from(("ami-hygiene-consumer", "ami-hygiene-consumer", "")),
+        consumer_usage_unknown=st.sampled_from(tuple(ConsumerUsageUnknown)),
     )
 
 
@@ -268,6 +286,8 @@ _KINDS = st.sampled_from(list(UsageKind))
 _DETAILS = {kind: st.sampled_from(details) for kind, details in USAGE_DETAILS.items()}
 _CLEAN_SHARINGS = st.sampled_from((None, *CLEAN_SHARINGS))  # None: not read yet
 _FOREIGN_SHARINGS = st.sampled_from(FOREIGN_SHARINGS)
+_ALLOWED_SHARINGS = st.sampled_from(ALLOWED_SHARINGS)
+_UNKNOWN_CONSUMERS = st.sampled_from(UNKNOWN_CONSUMERS)
 _SALTS = st.integers(0, 2**32 - 1)
 _UNREAD = st.sampled_from(UNREAD_SOURCES)
 _BOOLEANS = st.booleans()
@@ -341,13 +361,28 @@ def _draw_image(draw: st.DrawFn, image_id: str, account_id: str, troubles: froze
 
 
 def _draw_usages(draw: st.DrawFn, image_id: str, troubles: frozenset[str]) -> tuple[Usage, ...]:
-    if "usage" not in troubles:
-        return ()
     found = []
-    for n in range(draw(_USE_COUNT)):
+    if "usage" in troubles:
+        for n in range(draw(_USE_COUNT)):
+            kind = draw(_KINDS)
+            found.append(Usage(image_id, kind, f"{kind.value}-{n}", draw(_DETAILS[kind])))
+    if "consumer-uses" in troubles:
         kind = draw(_KINDS)
-        found.append(Usage(image_id, kind, f"{kind.value}-{n}", draw(_DETAILS[kind])))
+        found.append(Usage(image_id, kind, f"{kind.value}-c", draw(_DETAILS[kind]), account=ALLOWED_ACCOUNT))
     return tuple(found)
+
+
+def _draw_consumers(
+    draw: st.DrawFn, troubles: frozenset[str], sharing: Sharing | None
+) -> ConsumerCheck | None:
+    """What the consumers of an image were found to do; None: not read (yet)."""
+    if "consumer-uses" in troubles:
+        return ConsumerCheck(checked=(ALLOWED_ACCOUNT,))
+    if "consumer-unknown" in troubles:
+        return ConsumerCheck(unknown=draw(_UNKNOWN_CONSUMERS))
+    if sharing is None or not (sharing.accounts | sharing.organizations) or not draw(_BOOLEANS):
+        return None
+    return ConsumerCheck(checked=(ALLOWED_ACCOUNT,))
 
 
 def _draw_sharing(draw: st.DrawFn, troubles: frozenset[str]) -> Sharing | None:
@@ -359,6 +394,8 @@ def _draw_sharing(draw: st.DrawFn, troubles: frozenset[str]) -> Sharing | None:
         return Sharing(error="UnauthorizedOperation: not allowed")
     if "sharing-unread" in troubles:
         return None
+    if "consumer-uses" in troubles or "consumer-unknown" in troubles:
+        return draw(_ALLOWED_SHARINGS)
     return draw(_CLEAN_SHARINGS)
 
 
@@ -384,6 +421,7 @@ def estates(draw: st.DrawFn, min_images: int = 0, max_images: int = 16) -> Regio
     found = [_draw_image(draw, image_id, ACCOUNT, troubles[image_id]) for image_id in ids]
     used = {i: u for i in ids if (u := _draw_usages(draw, i, troubles[i]))}
     sharing = {i: s for i in ids if (s := _draw_sharing(draw, troubles[i])) is not None}
+    consumers = {i: c for i in ids if (c := _draw_consumers(draw, troubles[i], sharing.get(i))) is not None}
     return RegionEstate(
         region=REGION,
         account_id=ACCOUNT,
@@ -392,4 +430,5 @@ def estates(draw: st.DrawFn, min_images: int = 0, max_images: int = 16) -> Regio
         sharing=sharing,
         references_checked=draw(_BOOLEANS),
         unread_sources=draw(_UNREAD),
+        consumers=consumers,
     )

@@ -18,9 +18,18 @@ from ami_hygiene.estate import TAG_DISABLED_AT, TAG_ESCALATED_AT, TAG_RETAIN, Im
 from ami_hygiene.families import FamilyTagError, family_of
 from ami_hygiene.plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
 from ami_hygiene.policies.rotation import plan_rotation
-from ami_hygiene.settings import Settings
+from ami_hygiene.settings import ConsumerUsageUnknown, Settings
 from ami_hygiene.tag_rules import problems
-from tests.unit.strategies import EDGE_KINDS, budgets, critical_moments, estates, nows_for, rotation_settings
+from tests.unit.strategies import (
+    ALLOWED_ACCOUNT,
+    EDGE_KINDS,
+    ORG_ARN,
+    budgets,
+    critical_moments,
+    estates,
+    nows_for,
+    rotation_settings,
+)
 
 RETIRING = (Action.DISABLE, Action.DEREGISTER)
 PROPERTY = hypothesis_settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -191,12 +200,79 @@ def test_never_retires_anything_while_a_usage_source_is_unread(case: Case) -> No
 
 @PROPERTY
 @given(cases())
-def test_a_retirement_before_launch_permissions_are_read_is_always_pending(case: Case) -> None:
+def test_a_retirement_before_launch_permissions_or_consumers_are_read_is_always_pending(case: Case) -> None:
     for d in case.plan().decisions:
         if d.action in RETIRING and d.image_id not in case.estate.sharing:
             assert d.pending_checks == ("launch permissions",), d
+        elif (
+            d.action in RETIRING
+            and _consumers_to_read(case, d.image_id)
+            and d.image_id not in case.estate.consumers
+        ):
+            assert d.pending_checks == ("consumer usage",), d
         else:
             assert d.pending_checks == (), d
+
+
+def _allowed_shares(case: Case, image_id: str) -> frozenset[str]:
+    sharing = case.estate.sharing.get(image_id)
+    if sharing is None:
+        return frozenset()
+    principals = sharing.accounts | sharing.organizations | sharing.organizational_units
+    return principals & case.settings.allowed_share_accounts
+
+
+def _consumers_to_read(case: Case, image_id: str) -> bool:
+    return bool(case.settings.consumer_role_name and _allowed_shares(case, image_id))
+
+
+# -- consumers: the accounts an image is shared with ---------------------------------------------
+
+
+@PROPERTY
+@given(cases())
+def test_never_retires_an_image_a_consumer_uses(case: Case) -> None:
+    allow_all = case.settings.allowed_share_accounts | {ALLOWED_ACCOUNT, ORG_ARN}
+    for c in (case, replace(case, settings=replace(case.settings, allowed_share_accounts=allow_all))):
+        for d in c.plan().decisions:
+            if any(u.account for u in c.estate.usages_of(d.image_id)):
+                assert d.action not in RETIRING, d
+
+
+@PROPERTY
+@given(cases())
+def test_never_retires_a_shared_image_while_a_consumer_s_use_is_unknown(case: Case) -> None:
+    """Shared with the allow-list: retired only once every consumer was read (or the setting says retire)."""
+    allow_all = case.settings.allowed_share_accounts | {ALLOWED_ACCOUNT, ORG_ARN}
+    variants = (
+        case,
+        replace(case, settings=replace(case.settings, consumer_role_name="")),
+        # Every consumer trouble drawn counts: a role to read them, every share allow-listed.
+        replace(
+            case, settings=replace(case.settings, consumer_role_name="r", allowed_share_accounts=allow_all)
+        ),
+    )
+    for c in variants:
+        for d in c.plan().decisions:
+            if d.action not in RETIRING or not _allowed_shares(c, d.image_id):
+                continue
+            if not c.settings.consumer_role_name:
+                assert c.settings.consumer_usage_unknown is ConsumerUsageUnknown.RETIRE, d
+                continue
+            check = c.estate.consumers.get(d.image_id)
+            if check is None:
+                assert d.pending_checks == ("consumer usage",), d  # the executor never applies it
+            else:
+                assert not check.unknown, d
+
+
+@PROPERTY
+@given(cases())
+def test_every_unknown_consumer_is_an_error(case: Case) -> None:
+    plan = case.plan()
+    for check in case.estate.consumers.values():
+        for who, why in check.unknown.items():
+            assert any(who in e and why in e for e in plan.errors), (who, plan.errors)
 
 
 @PROPERTY

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from ami_hygiene.estate import ARCHITECTURES
 from ami_hygiene.policies.staleness import INSTANCE_TYPE
-from ami_hygiene.settings import Mode, Settings, SettingsError
+from ami_hygiene.settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
 
 ENV = {"AWS_REGION": "eu-west-1"}
 
@@ -135,3 +135,40 @@ def test_the_architectures_are_ec2s() -> None:
     assert model.shape_for("ArchitectureType").enum == list(ARCHITECTURES)  # DescribeInstanceTypes'
     # Every instance type botocore knows is one AUTOMATION_INSTANCE_TYPES accepts.
     assert all(INSTANCE_TYPE.match(name) for name in model.shape_for("InstanceType").enum)
+
+
+def test_consumer_settings_default_to_no_role_and_keep() -> None:
+    s = Settings.load(ENV)
+    assert (s.consumer_role_name, s.consumer_usage_unknown) == ("", ConsumerUsageUnknown.KEEP)
+    assert s.as_dict()["consumer_usage_unknown"] == "keep"
+
+
+@pytest.mark.parametrize(
+    ("raw", "role"),
+    [
+        ("ami-hygiene-consumer", "ami-hygiene-consumer"),
+        ("/team/images/reader", "team/images/reader"),  # a path; its leading "/" dropped
+        (" reader+=,.@_- ", "reader+=,.@_-"),
+    ],
+)
+def test_the_consumer_role_is_a_role_name_after_an_optional_path(raw: str, role: str) -> None:
+    assert Settings.load({**ENV, "CONSUMER_ROLE_NAME": raw}).consumer_role_name == role
+    assert Settings.load(ENV, overrides={"consumer_role_name": raw}).consumer_role_name == role
+
+
+@pytest.mark.parametrize("raw", ["two words", "x" * 65, "team//reader", "reader/", "arn:aws:iam::1:role/x"])
+def test_a_consumer_role_that_is_no_role_name_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match="CONSUMER_ROLE_NAME must be an IAM role name"):
+        Settings.load({**ENV, "CONSUMER_ROLE_NAME": raw})
+
+
+def test_unknown_consumer_use_is_keep_or_retire() -> None:
+    assert Settings.load({**ENV, "CONSUMER_USAGE_UNKNOWN": "RETIRE"}).consumer_usage_unknown is (
+        ConsumerUsageUnknown.RETIRE
+    )
+    flag = Settings.load(
+        {**ENV, "CONSUMER_USAGE_UNKNOWN": "retire"}, overrides={"consumer_usage_unknown": "keep"}
+    )
+    assert flag.consumer_usage_unknown is ConsumerUsageUnknown.KEEP
+    with pytest.raises(SettingsError, match="CONSUMER_USAGE_UNKNOWN must be keep or retire"):
+        Settings.load({**ENV, "CONSUMER_USAGE_UNKNOWN": "maybe"})

@@ -452,8 +452,9 @@ def _launch_reasons(image: Image, ctx: _Context) -> list[str]:
     # A recent launch keeps an image. Its absence proves nothing about consumers: the
     # EC2 API reference says only that LastLaunchedTime is "the date and time, in
     # ISO 8601 date-time format, when the AMI was last used to launch an EC2
-    # instance" (reported up to 24 hours late), not whether launches by accounts the
-    # image is shared with count. Consumers are checked on their own (_consumer_reasons).
+    # instance" ("there is a 24-hour delay before that usage is reported"), not
+    # whether launches by accounts the image is shared with count. Consumers are
+    # checked on their own (_consumer_reasons).
     launched = image.last_launched
     if launched is None or ctx.now - launched >= ctx.settings.retention:
         return []
