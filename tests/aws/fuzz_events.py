@@ -83,6 +83,11 @@ class Case:
             f"mutations={list(self.mutations)!r}, event={short(self.event)})"
         )
 
+    def _repr_pretty_(
+        self, printer: Any, cycle: bool
+    ) -> None:  # hypothesis prints dataclasses field by field
+        printer.text(repr(self))
+
 
 def short(value: Any, limit: int = 120) -> str:
     """JSON-ish text of `value` with every long string clipped: fit for a failure message."""
@@ -647,7 +652,9 @@ def broken(draw: st.DrawFn, job: str) -> Case:
     for _ in range(draw(st.integers(0, 2))):
         event, what = draw(_generic(event))
         done.append(what)
-    how = draw(st.sampled_from(["another account", "field", "field", "not an object", "another job's event"]))
+    how = draw(
+        st.sampled_from(["another account"] * 2 + ["field"] * 3 + ["not an object", "another job's event"])
+    )
     sent: Any
     if how == "another account":  # well formed: only the account check can refuse it
         path, account = draw(st.sampled_from(account_paths(case.kind))), draw(st.sampled_from(OTHER_ACCOUNTS))

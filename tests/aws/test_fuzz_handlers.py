@@ -28,7 +28,7 @@ import botocore.session
 import pytest
 from botocore.client import BaseClient
 from botocore.loaders import Loader, create_loader
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
@@ -60,18 +60,21 @@ from tests.aws.fuzz_events import (
 from tests.e2e.deployed import deploy, make_wiring, scheduled_event
 from tests.infra.synthesized import Synthesized, synthesize
 
+# CI: a few examples per job, no shrinking (a failing example prints its mutations and a clipped
+# event; shrinking one through the sandbox takes minutes). AMI_HYGIENE_FUZZ=1: hundreds, shrunk.
 settings.register_profile(
     "fuzz-ci",
     max_examples=25,
     deadline=None,
     database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
         HealthCheck.data_too_large,
     ],
 )
-settings.register_profile("fuzz", settings.get_profile("fuzz-ci"), max_examples=300)
+settings.register_profile("fuzz", settings.get_profile("fuzz-ci"), max_examples=300, phases=list(Phase))
 FUZZ = settings.get_profile("fuzz" if os.environ.get("AMI_HYGIENE_FUZZ") == "1" else "fuzz-ci")
 
 PIPELINE = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT}:image-pipeline/web"
@@ -128,6 +131,15 @@ class Recorder:
     recording: bool = False
     calls: list[Call] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"<Recorder: {len(self.calls)} call(s)>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how hypothesis prints an argument
+        printer.text(repr(self))
+
+
+LOADERS: dict[Any, Loader] = {}
+
 
 @pytest.fixture
 def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
@@ -142,14 +154,13 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
         return original(client, operation_name, api_params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+
     # Every invocation makes a new boto3 Session, which reads botocore's service models again
     # (most of an example's time): share one loader. Its models are read-only.
-    loaders: dict[Any, Loader] = {}
-
     def shared_loader(data_path: Any = "") -> Loader:
-        if data_path not in loaders:
-            loaders[data_path] = create_loader(data_path)
-        return loaders[data_path]
+        if data_path not in LOADERS:
+            LOADERS[data_path] = create_loader(data_path)
+        return LOADERS[data_path]
 
     monkeypatch.setattr(botocore.session, "create_loader", shared_loader)
     return found
@@ -162,6 +173,7 @@ def mutating(calls: list[Call], env: dict[str, str]) -> list[Call]:
         p = call.params
         return (
             call.operation.startswith(READS)
+            or (call.service, call.operation) == ("sts", "AssumeRole")  # read-only consumer roles
             or p.get("DryRun") is True
             or (call.operation == "Publish" and p.get("TopicArn") == env.get("TOPIC_ARN"))
             or (call.operation == "PutObject" and p.get("Bucket") == env.get("REPORT_BUCKET"))

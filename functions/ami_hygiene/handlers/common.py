@@ -134,7 +134,8 @@ def _handle(job: Job[E], event: Any, context: Any, env: Mapping[str, str], clien
         # EventBridge delivers an object; Powertools' parse() would also decode a JSON *string*,
         # which no rule sends: a direct invocation with the wrong payload.
         detail = f"the event is {describe_kind(event)}, not a JSON object as EventBridge delivers it"
-        return refuse(job.name, clients, target, account, region, "event not acted on", detail)
+        problem = "unexpected event" if job.parse_event is None else "event not acted on"
+        return refuse(job.name, clients, target, account, region, problem, detail)
     scheduled = event.get("source") == "aws.events"
     if scheduled or job.parse_event is None:
         try:
