@@ -52,6 +52,10 @@ class JobPermissions:
     # Findings in these statements that are acknowledged, with the reason: {finding: reason}.
     read_wildcards: Mapping[str, str] = field(default_factory=dict)
     write_wildcards: Mapping[str, str] = field(default_factory=dict)
+    # Reads that exist only while a condition holds (e.g. a consumer role is configured), in any mode.
+    optional_reads: Sequence[iam.PolicyStatement] = ()
+    optional_read_condition: CfnCondition | None = None
+    optional_read_wildcards: Mapping[str, str] = field(default_factory=dict)
 
 
 class JobFunction(Construct):
@@ -87,6 +91,14 @@ class JobFunction(Construct):
             # Not a dependency of the function: it may not exist (report mode).
             self._attach(
                 "Writes", permissions.writes, permissions.write_condition, permissions.write_wildcards
+            )
+        if permissions.optional_reads:
+            # Not a dependency either: it exists only while its condition holds.
+            self._attach(
+                "OptionalReads",
+                permissions.optional_reads,
+                permissions.optional_read_condition,
+                permissions.optional_read_wildcards,
             )
         policies.append(self._allow_reporting(reporting))
         lease_env: dict[str, str] = {}

@@ -137,6 +137,34 @@ SPECS: tuple[ParameterSpec, ...] = (
         jobs=(ROTATE, PUBLIC),
     ),
     ParameterSpec(
+        "ConsumerRoleName",
+        "Consumer role name",
+        "Name (with its path, if any) of a read-only role in every account you share images with "
+        "(README: central image account). Rotation assumes it to see whether those accounts still use "
+        "an image it would retire; an image they use, or whose use cannot be read, is kept. Empty: "
+        "consumers are not read (see ConsumerUsageUnknown).",
+        "String",
+        "",
+        "ConsumerRoleName must be an IAM role name (letters, digits, +=,.@_-), optionally after a path "
+        "like team/, without a leading slash.",
+        allowed_pattern=r"^$|^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$",
+        max_length=512,
+        env_var="CONSUMER_ROLE_NAME",
+        jobs=(ROTATE,),
+    ),
+    ParameterSpec(
+        "ConsumerUsageUnknown",
+        "Without a consumer role",
+        "What rotation does with an image shared only with allow-listed accounts when ConsumerRoleName "
+        "is empty, so their use of it is unknown: keep it (safe), or retire it as if they did not use it.",
+        "String",
+        "keep",
+        "ConsumerUsageUnknown must be keep or retire.",
+        allowed_values=("keep", "retire"),
+        env_var="CONSUMER_USAGE_UNKNOWN",
+        jobs=(ROTATE,),
+    ),
+    ParameterSpec(
         "Regions",
         "Regions",
         "Comma-separated regions every job works in, e.g. eu-west-1,us-east-1. Empty: the stack's region.",
@@ -441,6 +469,8 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "DisableGraceDays",
             "MaxActionsPerRun",
             "AllowedShareAccounts",
+            "ConsumerRoleName",
+            "ConsumerUsageUnknown",
         ),
     ),
     (
@@ -501,6 +531,9 @@ class StackParameters(Construct):
             "RecycleBinOn", Fn.condition_not(Fn.condition_equals(self.value("RecycleBinDays"), "0"))
         )
         self.regions_empty = self._condition("RegionsEmpty", Fn.condition_equals(self.value("Regions"), ""))
+        self.reads_consumers = self._condition(
+            "ReadsConsumers", Fn.condition_not(Fn.condition_equals(self.value("ConsumerRoleName"), ""))
+        )
         # One write condition per job: a job's write policy exists only while its mode is enforce.
         self.enforce_mode = self._condition(
             "EnforceMode", Fn.condition_equals(self.value("RotationMode"), "enforce")

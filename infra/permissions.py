@@ -68,6 +68,61 @@ def sweep_reads(regions: Mapping[str, Any]) -> iam.PolicyStatement:
     )
 
 
+# Organizations listings name the accounts an organization or OU share reaches (consumers.py);
+# they answer only in the management or a delegated administrator account.
+CONSUMER_ORGANIZATION_ACTIONS = (
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+)
+# What rotation reads in a consumer account (inventory.read_usage and read_references, run there);
+# infra/consumer-role.yaml grants exactly these (tests/infra/test_consumer_role.py).
+CONSUMER_ROLE_ACTIONS = (
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeImageReferences",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeLaunchConfigurations",
+    "ssm:DescribeParameters",
+    "ssm:GetParameters",
+    "imagebuilder:ListImageRecipes",
+    "imagebuilder:ListContainerRecipes",
+)
+CONSUMER_READ_WILDCARDS = {
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/<ConsumerRoleName>]": (
+        "The accounts images are shared with are only known at run time (launch permissions, "
+        "organization members); only the one role name given in ConsumerRoleName can be assumed, "
+        "and that role trusts only this job's role and grants reads only."
+    ),
+    "AwsSolutions-IAM5[Resource::*]": (
+        "Organizations DescribeOrganization / List* support no resource-level permissions; they only "
+        "list the organization's accounts and OUs."
+    ),
+}
+
+
+def consumer_reads(params: StackParameters) -> list[iam.PolicyStatement]:
+    """Assume the read-only consumer role in the accounts images are shared with (when one is named).
+
+    Needed in report mode too: what a report says would be retired must already
+    account for consumers. No aws:RequestedRegion condition: STS and
+    Organizations answer from their own endpoints, not from the Regions.
+    """
+    return [
+        iam.PolicyStatement(
+            sid="AssumeConsumerReadRole",
+            actions=["sts:AssumeRole"],
+            resources=[f"arn:{Aws.PARTITION}:iam::*:role/{params.value('ConsumerRoleName')}"],
+        ),
+        iam.PolicyStatement(
+            sid="ListOrganizationAccountsForShares",
+            actions=list(CONSUMER_ORGANIZATION_ACTIONS),
+            resources=["*"],
+        ),
+    ]
+
+
 def rotation_permissions(params: StackParameters) -> JobPermissions:
     regions = {"aws:RequestedRegion": params.regions()}
     owned = {"ec2:Owner": Aws.ACCOUNT_ID, **regions}
@@ -125,6 +180,9 @@ def rotation_permissions(params: StackParameters) -> JobPermissions:
         reads=reads,
         writes=writes,
         write_condition=params.enforce_mode,
+        optional_reads=consumer_reads(params),
+        optional_read_condition=params.reads_consumers,
+        optional_read_wildcards=CONSUMER_READ_WILDCARDS,
         read_wildcards={
             "AwsSolutions-IAM5[Resource::*]": (
                 "These List/Describe actions (EC2, Auto Scaling, SSM DescribeParameters, Image Builder "

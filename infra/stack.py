@@ -213,6 +213,12 @@ class AmiHygieneStack(Stack):
             )
         CfnOutput(
             self,
+            "RotateRoleArn",
+            value=self.rotate.role.role_arn,
+            description="The role the consumer accounts' read-only role trusts (infra/consumer-role.yaml)",
+        )
+        CfnOutput(
+            self,
             "RebuildAutomationRoleArn",
             value=self.automation.role.role_arn,
             description="The role the AWS-UpdateLinuxAmi / AWS-UpdateWindowsAmi runbooks run as",

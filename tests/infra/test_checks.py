@@ -62,6 +62,7 @@ ACKNOWLEDGED = {
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*::snapshot/*]",
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:*:<AWS::AccountId>:parameter/*]",
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:imagebuilder:*:<AWS::AccountId>:container-recipe/*]",
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/<ConsumerRoleName>]",
     "AwsSolutions-IAM5[Resource::<ReportingReports.Arn>/reports/rotate/*]",
     "AwsSolutions-IAM5[Resource::<ReportingReports.Arn>/reports/tags/*]",
     "AwsSolutions-IAM5[Resource::<ReportingReports.Arn>/reports/public/*]",

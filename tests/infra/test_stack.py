@@ -11,7 +11,12 @@ import pytest
 from ami_hygiene.estate import TAG_RETIRED_BY
 from ami_hygiene.observability import METRIC_NAMES, NAMESPACE
 from infra.parameters import GROUPS, SPECS
-from infra.permissions import ROTATION_READ_ACTIONS, ROTATION_WRITE_ACTIONS, SWEEP_READ_ACTIONS
+from infra.permissions import (
+    CONSUMER_ORGANIZATION_ACTIONS,
+    ROTATION_READ_ACTIONS,
+    ROTATION_WRITE_ACTIONS,
+    SWEEP_READ_ACTIONS,
+)
 from tests.infra.cfn import Evaluator, parameter_values
 from tests.infra.synthesized import Synthesized, synthesize
 
@@ -93,6 +98,8 @@ def test_the_issue_parameters_and_their_defaults(template: dict[str, Any]) -> No
         "DisableGraceDays": "14",
         "MaxActionsPerRun": "100",
         "AllowedShareAccounts": "",
+        "ConsumerRoleName": "",
+        "ConsumerUsageUnknown": "keep",
         "Regions": "",
         "RotationSchedule": "cron(0 6 * * ? *)",
         "AlertEmail": "",
@@ -132,6 +139,8 @@ def test_parameters_reach_the_function_as_the_cli_environment_variables(synth: S
         "DISABLE_GRACE_DAYS": {"Ref": "DisableGraceDays"},
         "MAX_ACTIONS": {"Ref": "MaxActionsPerRun"},
         "ALLOWED_SHARE_ACCOUNTS": {"Ref": "AllowedShareAccounts"},
+        "CONSUMER_ROLE_NAME": {"Ref": "ConsumerRoleName"},
+        "CONSUMER_USAGE_UNKNOWN": {"Ref": "ConsumerUsageUnknown"},
         "REGIONS": {"Ref": "Regions"},
         "NOTIFY_ALL_CLEAN": {"Ref": "NotifyAllClean"},
     }
@@ -213,6 +222,8 @@ def test_one_role_per_job_with_only_the_calls_the_job_makes(synth: Synthesized) 
     assert actions == {
         *ROTATION_READ_ACTIONS,
         *SWEEP_READ_ACTIONS,  # the Allowed AMIs setting, for the sweep's warning
+        *CONSUMER_ORGANIZATION_ACTIONS,  # only while ConsumerRoleName is set
+        "sts:AssumeRole",  # the consumer role, by that name only
         "ec2:DescribeImageAttribute",
         "ssm:GetParameters",
         "imagebuilder:GetContainerRecipe",
@@ -287,6 +298,15 @@ def test_every_wildcard_resource_is_fenced_by_a_condition_or_is_x_ray(synth: Syn
                 continue
             if _actions(statement) == {"s3:PutObject"}:
                 assert re.search(r"/reports/(rotate|tags|public|rebuild)/\*", json.dumps(resources))
+                continue
+            if (
+                _actions(statement) == {"sts:AssumeRole"}
+                or statement.get("Sid") == "ListOrganizationAccountsForShares"
+            ):
+                # Global services; the fence is the one role name given and the policy's condition.
+                assert policy.get("Condition") == "ReadsConsumers", statement
+                if _actions(statement) == {"sts:AssumeRole"}:
+                    assert {"Ref": "ConsumerRoleName"} in statement["Resource"]["Fn::Join"][1]
                 continue
             if _actions(statement) == {"iam:PassRole"}:
                 # IAM is global: no region; the service the role may be given to is the fence.
