@@ -42,7 +42,7 @@ aws: $(STAMP)
 fuzz: $(STAMP) ## the handler and publisher fuzz properties with a few hundred examples each (make test runs 25)
 	AMI_HYGIENE_FUZZ=1 $(BIN)/pytest -p xdist -n 2 tests/aws/test_fuzz_handlers.py tests/unit/test_publisher_limits.py
 
-bench: $(STAMP) ## API calls, wall time, memory for 1,000 and 10,000 images; c7n beside us
+bench: $(STAMP) ## API calls, wall time, memory for 1,000 and 10,000 images and 20 consumer accounts; c7n beside us
 	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
 	bench/.venv/bin/pip install --quiet -r bench/requirements.txt
 	$(BIN)/python -m bench.rotate_bench $(BENCH_ARGS)

@@ -1,6 +1,8 @@
 """Benchmark: every job in report mode on estates of 1,000 to 50,000 images, c7n beside rotate.
 
-Run with `make bench` (or `python -m bench.rotate_bench --sizes 1000,10000`).
+Run with `make bench` (or `python -m bench.rotate_bench --sizes 1000,10000`). It then runs
+rotate on 1,000 and on 100 retirement candidates shared with 20 consumer accounts, each
+read with an assumed role (`python -m bench.rotate_bench --consumers` runs only that).
 
 The estate is seeded in-process into the embedded AWS, which then serves it
 on a loopback port. Each tool runs as its own process against that endpoint,
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from sandbox.demo import CONSUMER_ROLE
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "eu-west-1"
@@ -59,10 +63,12 @@ class Shape:
 
 
 class RequestCounter:
-    """Counts every request the embedded AWS serves, by 'service.Action'."""
+    """Counts every request the embedded AWS serves, by 'service.Action' (and by account too)."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
+        # (account the credentials act as, 'service.Action'): moto maps an assumed role's keys to its account.
+        self.by_account: Counter[tuple[str, str]] = Counter()
         self.enabled = False
 
     def install(self) -> None:
@@ -73,14 +79,17 @@ class RequestCounter:
 
         def counted(response: Any) -> Any:
             if counter.enabled:
-                counter.calls[f"{response.service_name}.{response._get_action()}"] += 1
+                op = f"{response.service_name}.{response._get_action()}"
+                counter.calls[op] += 1
+                counter.by_account[(getattr(response, "current_account", "?"), op)] += 1
             return original(response)
 
-        BaseResponse.call_action = counted  # type: ignore[method-assign]
+        BaseResponse.call_action = counted  # type: ignore[method-assign,assignment]
 
     @contextmanager
     def counting(self) -> Iterator[Counter[str]]:
         self.calls = Counter()
+        self.by_account = Counter()
         self.enabled = True
         try:
             yield self.calls
@@ -265,12 +274,248 @@ def unsafe_matches(c7n_ids: set[str], workdir: Path) -> dict[str, int]:
     return dict(kinds)
 
 
+# -- consumers: candidates shared with allow-listed accounts -----------------------------------
+
+# The newest images of a family, kept by KeepLatest (3): their ages in days.
+NEWEST_AGES = (1, 31, 61)
+
+
+@dataclass(frozen=True)
+class ConsumerShape:
+    """Superseded images past retention, shared with consumer accounts family by family.
+
+    A golden-image pipeline shares every version of a family with the accounts of
+    the teams that use it: here family f goes to 1, 2 or 3 of the consumer accounts
+    (f mod 3 + 1 of them: f, f+7, f+14 mod `accounts`), so each account holds the
+    images of about 5 of the 50 families. Each family has its 3 newest images
+    (kept) and `candidates / families` images past the 90-day retention.
+    """
+
+    candidates: int
+    accounts: int = 20
+    families: int = 50
+
+    @property
+    def per_family(self) -> int:
+        return max(1, self.candidates // self.families)
+
+    @property
+    def images(self) -> int:
+        return self.families * (len(NEWEST_AGES) + self.per_family)
+
+    def account(self, n: int) -> str:
+        return f"2{n + 1:011d}"
+
+    @property
+    def consumer_accounts(self) -> list[str]:
+        return [self.account(n) for n in range(self.accounts)]
+
+    def shared_with(self, family: int) -> list[str]:
+        return [self.account((family + 7 * j) % self.accounts) for j in range(1 + family % 3)]
+
+
+@dataclass
+class ConsumerEstate:
+    shape: ConsumerShape
+    candidates: set[str]
+    used: dict[str, str]  # candidate image id -> what in which consumer account uses it
+    shared_candidates: dict[str, int]  # consumer account -> candidates shared with it
+
+
+def seed_consumers(shape: ConsumerShape, now: datetime) -> ConsumerEstate:
+    """The owner's families, shared; in each consumer account its role and a handful of users.
+
+    Every consumer account: the role (trusting the owner), 3 instances and a launch
+    template on the newest image of its first family, an SSM parameter naming that
+    image. Even accounts also run an instance from that family's oldest candidate,
+    and accounts 1, 6, 11, 16 keep a launch template whose $Default names its
+    youngest candidate: those candidates are kept for their use.
+    """
+    import sandbox
+    from sandbox.demo import consumer_session
+
+    ec2 = boto3.client("ec2", region_name=REGION)
+    amis = sandbox.backend("ec2", REGION, ACCOUNT).amis
+    volume = ec2.create_volume(Size=8, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    newest: list[str] = []
+    old: list[list[str]] = []
+    shared: Counter[str] = Counter()
+    ages = [*NEWEST_AGES, *(100 + 10 * k for k in range(shape.per_family))]
+    for family in range(shape.families):
+        accounts = shape.shared_with(family)
+        ids = []
+        for k, age in enumerate(ages):
+            snap = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+            image_id = ec2.register_image(
+                Name=f"golden{family}-v{len(ages) - k}",
+                RootDeviceName="/dev/xvda",
+                BlockDeviceMappings=[
+                    {"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap, "VolumeSize": 8}}
+                ],
+            )["ImageId"]
+            amis[image_id].creation_date = now - timedelta(days=age)
+            ec2.modify_image_attribute(
+                ImageId=image_id, LaunchPermission={"Add": [{"UserId": a} for a in accounts]}
+            )
+            ids.append(image_id)
+        newest.append(ids[0])
+        old.append(ids[len(NEWEST_AGES) :])
+        for account in accounts:
+            shared[account] += len(ids) - len(NEWEST_AGES)
+
+    used: dict[str, str] = {}
+    for n, account in enumerate(shape.consumer_accounts):
+        consumer = consumer_session(account)  # creates the role, trusting the owner
+        cec2 = consumer.client("ec2", region_name=REGION)
+        cec2.run_instances(ImageId=newest[n], MinCount=3, MaxCount=3)
+        cec2.create_launch_template(LaunchTemplateName="app", LaunchTemplateData={"ImageId": newest[n]})
+        consumer.client("ssm", region_name=REGION).put_parameter(
+            Name="/app/ami", Value=newest[n], Type="String", DataType="aws:ec2:image"
+        )
+        if n % 2 == 0:
+            cec2.run_instances(ImageId=old[n][-1], MinCount=1, MaxCount=1)
+            used[old[n][-1]] = f"instance in {account}"
+        if n % 5 == 1:
+            cec2.create_launch_template(
+                LaunchTemplateName="legacy", LaunchTemplateData={"ImageId": old[n][0]}
+            )
+            used[old[n][0]] = f"launch template in {account}"
+    return ConsumerEstate(shape, {i for ids in old for i in ids}, used, dict(shared))
+
+
+@dataclass
+class ConsumerRun:
+    estate: ConsumerEstate
+    seed_seconds: float
+    run: Run
+    report: dict[str, Any]
+    served_by_account: dict[str, dict[str, int]]  # counted where the calls arrived
+
+    @property
+    def by_account(self) -> dict[str, dict[str, int]]:
+        return dict(self.report["api_calls_by_account"])
+
+    @property
+    def consumers(self) -> dict[str, dict[str, int]]:
+        return {a: c for a, c in self.by_account.items() if a != ACCOUNT}
+
+    def consumer_page_reads(self, account: str) -> dict[str, int]:
+        return {op: n for op, n in self.consumers[account].items() if op != REFERENCES}
+
+
+REFERENCES = "ec2.DescribeImageReferences"
+
+
+def bench_consumers(candidates: int, accounts: int) -> ConsumerRun:
+    shape = ConsumerShape(candidates, accounts)
+    with embedded_aws() as counter:
+        began = time.perf_counter()
+        estate = seed_consumers(shape, datetime.now(UTC))
+        seeded = time.perf_counter() - began
+        with served() as env, tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            flags = (
+                "--max-actions",
+                str(max(100, 2 * candidates)),  # every candidate checked in one run
+                "--allowed-share-accounts",
+                ",".join(shape.consumer_accounts),
+                "--consumer-role-name",
+                CONSUMER_ROLE,
+            )
+            run = run_ours(env, counter, work, "rotate", *flags)
+            run.tool = "ami-hygiene rotate"
+            report = json.loads((work / "ours.json").read_text())
+            served_by: dict[str, dict[str, int]] = {}
+            for (account, op), n in sorted(counter.by_account.items()):
+                served_by.setdefault(account, {})[op] = n
+    return ConsumerRun(estate, seeded, run, report, served_by)
+
+
+def render_consumers(results: list[ConsumerRun]) -> str:
+    lines: list[str] = []
+    for r in results:
+        lines += _render_consumer_run(r)
+    if len(results) > 1:
+        base = results[0]
+        same = all(set(r.consumers) == set(base.consumers) for r in results) and all(
+            r.consumer_page_reads(a) == base.consumer_page_reads(a) for r in results for a in base.consumers
+        )
+        sizes = " and ".join(f"{len(r.estate.candidates):,}" for r in results)
+        grows = " vs ".join(str(sum(c.get(REFERENCES, 0) for c in r.consumers.values())) for r in results)
+        lines.append(
+            f"\nper-account page reads {'are the same' if same else 'DIFFER'} for {sizes} candidates; "
+            f"only DescribeImageReferences (10 ids a call) grows: {grows} calls in all"
+        )
+    return "\n".join(lines)
+
+
+def _render_consumer_run(r: ConsumerRun) -> list[str]:
+    shape = r.estate.shape
+    candidates = [d for d in r.report["decisions"] if d["image_id"] in r.estate.candidates]
+    disable = sum(d["action"] == "disable" and d["outcome"] == "planned" for d in candidates)
+    kept_use = {
+        d["image_id"] for d in candidates if d["action"] == "keep" and d.get("consumers", {}).get("using")
+    }
+    found = "all found" if kept_use == set(r.estate.used) else "MISMATCH"
+    owner = r.by_account[ACCOUNT]
+    assumed = owner.get("sts.AssumeRole", 0)
+    reads = sum(n for op, n in owner.items() if not op.split(".", 1)[1].startswith(WRITE_PREFIXES)) - assumed
+    per_image = owner.get("ec2.DescribeImageAttribute", 0) + owner.get(REFERENCES, 0)
+    pages = {json.dumps(r.consumer_page_reads(a), sort_keys=True) for a in r.consumers}
+    first = json.loads(min(pages)) if pages else {}
+    lines = [
+        f"\n== consumers: {len(r.estate.candidates):,} retirement candidates "
+        f"({shape.families} families x {shape.per_family} past retention, "
+        f"+ {len(NEWEST_AGES)} newest kept each: {shape.images:,} images) "
+        f"shared with {shape.accounts} consumer accounts, 1-3 per family "
+        f"(seeded in {r.seed_seconds:.0f} s)",
+        f"rotate --max-actions {max(100, 2 * shape.candidates)} --consumer-role-name {CONSUMER_ROLE}: "
+        f"wall {r.run.seconds:.1f} s, peak {r.run.peak_mib:.0f} MiB, exit {r.run.exit_code}",
+        f"  candidates: {disable} would be disabled, {len(kept_use)} kept for a consumer's use "
+        f"(seeded {len(r.estate.used)}: {found}), {len(candidates) - disable - len(kept_use)} kept otherwise",
+        f"  owner {ACCOUNT}: {reads} reads ({reads - per_image} page and setup + {per_image} per-image) "
+        f"and {assumed} sts.AssumeRole: " + ", ".join(f"{op} {n}" for op, n in sorted(owner.items())),
+        f"  consumer accounts read: {len(r.consumers)}, "
+        f"{sum(sum(c.values()) for c in r.consumers.values())} calls in all; each account's page reads "
+        f"({'the same in every account' if len(pages) == 1 else 'DIFFER'}): "
+        + ", ".join(f"{op} {n}" for op, n in first.items()),
+        f"  {'account':<14}{'candidates shared':>18}{'page reads':>11}{'DescribeImageReferences':>24}",
+    ]
+    for account, calls in sorted(r.consumers.items()):
+        lines.append(
+            f"  {account:<14}{r.estate.shared_candidates.get(account, 0):>18}"
+            f"{sum(r.consumer_page_reads(account).values()):>11}{calls.get(REFERENCES, 0):>24}"
+        )
+    differences = _count_differences(r.served_by_account, r.by_account)
+    where = (
+        "the same as the report's" if not differences else "as the report's, except " + "; ".join(differences)
+    )
+    lines.append(f"  counted where the calls arrive, by account: {where}")
+    return lines
+
+
+def _count_differences(served: dict[str, dict[str, int]], reported: dict[str, dict[str, int]]) -> list[str]:
+    """Where the server's count by account and operation differs from the report's."""
+    out = []
+    for account in sorted(set(served) | set(reported)):
+        # botocore's service id auto-scaling is moto's autoscaling.
+        ours = {op.replace("auto-scaling.", "autoscaling."): n for op, n in reported.get(account, {}).items()}
+        theirs = served.get(account, {})
+        out += [
+            f"{account} {op}: served {theirs.get(op, 0)}, reported {ours.get(op, 0)}"
+            for op in sorted(set(ours) | set(theirs))
+            if ours.get(op, 0) != theirs.get(op, 0)
+        ]
+    return out
+
+
 # -- main ---------------------------------------------------------------------------------
 
 
-def bench(size: int, with_c7n: bool) -> dict[str, Any]:
+@contextmanager
+def embedded_aws() -> Iterator[RequestCounter]:
+    """A fresh embedded AWS in this process, and the counter of the requests it serves."""
     from moto import mock_aws
-    from moto.server import ThreadedMotoServer
 
     import sandbox
 
@@ -281,17 +526,24 @@ def bench(size: int, with_c7n: bool) -> dict[str, Any]:
     sandbox.install()
     counter = RequestCounter()
     counter.install()
-    shape = Shape(size)
     mock = mock_aws()
     mock.start()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     try:
-        began = time.perf_counter()
-        seed(shape, datetime.now(UTC))
-        seeded = time.perf_counter() - began
-        server.start()
+        yield counter
+    finally:
+        mock.stop()
+
+
+@contextmanager
+def served() -> Iterator[dict[str, str]]:
+    """Serves the embedded AWS on a loopback port; yields the environment a tool needs to reach it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
         host, port = server.get_host_and_port()
-        env = {
+        yield {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
             "AWS_ENDPOINT_URL": f"http://{host}:{port}",
@@ -300,7 +552,17 @@ def bench(size: int, with_c7n: bool) -> dict[str, Any]:
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
         }
-        with tempfile.TemporaryDirectory() as tmp:
+    finally:
+        server.stop()
+
+
+def bench(size: int, with_c7n: bool) -> dict[str, Any]:
+    shape = Shape(size)
+    with embedded_aws() as counter:
+        began = time.perf_counter()
+        seed(shape, datetime.now(UTC))
+        seeded = time.perf_counter() - began
+        with served() as env, tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             runs = [run_ours(env, counter, work, job, *flags) for job, flags in OUR_JOBS]
             unsafe: dict[str, int] = {}
@@ -308,9 +570,6 @@ def bench(size: int, with_c7n: bool) -> dict[str, Any]:
                 c7n_run, ids = run_custodian(env, counter, work)
                 runs.append(c7n_run)
                 unsafe = unsafe_matches(ids, work)
-    finally:
-        server.stop()
-        mock.stop()
     return {"shape": shape, "seed_seconds": seeded, "runs": runs, "c7n_would_delete_but_we_keep": unsafe}
 
 
@@ -337,16 +596,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000", help="comma list of estate sizes")
     parser.add_argument("--no-c7n", action="store_true", help="skip Cloud Custodian")
+    parser.add_argument(
+        "--consumers", action="store_true", help="only the consumer-account benchmark (no --sizes estates)"
+    )
+    parser.add_argument("--no-consumers", action="store_true", help="skip the consumer-account benchmark")
+    parser.add_argument(
+        "--candidates", default="1000,100", help="comma list of retirement candidates shared with consumers"
+    )
+    parser.add_argument(
+        "--consumer-accounts", type=int, default=20, help="consumer accounts they are shared with"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
-    with_c7n = not args.no_c7n and (ROOT / "bench/.venv/bin/custodian").exists()
-    if not with_c7n and not args.no_c7n:
+    sizes = [] if args.consumers else [int(s) for s in args.sizes.split(",") if s]
+    candidates = [] if args.no_consumers else [int(c) for c in args.candidates.split(",") if c]
+    with_c7n = bool(sizes) and not args.no_c7n and (ROOT / "bench/.venv/bin/custodian").exists()
+    if sizes and not with_c7n and not args.no_c7n:
         print("bench/.venv has no custodian: run `make bench` to install it; skipping c7n", file=sys.stderr)
     results = []
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in sizes:
         result = bench(size, with_c7n)
         print(render(result), flush=True)
         results.append(result)
+    consumer_results = [bench_consumers(n, args.consumer_accounts) for n in candidates]
+    if consumer_results:
+        print(render_consumers(consumer_results), flush=True)
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -358,6 +632,16 @@ def main(argv: list[str] | None = None) -> int:
                         "unsafe": r["c7n_would_delete_but_we_keep"],
                     }
                     for r in results
+                ]
+                + [
+                    {
+                        "consumers": vars(r.estate.shape) | {"candidates_seeded": len(r.estate.candidates)},
+                        "seed_seconds": r.seed_seconds,
+                        "runs": [vars(r.run)],
+                        "api_calls_by_account": r.by_account,
+                        "served_by_account": r.served_by_account,
+                    }
+                    for r in consumer_results
                 ],
                 indent=2,
             )

@@ -9,7 +9,8 @@ region, naming resources by *placeholders* (`IMAGES`, `SNAPSHOT`, `BUILD_ARN`,
     mutated(job)     1-3 random mutations at any depth: a key dropped, a value
                      replaced by a wrong type, None, a huge string, unicode and
                      control characters, a lone surrogate, a huge number or time,
-                     a list where an object was; `Case.broken` says whether a
+                     a list where an object was, odd but allowed text, a string
+                     grown to the limits; `Case.broken` says whether a
                      mutation hit what decides whether and where the job acts
                      (account, region, source, call, ids, ...)
     broken(job)      0-2 random mutations, then one that makes the event one no
@@ -186,6 +187,10 @@ TIME_STRINGS = (
     "Jan 1, 0001 12:00:00 AM",
     "Feb 30, 2024 1:00:00 PM",
     "1e308",
+)
+# Printable text of any script, none of the characters AWS refuses in free text (surrogates, controls).
+allowed_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=200
 )
 SPECIAL_STRINGS = (
     *TIME_STRINGS,
@@ -434,12 +439,21 @@ def _generic(draw: st.DrawFn, event: dict[str, Any]) -> tuple[dict[str, Any], st
     where = list(paths(event))
     if not where:
         return event, "nothing to mutate"
-    how = draw(st.sampled_from(["drop", "junk", "junk", "wrap", "huge", "time"]))
+    how = draw(st.sampled_from(["drop", "junk", "junk", "wrap", "huge", "time", "text", "text", "long"]))
     times = [p for p in TIME_PATHS if p in where]
-    path = draw(st.sampled_from(times if how == "time" and times else where))
+    texts = [p for p in where if isinstance(get(event, p), str)]
+    if how == "time" and times:
+        where = times
+    elif how in ("text", "long") and texts:
+        where = texts
+    path = draw(st.sampled_from(where))
     old = get(event, path)
     value: Any
-    if how == "drop":
+    if how == "text":  # odd, yet what AWS allows in free text: the event often stays valid
+        value = draw(allowed_text)
+    elif how == "long" and isinstance(old, str) and old:
+        value = _huge(old, draw(st.integers(len(old) + 1, max(len(old) + 1, 2100))))
+    elif how == "drop":
         value = MISSING
     elif how == "wrap":
         value = [old]
