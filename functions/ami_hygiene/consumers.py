@@ -48,12 +48,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import boto3
-import botocore.loaders
-import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, UnknownRegionError
 
-from .aws import Clients
+from .aws import Clients, new_session
 from .errors import describe_error
 from .estate import ConsumerCheck, RegionEstate, Usage
 from .inventory import UsageMap, merge_references, pages, read_references, read_usage
@@ -68,20 +65,12 @@ ORG_PRINCIPAL = re.compile(
 ClientsFactory = Callable[[Mapping[str, Any]], Any]
 
 
-# One botocore data loader for every consumer session: each session would otherwise load and keep
-# its own copy of the EC2, Auto Scaling and SSM service models (about 27 MiB a session, measured by
-# `make bench`: 20 consumer accounts took rotate from 105 to 664 MiB peak).
-_SHARED_LOADER = botocore.loaders.create_loader()
-
-
 def clients_from_credentials(credentials: Mapping[str, Any]) -> Clients:
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _SHARED_LOADER)
-    session = boto3.Session(
+    """Clients for an assumed role; its session shares the process's model loader (aws.new_session)."""
+    session = new_session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
-        botocore_session=core,
     )
     return Clients(session)
 

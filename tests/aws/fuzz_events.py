@@ -5,7 +5,7 @@ shape tests/e2e/deployed.py `scheduled_event()` gives), for this account and
 region, naming resources by *placeholders* (`IMAGES`, `SNAPSHOT`, `BUILD_ARN`,
 `EXECUTION_ID`) that the test binds to what it seeded in the sandbox (`bind`).
 
-    realistic(job)   an event the job must act on (never refuse)
+    realistic(job)   an event the job must not refuse (it acts, or has nothing to do)
     mutated(job)     1-3 random mutations at any depth: a key dropped, a value
                      replaced by a wrong type, None, a huge string, unicode and
                      control characters, a lone surrogate, a huge number or time,
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -485,7 +485,8 @@ def for_account(value: Any, account: str) -> Any:
 
 def for_another_account(event: dict[str, Any], path: Path_, account: str = FOREIGN) -> dict[str, Any]:
     """`event` for `account` where `path` names its account (see `account_paths`)."""
-    return with_value(event, path, for_account(get(event, path), account))
+    changed: dict[str, Any] = with_value(event, path, for_account(get(event, path), account))
+    return changed
 
 
 FOREIGN_ACCOUNTS: tuple[Any, ...] = (
@@ -705,9 +706,3 @@ def broken(draw: st.DrawFn, job: str) -> Case:
 def cases(job: str) -> st.SearchStrategy[Case]:
     # Realistic events each get their own test too (test_fuzz_handlers); weight the mutants.
     return st.one_of(realistic(job), mutated(job), mutated(job), broken(job), broken(job))
-
-
-ALL_KINDS: tuple[tuple[str, str], ...] = tuple(
-    (job, kind) for job, kinds in JOB_KINDS.items() for kind in kinds
-)
-Mutator = Callable[[Any], Any]

@@ -5,15 +5,21 @@ table (tests/e2e/deployed.py), deploys the job's function as the template does,
 in enforce mode, seeds an estate that gives every job something to change (old
 images of a family, an image public and shared with a stranger, a running or
 finished build), binds the event's placeholders to what was seeded, and invokes
-the handler while every API call it makes is recorded. Properties:
+the handler while every API call it makes is recorded (botocore's
+BaseClient._make_api_call: whatever session the handler builds). Properties:
 
-- the handler returns; it never raises on an event's content;
+- the handler returns; it never raises on an event's content, nor does the
+  event reach handle()'s last line of defence (an "unexpected failure");
 - an event a mutation broke (another account, a malformed id / region / time,
-  another call or service, not an object, ...) makes no mutating call;
-- a realistic, unmutated event is never refused;
+  another call or service, not an object, ...) makes no mutating call: none but
+  Describe*/Get*/List*, the report topic's Publish, the report bucket's
+  PutObject and the sweep lease's writes; any that is made is in the region;
+- a realistic, unmutated event is never refused, and in enforce mode it does
+  change something (so the fuzz test's "no mutating call" is not vacuous);
 - every message published fits SNS's limits (subject, size, encoding).
 
-AMI_HYGIENE_FUZZ=1 runs a few hundred examples per job instead of the CI's 25.
+Which example counts is the hypothesis profile: "fuzz-ci" (25 examples per job,
+no shrinking) unless AMI_HYGIENE_FUZZ=1 selects "fuzz" (300, shrunk; `make fuzz`).
 """
 
 from __future__ import annotations
@@ -264,7 +270,11 @@ def seed(case: Case) -> dict[str, str]:
         tags={"ami-hygiene:family": "web"},
         clientToken="create-web",
     )
-    seeder.image("web-2024-05-01", 45, tags={"ami-hygiene:family": "web", "Owner": "platform"})
+    seeder.image(
+        "web-2024-05-01",
+        45,
+        tags={"ami-hygiene:family": "web", "ami-hygiene:pipeline": PIPELINE, "Owner": "platform"},
+    )
     status = case.base["detail"].get("state", {}).get("status") or case.base["detail"].get("Status")
     if case.kind == "ImageBuilder":
         build = builder.start_image_pipeline_execution(imagePipelineArn=PIPELINE, clientToken="fuzz-build")[
@@ -339,15 +349,15 @@ def check(case: Case, outcome: Outcome) -> None:
 
 @pytest.mark.parametrize("job", list(JOB_KINDS))
 @FUZZ
-@given(case=st.data())
+@given(data=st.data())
 def test_no_event_crashes_a_handler_or_makes_a_broken_one_act(
     job: str,
-    case: st.DataObject,
+    data: st.DataObject,
     synth: Stack,
     monkeypatch: pytest.MonkeyPatch,
     recorder: Recorder,
 ) -> None:
-    drawn = case.draw(cases(job), label="case")
+    drawn = data.draw(cases(job), label="case")
     outcome = invoke(drawn, synth, monkeypatch, recorder)
     event(f"{'realistic' if not drawn.mutations else 'broken' if drawn.broken else 'mutated'}")
     event(f"status: {outcome.result.get('status') if isinstance(outcome.result, dict) else outcome.result}")
@@ -368,14 +378,18 @@ ACTS = {
     ("public", "ModifySnapshotAttribute"),
     ("public", "DisableImageBlockPublicAccess"),
     ("public", SCHEDULED),
+    ("rebuild", "ImageBuilder"),
+    ("rebuild", "Automation"),
     ("rebuild", SCHEDULED),
     ("rotate", SCHEDULED),
+    ("tags", "CreateTags"),
+    ("tags", "DeleteTags"),
 }
 EVERY_KIND = [(job, kind) for job, kinds in JOB_KINDS.items() for kind in kinds]
 
 
 @pytest.mark.parametrize(("job", "kind"), EVERY_KIND)
-@settings(FUZZ, max_examples=1)
+@settings(FUZZ, max_examples=1, derandomize=True)  # one fixed realistic event
 @given(data=st.data())
 def test_a_realistic_event_of_every_kind_is_never_refused(
     job: str,
@@ -390,7 +404,7 @@ def test_a_realistic_event_of_every_kind_is_never_refused(
     outcome = invoke(case, synth, monkeypatch, recorder)
     check(case, outcome)
     assert outcome.result["status"] in ("completed", "ignored"), outcome.result
-    if (job, kind) in ACTS:
+    if (job, kind) in ACTS and outcome.result["status"] == "completed":
         assert outcome.mutating, f"the valid {kind} event changed nothing: {outcome.result}"
 
 
@@ -402,7 +416,7 @@ FOREIGN_CASES = [
 
 
 @pytest.mark.parametrize(("job", "kind", "path"), FOREIGN_CASES)
-@settings(FUZZ, max_examples=1)
+@settings(FUZZ, max_examples=1, derandomize=True)  # one fixed realistic event
 @given(data=st.data())
 def test_an_event_for_another_account_is_refused_with_no_mutating_call(
     job: str,
@@ -427,8 +441,8 @@ def test_an_event_for_another_account_is_refused_with_no_mutating_call(
 @pytest.mark.parametrize("job", list(JOB_KINDS))
 @pytest.mark.parametrize(
     "event",
-    [None, [], "str", 42, [scheduled_event()], json.dumps(scheduled_event())],
-    ids=["None", "list", "str", "int", "list-of-event", "json-string"],
+    [None, "str", [scheduled_event()], json.dumps(scheduled_event())],  # the fuzz test draws more
+    ids=["None", "str", "list-of-event", "json-string"],
 )
 def test_an_event_that_is_no_object_is_refused(
     job: str, event: Any, synth: Stack, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
