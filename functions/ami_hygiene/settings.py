@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .estate import ARCHITECTURES
+from .event_fields import REGION_NAME
 from .policies.staleness import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
 from .tag_rules import TagRule, parse_required_tags
 
@@ -35,7 +36,8 @@ class ConsumerUsageUnknown(StrEnum):
     RETIRE = "retire"
 
 
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# One region-name rule for settings, flags and events (event_fields: botocore's partitions' patterns).
+REGION_PATTERN = re.compile(rf"^{REGION_NAME.pattern}\Z", re.ASCII)
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 ORG_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:organizations::\d{12}:(organization|ou)/o-[a-z0-9]+(/ou-[a-z0-9-]+)?$"

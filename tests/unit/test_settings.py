@@ -172,3 +172,11 @@ def test_unknown_consumer_use_is_keep_or_retire() -> None:
     assert flag.consumer_usage_unknown is ConsumerUsageUnknown.KEEP
     with pytest.raises(SettingsError, match="CONSUMER_USAGE_UNKNOWN must be keep or retire"):
         Settings.load({**ENV, "CONSUMER_USAGE_UNKNOWN": "maybe"})
+
+
+def test_region_names_follow_the_same_rule_as_events() -> None:
+    # One rule (event_fields.REGION_NAME, from botocore's partitions) for settings, flags and events.
+    from ami_hygiene.settings import REGION_PATTERN
+
+    assert REGION_PATTERN.match("eusc-de-east-1") and REGION_PATTERN.match("us-gov-west-1")
+    assert not REGION_PATTERN.match("eu-west-1\n") and not REGION_PATTERN.match("eu-west-1; DROP")
