@@ -15,7 +15,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
@@ -220,7 +219,7 @@ def _run_job(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
     try:
         clients = Clients()
         report = _job(args.command)(settings, clients)
-        report = replace(report, warnings=allowed_images_warnings(clients, report.regions))
+        report = report.with_warnings(allowed_images_warnings(clients, report.regions), clients.counter.calls)
     except (NoCredentialsError, NoRegionError) as err:
         print(f"ami-hygiene: error: {err} (configure AWS credentials and a region)", file=sys.stderr)
         return EXIT_USAGE

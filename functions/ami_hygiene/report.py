@@ -8,6 +8,7 @@ decisions, ...); `render_text()` is what an e-mail or a terminal shows;
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,18 @@ class Report:
     errors: tuple[str, ...] = ()
     # What this run could not see or cover, "region: sentence" (e.g. no real-time rule there).
     warnings: tuple[str, ...] = ()
+
+    def with_warnings(self, warnings: tuple[str, ...], calls: Mapping[str, int]) -> Report:
+        """Adds what the run could not cover; `calls` recounts this account's calls, reads for it included."""
+        by_account = (
+            {**self.api_calls_by_account, self.account: dict(calls)} if self.api_calls_by_account else {}
+        )
+        return replace(
+            self,
+            warnings=(*self.warnings, *warnings),
+            api_calls=dict(calls),
+            api_calls_by_account=by_account,
+        )
 
     # -- views ---------------------------------------------------------------------------
 

@@ -212,5 +212,6 @@ def test_allowed_amis_on_is_one_warning_per_region_in_the_report(old_images: lis
     assert code == 0  # a warning is not an error: the run completed
     (warning,) = report["warnings"]
     assert warning.startswith(f"{REGION}: Allowed AMIs is enabled")
+    assert report["api_calls"]["ec2.GetAllowedImagesSettings"] == 1  # counted, though read after the run
     ec2.disable_allowed_images_settings()
     assert json.loads(_run(["rotate", "--format", "json"])[1])["warnings"] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -204,7 +204,7 @@ def with_sweep_warnings(report: Report, job: Job[Any], clients: Any, env: Mappin
     hidden = allowed_images_warnings(clients, report.regions)
     for warning in (*realtime, *hidden):
         logger.warning(warning)
-    return replace(report, warnings=(*report.warnings, *realtime, *hidden))
+    return report.with_warnings((*realtime, *hidden), clients.counter.calls)
 
 
 def refuse(
