@@ -341,7 +341,13 @@ def run_demo(out: TextIO, fmt: str = "text") -> int:
             "CONSUMER_ROLE_NAME": CONSUMER_ROLE,
         }
         # The pre-flight check a user runs first: against the embedded AWS it shows what is set up.
-        checks, _ = run_doctor(Clients(), DEMO_REGIONS, endpoint="embedded (in-process)")
+        checks, _ = run_doctor(
+            Clients(),
+            DEMO_REGIONS,
+            endpoint="embedded (in-process)",
+            consumer_role_name=CONSUMER_ROLE,
+            consumer_accounts=[ALLOWED_ACCOUNT],
+        )
         if fmt == "text":
             out.write(f"{'=' * 100}\n$ ami-hygiene doctor --region {' --region '.join(DEMO_REGIONS)}\n")
             out.write(render_text(checks))

@@ -23,6 +23,7 @@ from .doctor_checks import (
     Status,
     as_json,
     check_allowed_images,
+    check_consumer_roles,
     check_image_block_public_access,
     check_lambda_concurrency,
     check_recycle_bin,
@@ -202,6 +203,8 @@ def run_doctor(
     regions: Sequence[str],
     stack_name: str = DEFAULT_STACK_NAME,
     endpoint: str | None = None,
+    consumer_role_name: str = "",
+    consumer_accounts: Sequence[str] = (),
 ) -> tuple[list[Check], int]:
     """Every check, in output order, and the exit code they add up to."""
     identity_check, identity = _credentials(clients, regions[0])
@@ -224,6 +227,7 @@ def run_doctor(
             check_allowed_images(clients, region),
             check_recycle_bin(clients, region),
         ]
+    checks.append(check_consumer_roles(clients, regions[0], partition, consumer_role_name, consumer_accounts))
     # The functions run in the stack's region: the first one named, as for the jobs' settings.
     checks.append(check_lambda_concurrency(clients, regions[0]))
     if endpoint:
@@ -285,6 +289,15 @@ def add_parser(sub: Any) -> None:
     )
     doctor.add_argument("--format", choices=["text", "json"], default="text")
     doctor.add_argument(
+        "--consumer-role-name",
+        help="the read-only role rotation assumes in consumer accounts [CONSUMER_ROLE_NAME]",
+    )
+    doctor.add_argument(
+        "--allowed-share-accounts",
+        help="accounts (and organization / OU ARNs, not expanded here) images are shared with "
+        "[ALLOWED_SHARE_ACCOUNTS]",
+    )
+    doctor.add_argument(
         "--stack-name",
         default=DEFAULT_STACK_NAME,
         help=f"the stack whose EventBridge rules to look for [{DEFAULT_STACK_NAME}]",
@@ -299,8 +312,16 @@ def run(
     except ValueError as err:
         print(f"ami-hygiene: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    role = (args.consumer_role_name or env.get("CONSUMER_ROLE_NAME", "")).strip().lstrip("/")
+    shared = args.allowed_share_accounts or env.get("ALLOWED_SHARE_ACCOUNTS", "")
+    accounts = [a for a in (p.strip() for p in shared.split(",")) if a.isdigit() and len(a) == 12]
     checks, code = run_doctor(
-        (clients or Clients)(), wanted, args.stack_name, env.get("AWS_ENDPOINT_URL") or None
+        (clients or Clients)(),
+        wanted,
+        args.stack_name,
+        env.get("AWS_ENDPOINT_URL") or None,
+        consumer_role_name=role,
+        consumer_accounts=accounts,
     )
     out.write(as_json(checks) if args.format == "json" else render_text(checks))
     if code == EXIT_USAGE:

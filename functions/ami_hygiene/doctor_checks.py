@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -375,6 +375,50 @@ def check_recycle_bin(clients: Clients, region: str) -> Check:
         f"--resource-type {missing[0]} --retention-period RetentionPeriodValue=7,RetentionPeriodUnit=DAYS "
         f"--resource-tags ResourceTagKey={RETIRED_BY},ResourceTagValue={RETIRING_JOB}",
     )
+
+
+# -- consumer accounts ----------------------------------------------------------------------
+
+
+def check_consumer_roles(
+    clients: Clients, region: str, partition: str, role_name: str, accounts: Sequence[str]
+) -> Check:
+    """Rotation can assume the read-only consumer role in every allow-listed account (consumers.py).
+
+    Without it, images shared with such an account are kept and every run reports an error.
+    Organization and OU shares are not expanded here: doctor checks the accounts listed.
+    """
+    name = "consumer roles"
+    if not role_name:
+        return Check(
+            name,
+            None,
+            Status.WARN,
+            "no --consumer-role-name: images shared with allow-listed accounts are kept while their use "
+            "is unknown (ConsumerUsageUnknown=keep)",
+            "deploy infra/consumer-role.yaml to those accounts and pass --consumer-role-name "
+            "(stack parameter ConsumerRoleName); README: central image account",
+        )
+    if not accounts:
+        return Check(name, None, Status.PASS, f"role {role_name}: no allow-listed account ids to check")
+    refused = []
+    sts = clients.sts(region)
+    for account in accounts:
+        arn = f"arn:{partition}:iam::{account}:role/{role_name}"
+        try:
+            sts.assume_role(RoleArn=arn, RoleSessionName="ami-hygiene-doctor")
+        except (ClientError, BotoCoreError) as err:
+            refused.append(f"{account} ({describe_error(err)[:120]})")
+    if refused:
+        return Check(
+            name,
+            None,
+            Status.FAIL,
+            f"cannot assume {role_name} in {len(refused)} of {len(accounts)} accounts: {'; '.join(refused)}",
+            "deploy infra/consumer-role.yaml there (a StackSet; README: central image account) trusting "
+            "this account's rotate role, or remove the account from the allow-list",
+        )
+    return Check(name, None, Status.PASS, f"role {role_name} assumable in all {len(accounts)} accounts")
 
 
 # -- Lambda concurrency ---------------------------------------------------------------------

@@ -381,7 +381,7 @@ def _all_set(region: str) -> None:
 
 def test_json_has_every_check_as_data_and_exit_0_when_none_fails(aws: None) -> None:
     _all_set(REGION)
-    code, out = _cli(["doctor", "--region", REGION, "--format", "json"])
+    code, out = _cli(["doctor", "--region", REGION, "--format", "json", "--consumer-role-name", "reader"])
     checks = json.loads(out)
     assert code == 0
     assert all(set(c) == {"check", "region", "ok", "status", "detail", "fix"} for c in checks)
@@ -404,7 +404,8 @@ def test_text_has_one_line_per_check_and_exit_1_on_a_failure(aws: None) -> None:
     assert lines[0].startswith("✔ credentials: account")
     assert any(line.startswith(f"✘ cloudtrail [{REGION}]: no trail") and "-> fix: " in line for line in lines)
     assert any(line.startswith(f"! image block public access [{REGION}]: unblocked") for line in lines)
-    assert lines[-1].endswith("failed") and len(lines) == 13  # credentials, 10 per region, lambda, summary
+    # credentials, 10 per region, consumer roles, lambda, summary
+    assert lines[-1].endswith("failed") and len(lines) == 14
 
 
 def test_regions_come_from_the_environment_when_not_given(aws: None) -> None:
@@ -439,3 +440,38 @@ def test_no_credentials_at_all_exit_2(aws: None, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     code, out = _cli(["doctor", "--region", REGION])
     assert code == 2 and "Unable to locate credentials" in out
+
+
+# -- consumer roles ----------------------------------------------------------------------------
+
+
+def test_consumer_roles_pass_when_every_allowed_account_trusts_this_one(clients: Clients) -> None:
+    from sandbox.accounts import create_role
+
+    create_role("111122223333", "ami-hygiene-consumer", (ACCOUNT_ID,))
+    check = _one(
+        clients,
+        "consumer roles",
+        None,
+        consumer_role_name="ami-hygiene-consumer",
+        consumer_accounts=["111122223333"],
+    )
+    assert check.status is Status.PASS and "assumable in all 1 accounts" in check.detail
+
+
+def test_a_consumer_role_that_cannot_be_assumed_fails_naming_the_account(clients: Clients) -> None:
+    from sandbox.accounts import create_role
+
+    create_role("111122223333", "ami-hygiene-consumer", (ACCOUNT_ID,))
+    checks, code = _run(
+        clients, consumer_role_name="ami-hygiene-consumer", consumer_accounts=["111122223333", "444455556666"]
+    )
+    check = _check(checks, "consumer roles", None)
+    assert check.status is Status.FAIL and code == 1
+    assert "1 of 2 accounts" in check.detail and "444455556666" in check.detail
+    assert "infra/consumer-role.yaml" in (check.fix or "")
+
+
+def test_no_consumer_role_is_a_warning_that_says_shared_images_are_kept(clients: Clients) -> None:
+    check = _one(clients, "consumer roles", None)
+    assert check.status is Status.WARN and "kept while their use is unknown" in check.detail
