@@ -131,10 +131,16 @@ def describe(err: ValidationError, limit: int = 3) -> str:
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate_event(model: type[M], event: Any) -> M:
-    """`event` as `model`, or EventError naming the fields that are wrong and showing their values."""
+def require_object(event: Any) -> dict[str, Any]:
+    """`event` if it is a JSON object, as EventBridge delivers every event; else EventError."""
     if not isinstance(event, dict):
         raise EventError(f"event is a {type(event).__name__}, not a JSON object")
+    return event
+
+
+def validate_event(model: type[M], event: Any) -> M:
+    """`event` as `model`, or EventError naming the fields that are wrong and showing their values."""
+    require_object(event)
     try:
         return model.model_validate(event)
     except ValidationError as err:

@@ -15,7 +15,7 @@ from pydantic import Field
 from ..aws import Clients
 from ..coverage import allowed_images_warnings, realtime_warnings
 from ..errors import is_transient
-from ..event_fields import Envelope, EventError, check_account, describe, region_refusal
+from ..event_fields import Envelope, EventError, check_account, describe, region_refusal, require_object
 from ..lease import Held, LeaseError, Leases, expiry, holding
 from ..observability import (
     logger,
@@ -130,12 +130,12 @@ def _handle(job: Job[E], event: Any, context: Any, env: Mapping[str, str], clien
         )
 
     parsed: E | None = None
-    if not isinstance(event, dict):
-        # EventBridge delivers an object; Powertools' parse() would also decode a JSON *string*,
-        # which no rule sends: a direct invocation with the wrong payload.
-        detail = f"the event is {describe_kind(event)}, not a JSON object as EventBridge delivers it"
+    try:
+        # Powertools' parse() would also decode a JSON *string*, which no rule sends.
+        event = require_object(event)
+    except EventError as err:
         problem = "unexpected event" if job.parse_event is None else "event not acted on"
-        return refuse(job.name, clients, target, account, region, problem, detail)
+        return refuse(job.name, clients, target, account, region, problem, str(err))
     scheduled = event.get("source") == "aws.events"
     if scheduled or job.parse_event is None:
         try:
@@ -273,15 +273,6 @@ def time_is_short(context: Any) -> Callable[[], bool]:
         return bool(context.get_remaining_time_in_millis() < STOP_MARGIN_MS)
 
     return should_stop
-
-
-def describe_kind(value: Any) -> str:
-    """What a non-object event is, without quoting it."""
-    if isinstance(value, str | bytes):
-        return f"a {type(value).__name__} of {len(value)} characters"
-    if isinstance(value, list | tuple):
-        return f"a list of {len(value)} items"
-    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def own_role_of(event: Any, own_roles: str) -> str:
