@@ -91,3 +91,15 @@ def test_running_out_of_time_defers_instead_of_failing(seeder: Seeder) -> None:
     result = _run(Mode.ENFORCE, deprecate, stop=True).decisions[0]
     assert result.outcome is Outcome.DEFERRED
     assert "time ran out" in result.reasons[-1]
+
+
+@pytest.mark.parametrize("action", [Action.DISABLE, Action.DEREGISTER])
+def test_launch_permissions_too_many_to_record_are_never_dropped(seeder: Seeder, action: Action) -> None:
+    # Safety net behind the policy: DisableImage (and deregistration) loses them for good.
+    image_id = seeder.image("r-1", 200)
+    many = tuple(f"{n:012d}" for n in range(200))
+    result = _run(Mode.ENFORCE, _decision(image_id, action, shared_with=many)).decisions[0]
+    assert result.outcome is Outcome.FAILED and "too many to record" in (result.error or "")
+    ec2 = boto3.client("ec2", region_name=REGION)
+    (image,) = ec2.describe_images(ImageIds=[image_id], IncludeDisabled=True)["Images"]
+    assert image["State"] == "available" and not image.get("Tags")
