@@ -24,9 +24,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ami_hygiene.lease import LEASE_TABLE_ENV
-from ami_hygiene.observability import NAMESPACE, SERVICE
-from ami_hygiene.publisher import REPORT_PREFIX
+from ami_hygiene.core.lease import LEASE_TABLE_ENV
+from ami_hygiene.core.observability import NAMESPACE, SERVICE
+from ami_hygiene.core.publisher import REPORT_PREFIX
 
 from .lease_table import LeaseTable
 from .nag import acknowledge

@@ -1,6 +1,6 @@
 """The table of sweep leases: one small item per job while a sweep of it runs.
 
-Keeps two sweeps of the same job from acting at once (functions/ami_hygiene/lease.py
+Keeps two sweeps of the same job from acting at once (functions/ami_hygiene/core/lease.py
 says why a lease and not reserved concurrency). On-demand billing: a few requests per
 sweep. `expires_at` is the TTL attribute, so leases left by crashed runs are removed
 by DynamoDB in time (the expiry itself is checked by the conditional write). Encrypted
@@ -22,7 +22,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ami_hygiene.lease import EXPIRES_AT, KEY
+from ami_hygiene.core.lease import EXPIRES_AT, KEY
 
 # The calls lease.py makes: a conditional PutItem that takes the lease (the holder of a
 # held lease comes back with the failed condition, ReturnValuesOnConditionCheckFailure)

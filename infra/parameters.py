@@ -16,8 +16,8 @@ from typing import Any
 from aws_cdk import Aws, CfnCondition, CfnParameter, Fn, Stack, Token
 from constructs import Construct
 
-from ami_hygiene.estate import ARCHITECTURES
-from ami_hygiene.policies.staleness import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
+from ami_hygiene.core.estate import ARCHITECTURES
+from ami_hygiene.jobs.rebuild.policy import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
 
 REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-\d"
 ACCOUNT_OR_ORG_PATTERN = (
@@ -26,12 +26,12 @@ ACCOUNT_OR_ORG_PATTERN = (
 SCHEDULE_PATTERN = (
     r"^(rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"
 )
-# The characters EC2 allows in a tag key (ami_hygiene.tag_rules), minus "=" and ",".
+# The characters EC2 allows in a tag key (ami_hygiene.core.tag_rules), minus "=" and ",".
 TAG_KEY_PATTERN = r"[A-Za-z0-9_.:/+@ -]{1,128}"
 PIPELINE_ARN_PATTERN = r"arn:aws[a-z-]*:imagebuilder:[a-z0-9-]+:\d{12}:image-pipeline/[a-z0-9_-]+"
 FAMILY_PIPELINE_PATTERN = rf"[^,=\s]+={PIPELINE_ARN_PATTERN}"
 SECURITY_GROUP_PATTERN = r"sg-[0-9a-f]{8,17}"
-# architecture=instance type, the same rules as AUTOMATION_INSTANCE_TYPES (ami_hygiene.settings).
+# architecture=instance type, the same rules as AUTOMATION_INSTANCE_TYPES (ami_hygiene.core.settings).
 INSTANCE_TYPE_PATTERN = INSTANCE_TYPE.pattern.removeprefix("^").removesuffix("$")
 ARCHITECTURE_INSTANCE_TYPE_PATTERN = rf"({'|'.join(ARCHITECTURES)})={INSTANCE_TYPE_PATTERN}"
 # An SSM parameter path like /golden (PutParameter's naming rules; at most 14 levels above a name).

@@ -17,7 +17,7 @@ from typing import Any
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from ami_hygiene.estate import TAG_PREFIX
+from ami_hygiene.core.estate import TAG_PREFIX
 
 from .job_function import JobPermissions
 from .parameters import StackParameters

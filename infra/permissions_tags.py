@@ -12,7 +12,7 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
-from ami_hygiene.estate import TAG_ESCALATED_AT, TAG_PREFIX
+from ami_hygiene.core.estate import TAG_ESCALATED_AT, TAG_PREFIX
 
 from .job_function import JobPermissions
 from .parameters import StackParameters

@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_imagebuilder as imagebuilder
 from constructs import Construct
 
-from ami_hygiene.estate import TAG_FAMILY, TAG_PIPELINE
+from ami_hygiene.core.estate import TAG_FAMILY, TAG_PIPELINE
 
 from .nag import acknowledge
 from .parameters import StackParameters

@@ -14,7 +14,7 @@ from aws_cdk import Token
 from aws_cdk import aws_rbin as rbin
 from constructs import Construct
 
-from ami_hygiene.estate import TAG_RETIRED_BY
+from ami_hygiene.core.estate import TAG_RETIRED_BY
 
 from .parameters import StackParameters
 

@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from ami_hygiene.observability import (
+from ami_hygiene.core.observability import (
     EVENTS_IGNORED_METRIC,
     JOB_DIMENSION,
     JOB_IMAGE_METRICS,
@@ -27,7 +27,7 @@ from ami_hygiene.observability import (
     SWEEPS_SKIPPED_METRIC,
     UNHANDLED_ERRORS_METRIC,
 )
-from ami_hygiene.publisher import REPORT_PREFIX
+from ami_hygiene.core.publisher import REPORT_PREFIX
 
 from .nag import acknowledge
 from .parameters import StackParameters

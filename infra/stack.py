@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Duration, Fn, Stack
 from constructs import Construct
 
-from ami_hygiene.coverage import REALTIME_REGIONS
+from ami_hygiene.core.coverage import REALTIME_REGIONS
 
 from .job_function import JobFunction, JobPermissions
 from .lease_table import LeaseTable

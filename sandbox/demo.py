@@ -319,15 +319,15 @@ DEMO_RESTORED = "base-al2023-1.2.0"
 
 
 def run_demo(out: TextIO, fmt: str = "text") -> int:
-    from ami_hygiene.aws import Clients
-    from ami_hygiene.doctor import render_text, run_doctor
-    from ami_hygiene.doctor_checks import as_json
-    from ami_hygiene.jobs.public import run_public
-    from ami_hygiene.jobs.rebuild import run_rebuild
-    from ami_hygiene.jobs.rotate import run_rotation
-    from ami_hygiene.jobs.tags import run_tags
-    from ami_hygiene.restore import restore_images
-    from ami_hygiene.settings import Settings
+    from ami_hygiene.core.clients import Clients
+    from ami_hygiene.core.settings import Settings
+    from ami_hygiene.doctor.checks import as_json
+    from ami_hygiene.doctor.run import render_text, run_doctor
+    from ami_hygiene.jobs.public.run import run_public
+    from ami_hygiene.jobs.rebuild.run import run_rebuild
+    from ami_hygiene.jobs.rotate.run import run_rotation
+    from ami_hygiene.jobs.tags.run import run_tags
+    from ami_hygiene.restore.steps import restore_images
 
     runners = {"rotate": run_rotation, "public": run_public, "tags": run_tags, "rebuild": run_rebuild}
     now = datetime.now(UTC)

@@ -19,13 +19,13 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from . import __version__
-from .aws import Clients
-from .coverage import allowed_images_warnings
-from .errors import describe_error
-from .jobs.rotate import run_rotation
-from .report import Report
-from .settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
+from ami_hygiene import __version__
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.coverage import allowed_images_warnings
+from ami_hygiene.core.errors import describe_error
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
+from ami_hygiene.jobs.rotate.run import run_rotation
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -140,11 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--max-actions", type=int, help="most builds started in one run [MAX_ACTIONS, 100]")
 
-    from . import restore_cli
+    from ami_hygiene.restore import cli as restore_cli
 
     restore_cli.add_parser(sub)
 
-    from . import doctor
+    from ami_hygiene.doctor import run as doctor
 
     doctor.add_parser(sub)
 
@@ -184,11 +184,11 @@ def main(
         serve(args.port, seed_demo=args.seed_demo)
         return EXIT_OK
     if args.command == "restore":
-        from . import restore_cli
+        from ami_hygiene.restore import cli as restore_cli
 
         return restore_cli.run(args, env, out)
     if args.command == "doctor":
-        from . import doctor
+        from ami_hygiene.doctor import run as doctor
 
         return doctor.run(args, env, out)
     return _run_job(args, env, out)
@@ -196,15 +196,15 @@ def main(
 
 def _job(command: str) -> Callable[[Settings, Clients], Report]:
     if command == "tags":
-        from .jobs.tags import run_tags
+        from ami_hygiene.jobs.tags.run import run_tags
 
         return run_tags
     if command == "public":
-        from .jobs.public import run_public
+        from ami_hygiene.jobs.public.run import run_public
 
         return run_public
     if command == "rebuild":
-        from .jobs.rebuild import run_rebuild
+        from ami_hygiene.jobs.rebuild.run import run_rebuild
 
         return run_rebuild
     return run_rotation

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ami_hygiene.allowed_images import allowed_images_warning, read_allowed_images
+from ami_hygiene.core.allowed_images import allowed_images_warning, read_allowed_images
 from tests.aws.faults import deny
 from tests.conftest import REGION
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ami_hygiene import cli
-from ami_hygiene.aws import Clients
+from ami_hygiene.core.clients import Clients
 from sandbox.demo import Seeder
 from tests.aws.faults import deny
 from tests.conftest import REGION

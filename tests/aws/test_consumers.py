@@ -15,12 +15,13 @@ from typing import Any
 import boto3
 import pytest
 
-from ami_hygiene import cli, consumers
-from ami_hygiene.aws import Clients
-from ami_hygiene.jobs.rotate import run_rotation
-from ami_hygiene.plan import Decision
-from ami_hygiene.report import Report
-from ami_hygiene.settings import Settings
+from ami_hygiene import cli
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.plan import Decision
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Settings
+from ami_hygiene.jobs.rotate import consumers
+from ami_hygiene.jobs.rotate.run import run_rotation
 from sandbox.accounts import create_role
 from sandbox.demo import ACCOUNT_ID, CONSUMER_ROLE, Seeder, consumer_session
 from tests.aws.faults import deny

@@ -12,9 +12,10 @@ import boto3
 import pytest
 
 import sandbox
-from ami_hygiene import cli, doctor
-from ami_hygiene.aws import Clients
-from ami_hygiene.doctor_checks import Check, Status
+from ami_hygiene import cli
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.doctor import run as doctor
+from ami_hygiene.doctor.checks import Check, Status
 from sandbox.demo import Seeder
 from sandbox.lambda_account import set_concurrency_quota
 from tests.aws.faults import deny

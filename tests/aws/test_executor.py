@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.estate import SnapshotRef
-from ami_hygiene.executor import Executor
-from ami_hygiene.plan import Action, Decision, Outcome, Plan
-from ami_hygiene.settings import Mode
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.estate import SnapshotRef
+from ami_hygiene.core.executor import Executor
+from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
+from ami_hygiene.core.settings import Mode
 from sandbox.demo import Seeder
 from tests.conftest import REGION
 

@@ -19,7 +19,7 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.aws import Clients
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.handlers.common import Job, handle
 from ami_hygiene.handlers.public import PUBLIC
 from ami_hygiene.handlers.rebuild import REBUILD

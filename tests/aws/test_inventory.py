@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.estate import UsageKind
-from ami_hygiene.inventory import read_checks, read_region
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.estate import UsageKind
+from ami_hygiene.jobs.rotate.inventory import read_checks, read_region
 from sandbox.demo import ACCOUNT_ID, ALLOWED_ACCOUNT, FOREIGN_ACCOUNT, Seeder
 from tests.aws.faults import deny
 from tests.conftest import REGION
@@ -198,8 +198,8 @@ def test_a_reference_is_keyed_by_its_whole_arn_and_listed_once(seeder: Seeder) -
 
 
 def test_a_reference_no_page_read_found_keeps_its_whole_arn() -> None:
-    from ami_hygiene.estate import Usage
-    from ami_hygiene.inventory import _arn_resource, _arn_resource_of
+    from ami_hygiene.core.estate import Usage
+    from ami_hygiene.jobs.rotate.inventory import _arn_resource, _arn_resource_of
 
     recipe = "arn:aws:imagebuilder:eu-west-1:123456789012:image-recipe/web/1.0.2"
     assert _arn_resource(recipe) == "image-recipe/web/1.0.2"

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from ami_hygiene.errors import is_transient
+from ami_hygiene.core.errors import is_transient
 from ami_hygiene.handlers import common
 from ami_hygiene.handlers.common import Job, handle
 from tests.conftest import ACCOUNT_ID, REGION

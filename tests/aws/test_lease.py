@@ -21,10 +21,8 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.handlers.common import handle
-from ami_hygiene.handlers.public import PUBLIC, public
-from ami_hygiene.lease import (
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.lease import (
     EXPIRES_AT,
     EXPIRY_MARGIN,
     HOLDER,
@@ -37,6 +35,8 @@ from ami_hygiene.lease import (
     expiry,
     holding,
 )
+from ami_hygiene.handlers.common import handle
+from ami_hygiene.handlers.public import PUBLIC, public
 from sandbox.demo import Seeder
 from tests.conftest import ACCOUNT_ID, REGION
 

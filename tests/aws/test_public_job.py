@@ -12,13 +12,13 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.estate import TAG_PUBLIC_ALLOWED
-from ami_hygiene.jobs.public import run_public
-from ami_hygiene.plan import Action, Outcome
-from ami_hygiene.report import Report
-from ami_hygiene.settings import Settings
-from ami_hygiene.sharing_events import parse_sharing_event
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED
+from ami_hygiene.core.plan import Action, Outcome
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Settings
+from ami_hygiene.jobs.public.events import parse_sharing_event
+from ami_hygiene.jobs.public.run import run_public
 from sandbox.demo import Seeder
 from tests.conftest import ACCOUNT_ID, REGION
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import boto3
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.publisher import DETAIL_MAX, Publisher, Target, error_message
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.publisher import DETAIL_MAX, Publisher, Target, error_message
 from tests.conftest import REGION
 
 SNS_LIMIT = 262_144

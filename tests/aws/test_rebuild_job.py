@@ -12,17 +12,17 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.build_events import parse_build_event
-from ami_hygiene.executor import Executor
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.executor import Executor
+from ami_hygiene.core.plan import Action, Outcome
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Settings
 from ami_hygiene.handlers.rebuild import rebuild
-from ami_hygiene.jobs.rebuild import plan_region, rebuild_settings, run_rebuild
-from ami_hygiene.plan import Action, Outcome
-from ami_hygiene.policies.staleness import TAG_BASE_IMAGE, TAG_BASE_PARAMETER, RebuildDecision, plan_rebuild
-from ami_hygiene.rebuild_actions import BuildResult, rebuild_appliers
-from ami_hygiene.rebuild_inventory import named_pipelines, newest_by_family, read_images, resolve_bases
-from ami_hygiene.report import Report
-from ami_hygiene.settings import Settings
+from ami_hygiene.jobs.rebuild.actions import BuildResult, rebuild_appliers
+from ami_hygiene.jobs.rebuild.events import parse_build_event
+from ami_hygiene.jobs.rebuild.inventory import named_pipelines, newest_by_family, read_images, resolve_bases
+from ami_hygiene.jobs.rebuild.policy import TAG_BASE_IMAGE, TAG_BASE_PARAMETER, RebuildDecision, plan_rebuild
+from ami_hygiene.jobs.rebuild.run import plan_region, rebuild_settings, run_rebuild
 from sandbox.automation import complete_automation
 from sandbox.demo import Seeder
 from sandbox.image_builder import complete_build

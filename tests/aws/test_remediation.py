@@ -9,11 +9,11 @@ import boto3
 import pytest
 
 import sandbox
-from ami_hygiene.aws import Clients
-from ami_hygiene.plan import Action, Outcome
-from ami_hygiene.policies.sharing import SharingDecision, plan_sharing
-from ami_hygiene.remediation import apply_sharing_decision
-from ami_hygiene.sharing_inventory import read_sharing
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.plan import Action, Outcome
+from ami_hygiene.jobs.public.actions import apply_sharing_decision
+from ami_hygiene.jobs.public.inventory import read_sharing
+from ami_hygiene.jobs.public.policy import SharingDecision, plan_sharing
 from tests.aws.faults import deny
 from tests.aws.test_sandbox_images import _foreign_image, _register, _snapshot
 from tests.conftest import ACCOUNT_ID, REGION

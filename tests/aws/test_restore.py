@@ -15,12 +15,12 @@ import time_machine
 
 import sandbox
 from ami_hygiene import cli
-from ami_hygiene.aws import Clients
-from ami_hygiene.jobs.rotate import run_rotation
-from ami_hygiene.report import Report
-from ami_hygiene.restore import RestoreUsageError, restore_images
-from ami_hygiene.restore_report import RestoreOutcome, RestoreReport, StepStatus
-from ami_hygiene.settings import ConsumerUsageUnknown, Mode, Settings
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import ConsumerUsageUnknown, Mode, Settings
+from ami_hygiene.jobs.rotate.run import run_rotation
+from ami_hygiene.restore.report import RestoreOutcome, RestoreReport, StepStatus
+from ami_hygiene.restore.steps import RestoreUsageError, restore_images
 from sandbox.demo import ALLOWED_ACCOUNT, Seeder
 from tests.aws.faults import deny
 from tests.conftest import ACCOUNT_ID, REGION

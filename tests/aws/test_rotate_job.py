@@ -10,10 +10,10 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.jobs.rotate import run_rotation
-from ami_hygiene.report import Report
-from ami_hygiene.settings import Settings
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Settings
+from ami_hygiene.jobs.rotate.run import run_rotation
 from sandbox.demo import ALLOWED_ACCOUNT, CONSUMER_ROLE, DEMO_REGIONS, seed_demo_estate
 from tests.aws.faults import deny
 

@@ -13,8 +13,8 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 
 import sandbox
-from ami_hygiene.doctor import CALLS
-from ami_hygiene.doctor_permissions import Probe
+from ami_hygiene.doctor.permissions import Probe
+from ami_hygiene.doctor.run import CALLS
 from sandbox.lambda_account import set_concurrency_quota
 from tests.conftest import ACCOUNT_ID, REGION
 

@@ -8,11 +8,11 @@ from typing import Any
 import boto3
 import pytest
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.inventory import InventoryError
-from ami_hygiene.plan import Action
-from ami_hygiene.policies.sharing import SharingDecision, plan_sharing
-from ami_hygiene.sharing_inventory import read_sharing
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.plan import Action
+from ami_hygiene.jobs.public.inventory import read_sharing
+from ami_hygiene.jobs.public.policy import SharingDecision, plan_sharing
+from ami_hygiene.jobs.rotate.inventory import InventoryError
 from tests.aws.faults import deny
 from tests.aws.test_sandbox_images import _foreign_image, _register, _snapshot
 from tests.conftest import ACCOUNT_ID, REGION

@@ -12,14 +12,14 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.estate import TAG_ESCALATED_AT
-from ami_hygiene.events import parse_event
-from ami_hygiene.jobs.tags import run_tags
-from ami_hygiene.plan import Action, Outcome
-from ami_hygiene.policies.tagging import TAG_CREATED_AT, TAG_CREATED_BY
-from ami_hygiene.report import Report
-from ami_hygiene.settings import Settings
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.estate import TAG_ESCALATED_AT
+from ami_hygiene.core.plan import Action, Outcome
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Settings
+from ami_hygiene.jobs.tags.events import parse_event
+from ami_hygiene.jobs.tags.policy import TAG_CREATED_AT, TAG_CREATED_BY
+from ami_hygiene.jobs.tags.run import run_tags
 from sandbox.demo import Seeder
 from tests.aws.faults import deny
 from tests.conftest import ACCOUNT_ID, REGION

@@ -17,8 +17,8 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.aws import Clients
-from ami_hygiene.lease import HOLDER, KEY, Lease, Leases
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.lease import HOLDER, KEY, Lease, Leases
 from sandbox.demo import Seeder
 from tests.e2e.deployed import ACCOUNT, NOW, REGION, Wiring, deploy, make_wiring, scheduled_event
 from tests.infra.synthesized import Synthesized, synthesize

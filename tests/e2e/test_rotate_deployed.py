@@ -23,7 +23,7 @@ import boto3
 import pytest
 import time_machine
 
-from ami_hygiene.observability import metric_names_for
+from ami_hygiene.core.observability import metric_names_for
 from tests.e2e.deployed import ACCOUNT, NOW, REGION, Wiring, deploy, make_wiring, scheduled_event
 from tests.infra.synthesized import Synthesized, synthesize
 

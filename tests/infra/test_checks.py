@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.settings import Settings, SettingsError
+from ami_hygiene.core.settings import Settings, SettingsError
 from infra.packaging import RUNTIME_DISTRIBUTIONS, pip_command, runtime_pins, source_hash
 from infra.parameters import SPECS
 from tests.infra.cfn import ParameterError, parameter_values

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.estate import TAG_ESCALATED_AT, TAG_FAMILY, TAG_PIPELINE
-from ami_hygiene.observability import JOB_IMAGE_METRICS, NAMESPACE, RUN_METRICS
-from ami_hygiene.settings import Settings
+from ami_hygiene.core.estate import TAG_ESCALATED_AT, TAG_FAMILY, TAG_PIPELINE
+from ami_hygiene.core.observability import JOB_IMAGE_METRICS, NAMESPACE, RUN_METRICS
+from ami_hygiene.core.settings import Settings
 from infra.lease_table import LEASE_ACTIONS
 from infra.permissions import SWEEP_READ_ACTIONS
 from infra.permissions_public import PUBLIC_LIST_ACTIONS, PUBLIC_WRITE_ACTIONS

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ami_hygiene.estate import TAG_RETIRED_BY, SnapshotRef
-from ami_hygiene.executor import Executor
-from ami_hygiene.plan import Action, Decision, Outcome, Plan
-from ami_hygiene.settings import Mode
+from ami_hygiene.core.estate import TAG_RETIRED_BY, SnapshotRef
+from ami_hygiene.core.executor import Executor
+from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
+from ami_hygiene.core.settings import Mode
 from tests.infra.synthesized import synthesize
 
 

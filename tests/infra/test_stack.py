@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.estate import TAG_RETIRED_BY
-from ami_hygiene.observability import METRIC_NAMES, NAMESPACE
+from ami_hygiene.core.estate import TAG_RETIRED_BY
+from ami_hygiene.core.observability import METRIC_NAMES, NAMESPACE
 from infra.parameters import GROUPS, SPECS
 from infra.permissions import (
     CONSUMER_ORGANIZATION_ACTIONS,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.event_fields import SHOWN, EventError
+from ami_hygiene.core.events import SHOWN, EventError
 
 HUGE = "x" * 10_000
 CONTROL = "ok\x00\x1b[31m\u202e"

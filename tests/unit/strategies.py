@@ -36,7 +36,7 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import (
+from ami_hygiene.core.estate import (
     TAG_DISABLED_AT,
     TAG_ESCALATED_AT,
     TAG_FAMILY,
@@ -51,8 +51,8 @@ from ami_hygiene.estate import (
     Usage,
     UsageKind,
 )
-from ami_hygiene.settings import ConsumerUsageUnknown, Settings
-from ami_hygiene.tag_rules import parse_required_tags
+from ami_hygiene.core.settings import ConsumerUsageUnknown, Settings
+from ami_hygiene.core.tag_rules import parse_required_tags
 
 T = TypeVar("T")
 

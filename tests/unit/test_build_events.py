@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.build_events import BuildEvent, parse_build_event
-from ami_hygiene.events import EventError
-from ami_hygiene.policies.staleness import BuildKind
+from ami_hygiene.jobs.rebuild.events import BuildEvent, parse_build_event
+from ami_hygiene.jobs.rebuild.policy import BuildKind
+from ami_hygiene.jobs.tags.events import EventError
 from tests.unit.hostile import (
     BAD_TIMES,
     CONTROL,

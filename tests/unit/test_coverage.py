@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ami_hygiene.coverage import REALTIME_REGIONS, realtime_warnings
+from ami_hygiene.core.coverage import REALTIME_REGIONS, realtime_warnings
 
 
 def test_every_region_outside_the_rules_region_is_named() -> None:

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ami_hygiene.event_fields import (
+from ami_hygiene.core.events import (
     SHOWN,
     AccountId,
     CloudTrailRecord,

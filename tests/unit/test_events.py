@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.events import EventError, ImageEvent, parse_event
+from ami_hygiene.jobs.tags.events import EventError, ImageEvent, parse_event
 from tests.unit.hostile import (
     BAD_TIMES,
     CONTROL,

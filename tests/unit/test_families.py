@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ami_hygiene.estate import TAG_FAMILY, TAG_IMAGE_BUILDER_ARN, Image
-from ami_hygiene.families import (
+from ami_hygiene.core.estate import TAG_FAMILY, TAG_IMAGE_BUILDER_ARN, Image
+from ami_hygiene.core.families import (
     FamilyTagError,
     derived_family,
     family_from_image_builder_arn,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.plan import Action, Decision, Outcome, Plan
-from ami_hygiene.publisher import (
+from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
+from ami_hygiene.core.publisher import (
     MESSAGE_BUDGET,
     SNS_MESSAGE_LIMIT,
     Message,
@@ -21,8 +21,8 @@ from ami_hygiene.publisher import (
     severity_of,
     sns_subject,
 )
-from ami_hygiene.report import Report
-from ami_hygiene.settings import Mode, Settings, SettingsError
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Mode, Settings, SettingsError
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ami-hygiene-reports"

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from ami_hygiene.publisher import (
+from ami_hygiene.core.publisher import (
     DETAIL_MAX,
     MESSAGE_BUDGET,
     Message,

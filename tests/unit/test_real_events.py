@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 
-from ami_hygiene.build_events import parse_build_event
-from ami_hygiene.events import EventError, parse_event
-from ami_hygiene.policies.staleness import BuildKind
-from ami_hygiene.sharing_events import parse_sharing_event
+from ami_hygiene.jobs.public.events import parse_sharing_event
+from ami_hygiene.jobs.rebuild.events import parse_build_event
+from ami_hygiene.jobs.rebuild.policy import BuildKind
+from ami_hygiene.jobs.tags.events import EventError, parse_event
 
 REAL = Path(__file__).parent / "events" / "real"
 

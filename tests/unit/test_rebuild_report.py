@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ami_hygiene.plan import Action, Decision, Outcome, Plan
-from ami_hygiene.policies.staleness import BuildKind, RebuildDecision, StaleKind
-from ami_hygiene.rebuild_actions import BuildResult
-from ami_hygiene.report import Report
-from ami_hygiene.report_views import RebuildView, view_of
-from ami_hygiene.settings import Mode, Settings
+from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Mode, Settings
+from ami_hygiene.core.views import RebuildView, view_of
+from ami_hygiene.jobs.rebuild.actions import BuildResult
+from ami_hygiene.jobs.rebuild.policy import BuildKind, RebuildDecision, StaleKind
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 REGION = "eu-west-1"

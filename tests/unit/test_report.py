@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from ami_hygiene.estate import SnapshotRef
-from ami_hygiene.plan import Action, Decision, Outcome, Plan, SnapshotResult
-from ami_hygiene.report import Report
-from ami_hygiene.settings import Mode, Settings
+from ami_hygiene.core.estate import SnapshotRef
+from ami_hygiene.core.plan import Action, Decision, Outcome, Plan, SnapshotResult
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Mode, Settings
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import Image
-from ami_hygiene.sharing_inventory import rotating_slice
+from ami_hygiene.core.estate import Image
+from ami_hygiene.jobs.public.inventory import rotating_slice
 
 
 def _images(n: int) -> list[Image]:

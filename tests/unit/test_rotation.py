@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.estate import (
+from ami_hygiene.core.estate import (
     TAG_DISABLED_AT,
     TAG_ESCALATED_AT,
     TAG_FAMILY,
@@ -22,10 +22,10 @@ from ami_hygiene.estate import (
     Usage,
     UsageKind,
 )
-from ami_hygiene.plan import Action, Decision, Outcome, Plan
-from ami_hygiene.policies.rotation import PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
-from ami_hygiene.settings import ConsumerUsageUnknown, Settings
-from ami_hygiene.tag_rules import parse_required_tags
+from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
+from ami_hygiene.core.settings import ConsumerUsageUnknown, Settings
+from ami_hygiene.core.tag_rules import parse_required_tags
+from ami_hygiene.jobs.rotate.policy import PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
 
 ACCOUNT = "123456789012"
 FOREIGN = "999988887777"

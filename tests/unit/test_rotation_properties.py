@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import TAG_DISABLED_AT, TAG_ESCALATED_AT, TAG_RETAIN, Image, RegionEstate
-from ami_hygiene.families import FamilyTagError, family_of
-from ami_hygiene.plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
-from ami_hygiene.policies.rotation import plan_rotation
-from ami_hygiene.settings import ConsumerUsageUnknown, Settings
-from ami_hygiene.tag_rules import problems
+from ami_hygiene.core.estate import TAG_DISABLED_AT, TAG_ESCALATED_AT, TAG_RETAIN, Image, RegionEstate
+from ami_hygiene.core.families import FamilyTagError, family_of
+from ami_hygiene.core.plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
+from ami_hygiene.core.settings import ConsumerUsageUnknown, Settings
+from ami_hygiene.core.tag_rules import problems
+from ami_hygiene.jobs.rotate.policy import plan_rotation
 from tests.unit.strategies import (
     ALLOWED_ACCOUNT,
     EDGE_KINDS,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import ARCHITECTURES
-from ami_hygiene.policies.staleness import INSTANCE_TYPE
-from ami_hygiene.settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
+from ami_hygiene.core.estate import ARCHITECTURES
+from ami_hygiene.core.settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
+from ami_hygiene.jobs.rebuild.policy import INSTANCE_TYPE
 
 ENV = {"AWS_REGION": "eu-west-1"}
 
@@ -176,7 +176,7 @@ def test_unknown_consumer_use_is_keep_or_retire() -> None:
 
 def test_region_names_follow_the_same_rule_as_events() -> None:
     # One rule (event_fields.REGION_NAME, from botocore's partitions) for settings, flags and events.
-    from ami_hygiene.settings import REGION_PATTERN
+    from ami_hygiene.core.settings import REGION_PATTERN
 
     assert REGION_PATTERN.match("eusc-de-east-1") and REGION_PATTERN.match("us-gov-west-1")
     assert not REGION_PATTERN.match("eu-west-1\n") and not REGION_PATTERN.match("eu-west-1; DROP")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.events import EventError
-from ami_hygiene.sharing_events import SharingEvent, parse_sharing_event
+from ami_hygiene.jobs.public.events import SharingEvent, parse_sharing_event
+from ami_hygiene.jobs.tags.events import EventError
 from tests.unit.hostile import (
     BAD_TIMES,
     CONTROL,

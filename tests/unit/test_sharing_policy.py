@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import TAG_PUBLIC_ALLOWED, Image, RegionEstate, Sharing, SnapshotRef
-from ami_hygiene.plan import Action
-from ami_hygiene.policies.sharing import (
+from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED, Image, RegionEstate, Sharing, SnapshotRef
+from ami_hygiene.core.plan import Action
+from ami_hygiene.jobs.public.policy import (
     ALLOWED_PUBLIC_REASON,
     BlockPublicAccess,
     SharingDecision,

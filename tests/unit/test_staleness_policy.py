@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import (
+from ami_hygiene.core.estate import (
     ARCHITECTURES,
     TAG_FAMILY,
     TAG_PIPELINE,
@@ -18,8 +18,8 @@ from ami_hygiene.estate import (
     ImageState,
     RegionEstate,
 )
-from ami_hygiene.plan import Action, Decision, Plan
-from ami_hygiene.policies.staleness import (
+from ami_hygiene.core.plan import Action, Decision, Plan
+from ami_hygiene.jobs.rebuild.policy import (
     CLIENT_TOKEN,
     TAG_BASE_IMAGE,
     TAG_BASE_NAME,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ami_hygiene.settings import SettingsError
-from ami_hygiene.tag_rules import TagRule, parse_required_tags, problems, split_items
+from ami_hygiene.core.settings import SettingsError
+from ami_hygiene.core.tag_rules import TagRule, parse_required_tags, problems, split_items
 
 EXAMPLE = r"Owner,Environment=^(prod|staging|dev)$,CostCenter=^\d{4}$"
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ami_hygiene.estate import TAG_ESCALATED_AT, Image, ImageState, RegionEstate, SnapshotRef
-from ami_hygiene.plan import Action, Decision, Plan
-from ami_hygiene.policies.tagging import (
+from ami_hygiene.core.estate import TAG_ESCALATED_AT, Image, ImageState, RegionEstate, SnapshotRef
+from ami_hygiene.core.plan import Action, Decision, Plan
+from ami_hygiene.core.tag_rules import TagRule, parse_required_tags
+from ami_hygiene.jobs.tags.policy import (
     TAG_CREATED_AT,
     TAG_CREATED_BY,
     TAG_SOURCE_IMAGE,
@@ -20,7 +21,6 @@ from ami_hygiene.policies.tagging import (
     TagSettings,
     plan_tagging,
 )
-from ami_hygiene.tag_rules import TagRule, parse_required_tags
 
 ACCOUNT = "123456789012"
 FOREIGN = "999988887777"

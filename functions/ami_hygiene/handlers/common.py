@@ -12,12 +12,19 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
 from pydantic import Field
 
-from ..aws import Clients
-from ..coverage import allowed_images_warnings, realtime_warnings
-from ..errors import is_transient
-from ..event_fields import Envelope, EventError, check_account, describe, region_refusal, require_object
-from ..lease import Held, LeaseError, Leases, expiry, holding
-from ..observability import (
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.coverage import allowed_images_warnings, realtime_warnings
+from ami_hygiene.core.errors import is_transient
+from ami_hygiene.core.events import (
+    Envelope,
+    EventError,
+    check_account,
+    describe,
+    region_refusal,
+    require_object,
+)
+from ami_hygiene.core.lease import Held, LeaseError, Leases, expiry, holding
+from ami_hygiene.core.observability import (
     logger,
     record_ignored_event,
     record_rejected_run,
@@ -25,9 +32,9 @@ from ..observability import (
     record_skipped_sweep,
     record_unhandled_error,
 )
-from ..publisher import Publisher, Target, error_message
-from ..report import Report
-from ..settings import Settings, SettingsError
+from ami_hygiene.core.publisher import Publisher, Target, error_message
+from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Settings, SettingsError
 
 E = TypeVar("E")
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..jobs.public import run_public
-from ..observability import logger, metrics, tracer
-from ..policies.sharing import JOB
-from ..sharing_events import SharingEvent, parse_sharing_event
-from .common import Job, handle
+from ami_hygiene.core.observability import logger, metrics, tracer
+from ami_hygiene.handlers.common import Job, handle
+from ami_hygiene.jobs.public.events import SharingEvent, parse_sharing_event
+from ami_hygiene.jobs.public.policy import JOB
+from ami_hygiene.jobs.public.run import run_public
 
 PUBLIC: Job[SharingEvent] = Job(
     JOB,

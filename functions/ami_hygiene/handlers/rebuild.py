@@ -17,11 +17,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..build_events import BuildEvent, parse_build_event
-from ..jobs.rebuild import run_rebuild
-from ..observability import logger, metrics, tracer
-from ..policies.staleness import JOB
-from .common import Job, handle
+from ami_hygiene.core.observability import logger, metrics, tracer
+from ami_hygiene.handlers.common import Job, handle
+from ami_hygiene.jobs.rebuild.events import BuildEvent, parse_build_event
+from ami_hygiene.jobs.rebuild.policy import JOB
+from ami_hygiene.jobs.rebuild.run import run_rebuild
 
 REBUILD: Job[BuildEvent] = Job(
     JOB,

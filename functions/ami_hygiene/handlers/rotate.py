@@ -12,9 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..jobs.rotate import JOB, run_rotation
-from ..observability import logger, metrics, tracer
-from .common import Job, handle
+from ami_hygiene.core.observability import logger, metrics, tracer
+from ami_hygiene.handlers.common import Job, handle
+from ami_hygiene.jobs.rotate.run import JOB, run_rotation
 
 ROTATE: Job[None] = Job(
     JOB, run=lambda settings, clients, stop, _event: run_rotation(settings, clients, should_stop=stop)

@@ -16,11 +16,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..events import ImageEvent, parse_event
-from ..jobs.tags import run_tags
-from ..observability import logger, metrics, tracer
-from ..policies.tagging import JOB
-from .common import Job, handle
+from ami_hygiene.core.observability import logger, metrics, tracer
+from ami_hygiene.handlers.common import Job, handle
+from ami_hygiene.jobs.tags.events import ImageEvent, parse_event
+from ami_hygiene.jobs.tags.policy import JOB
+from ami_hygiene.jobs.tags.run import run_tags
 
 TAGS: Job[ImageEvent] = Job(
     JOB,

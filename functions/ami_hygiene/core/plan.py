@@ -1,0 +1,116 @@
+"""Decisions a policy makes and what the executor did with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from ami_hygiene.core.estate import SnapshotRef
+
+
+class Action(StrEnum):
+    KEEP = "keep"
+    DEPRECATE = "deprecate"
+    DISABLE = "disable"
+    DEREGISTER = "deregister"
+    TAG = "tag"
+    PROPAGATE = "propagate"
+    NOTIFY = "notify"
+    REVOKE_PUBLIC = "revoke-public"
+    REVOKE_ACCOUNTS = "revoke-accounts"
+    BLOCK_PUBLIC_ACCESS = "block-public-access"
+    REBUILD = "rebuild"
+
+
+class Outcome(StrEnum):
+    PLANNED = "planned"  # report mode, or not yet executed
+    DONE = "done"
+    FAILED = "failed"
+    DEFERRED = "deferred"  # over MaxActionsPerRun; a later run picks it up
+
+
+# Order in which actions get the run's action budget: reclaim space first.
+ACTION_PRIORITY = {Action.DEREGISTER: 0, Action.DISABLE: 1, Action.DEPRECATE: 2}
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    snapshot_id: str
+    deleted: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    image_id: str
+    region: str
+    family: str
+    name: str
+    action: Action
+    reasons: tuple[str, ...]
+    outcome: Outcome = Outcome.PLANNED
+    created: datetime | None = None
+    # DEPRECATE: when the image becomes deprecated.
+    deprecate_at: datetime | None = None
+    # DEREGISTER: snapshots that go with the image (none used by another image).
+    snapshots: tuple[SnapshotRef, ...] = ()
+    # Checks the policy still needs before this action is safe, e.g.
+    # ("launch permissions",). The executor never applies a decision with any.
+    pending_checks: tuple[str, ...] = ()
+    error: str | None = None
+    snapshot_results: tuple[SnapshotResult, ...] = field(default=())
+    # What is wrong with the image whatever the action (a broken tag rule, a
+    # public permission, a stale base), as sentences; empty when nothing is.
+    findings: tuple[str, ...] = ()
+    # DISABLE / DEREGISTER: the allow-listed principals the image is shared
+    # with; DisableImage drops them, so the executor records them first.
+    shared_with: tuple[str, ...] = ()
+
+    @property
+    def is_action(self) -> bool:
+        return self.action is not Action.KEEP
+
+    def details(self) -> dict[str, Any]:
+        """Job-specific fields for the JSON report; subclasses add theirs."""
+        return {}
+
+    def with_outcome(
+        self,
+        outcome: Outcome,
+        *,
+        error: str | None = None,
+        reason: str | None = None,
+        snapshot_results: tuple[SnapshotResult, ...] | None = None,
+    ) -> Decision:
+        reasons = self.reasons + ((reason,) if reason else ())
+        return replace(
+            self,
+            outcome=outcome,
+            error=error,
+            reasons=reasons,
+            snapshot_results=self.snapshot_results if snapshot_results is None else snapshot_results,
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    job: str
+    region: str
+    decisions: tuple[Decision, ...]
+    # Problems that stopped part of the plan, as sentences (e.g. a usage
+    # source that could not be read). They are reported, never hidden.
+    errors: tuple[str, ...] = ()
+
+    @property
+    def actions(self) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if d.is_action)
+
+    def budget_used(self) -> int:
+        """Actions that changed or would change AWS; a notice (NOTIFY) is free."""
+        return sum(
+            1
+            for d in self.decisions
+            if d.is_action and d.action is not Action.NOTIFY and d.outcome is not Outcome.DEFERRED
+        )

@@ -1,0 +1,237 @@
+"""What a run planned, did, failed and deferred, for people and for machines.
+
+`Report.to_dict()` is the JSON contract (job, mode, account, regions, summary,
+decisions, ...); `render_text()` is what an e-mail or a terminal shows;
+`subject()` is a one-line headline under 100 characters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
+from ami_hygiene.core.settings import Mode, Settings
+from ami_hygiene.core.views import JobView, view_of
+
+SUBJECT_LIMIT = 99
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Report:
+    job: str
+    mode: Mode
+    account: str
+    regions: tuple[str, ...]
+    plans: tuple[Plan, ...]
+    settings: Settings
+    started: datetime
+    finished: datetime
+    # Calls made with this account's credentials, by operation.
+    api_calls: dict[str, int] = field(default_factory=dict)
+    # Calls by account and operation: this account's and, for rotation, each consumer
+    # account it read with an assumed role. Empty: only this account's (`api_calls`).
+    api_calls_by_account: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Region-level failures (e.g. images could not be listed).
+    errors: tuple[str, ...] = ()
+    # What this run could not see or cover, "region: sentence" (e.g. no real-time rule there).
+    warnings: tuple[str, ...] = ()
+
+    def with_warnings(self, warnings: tuple[str, ...], calls: Mapping[str, int]) -> Report:
+        """Adds what the run could not cover; `calls` recounts this account's calls, reads for it included."""
+        by_account = (
+            {**self.api_calls_by_account, self.account: dict(calls)} if self.api_calls_by_account else {}
+        )
+        return replace(
+            self,
+            warnings=(*self.warnings, *warnings),
+            api_calls=dict(calls),
+            api_calls_by_account=by_account,
+        )
+
+    # -- views ---------------------------------------------------------------------------
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(d for plan in self.plans for d in plan.decisions)
+
+    @property
+    def all_errors(self) -> tuple[str, ...]:
+        return self.errors + tuple(e for plan in self.plans for e in plan.errors)
+
+    def for_region(self, region: str) -> Report:
+        return replace(
+            self,
+            regions=(region,),
+            plans=tuple(p for p in self.plans if p.region == region),
+            errors=tuple(e for e in self.errors if e.startswith(f"{region}:")),
+            warnings=tuple(w for w in self.warnings if w.startswith(f"{region}:")),
+        )
+
+    def calls_by_account(self) -> dict[str, dict[str, int]]:
+        return self.api_calls_by_account or {self.account: dict(self.api_calls)}
+
+    @property
+    def failed(self) -> bool:
+        return any(d.outcome is Outcome.FAILED for d in self.decisions)
+
+    @property
+    def view(self) -> JobView:
+        return view_of(self.job)
+
+    @property
+    def has_findings(self) -> bool:
+        """Anything worth telling a person: a finding the job's view names, a failure, an error."""
+        return bool(self.all_errors) or any(self.view.is_finding(d) for d in self.decisions)
+
+    @property
+    def severity(self) -> str:
+        return self.view.severity(self)
+
+    def summary(self) -> dict[str, Any]:
+        decisions = self.decisions
+        by_action: dict[str, dict[str, int]] = {}
+        for action in self.view.actions:
+            counts = Counter(d.outcome.value for d in decisions if d.action is action)
+            by_action[action.value] = {o.value: counts.get(o.value, 0) for o in Outcome}
+        images = {d.image_id for d in decisions}
+        acted = {d.image_id for d in decisions if d.is_action}
+        return {
+            "images": len(images),
+            "kept": len(images - acted),
+            "actions": by_action,
+            **self.view.summary(self),
+            "deferred": sum(1 for d in decisions if d.outcome is Outcome.DEFERRED),
+            "failed": sum(1 for d in decisions if d.outcome is Outcome.FAILED),
+            "errors": len(self.all_errors),
+            "would_change": self.mode is Mode.REPORT,
+        }
+
+    # -- JSON ----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "job": self.job,
+            "mode": self.mode.value,
+            "account": self.account,
+            "regions": list(self.regions),
+            # Also a message attribute; here too, since SNS may not send attributes with JSON bodies.
+            "severity": self.severity,
+            "started": _iso(self.started),
+            "finished": _iso(self.finished),
+            "settings": self.settings.as_dict(),
+            "summary": self.summary(),
+            "errors": list(self.all_errors),
+            "warnings": list(self.warnings),
+            "api_calls": dict(sorted(self.api_calls.items())),
+            "api_calls_by_account": {
+                account: dict(sorted(calls.items()))
+                for account, calls in sorted(self.calls_by_account().items())
+            },
+            "decisions": [_decision_dict(d) for d in self.decisions],
+        }
+
+    # -- text ----------------------------------------------------------------------------
+
+    def subject(self) -> str:
+        s = self.summary()
+        where = self.regions[0] if len(self.regions) == 1 else f"{len(self.regions)} regions"
+        parts = self.view.headline(self, s)
+        if s["failed"]:
+            parts.insert(0, f"{s['failed']} FAILED")
+        if s["errors"]:
+            parts.insert(0, f"{s['errors']} ERRORS")
+        mode = " (report mode)" if self.mode is Mode.REPORT else ""
+        text = f"[ami-hygiene] {where} {self.job}{mode}: {', '.join(parts)}"
+        return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
+
+    def render_text(self) -> str:
+        s = self.summary()
+        lines = [self.subject(), ""]
+        if self.mode is Mode.REPORT:
+            lines.append("REPORT MODE: nothing was changed. Below is what enforce mode would do.")
+        else:
+            lines.append("ENFORCE MODE: the actions below were applied.")
+        lines += [
+            f"Account {self.account} · {', '.join(self.regions)} · {_iso(self.started)}",
+            f"Settings: {self.view.settings_line(self.settings)}",
+            "",
+            "Summary",
+            f"  {self.view.seen_label:<20} {s['images']}",
+            f"  kept                 {s['kept']}",
+        ]
+        for action, counts in s["actions"].items():
+            shown = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+            lines.append(f"  {action:<20} {shown or '0'}")
+        lines += self.view.summary_lines(self, s)
+        if self.all_errors:
+            lines += ["", "Errors (nothing was changed where these apply)"]
+            lines += [f"  ! {e}" for e in self.all_errors]
+        if self.warnings:
+            lines += ["", "Warnings"]
+            lines += [f"  ~ {w}" for w in self.warnings]
+        actions = [d for d in self.decisions if d.is_action]
+        if actions:
+            lines += ["", "Actions"]
+            for d in actions:
+                lines += _decision_lines(d)
+        kept = [d for d in self.decisions if not d.is_action]
+        if kept:
+            lines += ["", "Kept"]
+            for d in kept:
+                lines += _decision_lines(d)
+        lines += ["", self.view.footer(self)]
+        return "\n".join(lines) + "\n"
+
+
+def _decision_dict(d: Decision) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "image_id": d.image_id,
+        "region": d.region,
+        "family": d.family,
+        "name": d.name,
+        "created": _iso(d.created) if d.created else None,
+        "action": d.action.value,
+        "outcome": d.outcome.value,
+        "reasons": list(d.reasons),
+    }
+    if d.deprecate_at:
+        out["deprecate_at"] = _iso(d.deprecate_at)
+    if d.snapshots:
+        out["snapshots"] = [{"snapshot_id": s.snapshot_id, "size_gib": s.size_gib} for s in d.snapshots]
+    if d.snapshot_results:
+        out["snapshot_results"] = [
+            {"snapshot_id": r.snapshot_id, "deleted": r.deleted, "detail": r.detail}
+            for r in d.snapshot_results
+        ]
+    if d.pending_checks:
+        out["pending_checks"] = list(d.pending_checks)
+    if d.findings:
+        out["findings"] = list(d.findings)
+    out.update(d.details())
+    if d.error:
+        out["error"] = d.error
+    return out
+
+
+def _decision_lines(d: Decision) -> list[str]:
+    outcome = "" if d.action is Action.KEEP else f" [{d.outcome.value}]"
+    facts = [d.family] if d.family else []
+    facts.append(d.region)
+    if d.created:
+        facts.append(f"created {d.created:%Y-%m-%d}")
+    where = f"({', '.join(facts)})"
+    lines = [f"  {d.action.value.upper():<10} {d.image_id}  {d.name}  {where}{outcome}"]
+    lines += [f"      - {r}" for r in d.reasons]
+    if d.error:
+        lines.append(f"      ! {d.error}")
+    return lines
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,157 @@
+"""How the rebuild job starts a build, and the record of how a build ended.
+
+One applier, for Action.REBUILD, with one call per decision:
+
+* Image Builder: StartImagePipelineExecution(imagePipelineArn, clientToken).
+  The new AMI gets its family tags from the pipeline's distribution
+  configuration (``amiDistributionConfiguration.amiTags``: put the family's
+  ``ami-hygiene:family`` / ``ami-hygiene:pipeline`` / base tags there; the
+  ``Ec2ImageBuilderArn`` tag Image Builder adds also names the family). The job
+  does not tag Image Builder AMIs.
+* SSM Automation: StartAutomationExecution of AWS-UpdateLinuxAmi or
+  AWS-UpdateWindowsAmi on the family's newest image, with the parameters the
+  runbook reference names: SourceAmiId, IamInstanceProfileName,
+  AutomationAssumeRole, SubnetId, TargetAmiName (``FAMILY-{{global:DATE_TIME}}``),
+  InstanceType (the decision's, of the image's architecture: the runbooks default
+  to x86 t2.micro / t2.medium, which cannot launch an arm64 image) and, for the
+  Linux runbook, SecurityGroupIds (a String: comma-separated ids,
+  required there; the Windows runbook does not name it). The execution is tagged
+  ``ami-hygiene:family``. The runbooks do not tag the AMI they make, so the job
+  tags it with the decision's family tags when the completion event arrives.
+
+Both calls carry the decision's client token: a retry, or a second run the same
+day, gets the build already started back instead of a second one. The started
+build's id is recorded on the decision (``RebuildDecision.build_id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from ami_hygiene.core.estate import TAG_FAMILY
+from ami_hygiene.core.executor import Applier
+from ami_hygiene.core.plan import Action, Decision, Outcome
+from ami_hygiene.core.settings import Settings
+from ami_hygiene.jobs.rebuild.policy import RUNBOOK_LINUX, BuildKind, RebuildDecision
+
+AMI_NAME_ROOM = 100  # AMI names are at most 128 characters; the timestamp takes 20
+DATE_TIME = "{{global:DATE_TIME}}"
+
+
+@dataclass(frozen=True)
+class BuildResult(Decision):
+    """How one build ended (or where it is), read when its completion event arrived.
+
+    ``image_id`` is the new image when the build made one, else the image it
+    rebuilt (SSM) or the build itself (Image Builder). The action is REBUILD:
+    DONE when the build succeeded, FAILED when it did not (``error`` says why),
+    PLANNED while it is still running.
+    """
+
+    kind: BuildKind = BuildKind.IMAGE_BUILDER
+    build_id: str = ""
+    status: str = ""
+    finished: bool = False
+    succeeded: bool = False
+    new_image_id: str | None = None
+    source_image_id: str | None = None
+    duration: timedelta | None = None
+    failure_reason: str | None = None
+    console_url: str = ""
+    logs_hint: str = ""
+    tags_added: Mapping[str, str] = field(default_factory=dict)
+
+    def details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "build": {
+                "kind": self.kind.value,
+                "id": self.build_id,
+                "status": self.status,
+                "finished": self.finished,
+                "succeeded": self.succeeded,
+                "console_url": self.console_url,
+            }
+        }
+        if self.new_image_id:
+            out["build"]["new_image_id"] = self.new_image_id
+        if self.source_image_id:
+            out["build"]["source_image_id"] = self.source_image_id
+        if self.duration is not None:
+            out["build"]["duration_seconds"] = int(self.duration.total_seconds())
+        if self.failure_reason:
+            out["build"]["failure_reason"] = self.failure_reason
+        if self.tags_added:
+            out["build"]["tags_added"] = dict(self.tags_added)
+        return out
+
+
+def rebuild_appliers(clients: Any, settings: Settings) -> dict[Action, Applier]:
+    """The REBUILD applier; it reaches Image Builder and SSM through `clients`, not the EC2 client."""
+
+    def start(ec2: Any, decision: Decision) -> Decision:
+        d = _rebuild_decision(decision)
+        if d.method is BuildKind.IMAGE_BUILDER:
+            return _start_pipeline(clients.imagebuilder(d.region), d)
+        return _start_automation(clients.ssm(d.region), d, settings)
+
+    return {Action.REBUILD: start}
+
+
+def automation_parameters(decision: RebuildDecision, settings: Settings) -> dict[str, list[str]]:
+    """StartAutomationExecution Parameters for the decision's runbook."""
+    parameters: dict[str, list[str]] = {
+        "SourceAmiId": [decision.source_image_id],
+        "TargetAmiName": [f"{decision.family[:AMI_NAME_ROOM]}-{DATE_TIME}"],
+    }
+    if decision.instance_type:
+        parameters["InstanceType"] = [decision.instance_type]
+    if settings.automation_instance_profile:
+        parameters["IamInstanceProfileName"] = [settings.automation_instance_profile]
+    if settings.automation_role_arn:
+        parameters["AutomationAssumeRole"] = [settings.automation_role_arn]
+    if settings.automation_subnet_id:
+        parameters["SubnetId"] = [settings.automation_subnet_id]
+    if decision.runbook == RUNBOOK_LINUX and settings.automation_security_group_ids:
+        parameters["SecurityGroupIds"] = [",".join(settings.automation_security_group_ids)]
+    return parameters
+
+
+def _start_pipeline(imagebuilder: Any, d: RebuildDecision) -> Decision:
+    response = imagebuilder.start_image_pipeline_execution(
+        imagePipelineArn=d.pipeline_arn, clientToken=d.client_token
+    )
+    build_id = str(response["imageBuildVersionArn"])
+    return _started(d, build_id, f"started Image Builder build {build_id}")
+
+
+def _start_automation(ssm: Any, d: RebuildDecision, settings: Settings) -> Decision:
+    if d.runbook == RUNBOOK_LINUX and not settings.automation_security_group_ids:
+        return d.with_outcome(
+            Outcome.FAILED,
+            error=(
+                f"not started: {RUNBOOK_LINUX} needs SecurityGroupIds; set AUTOMATION_SECURITY_GROUP_IDS "
+                "(or give the family an Image Builder pipeline)"
+            ),
+        )
+    response = ssm.start_automation_execution(
+        DocumentName=d.runbook,
+        Parameters=automation_parameters(d, settings),
+        ClientToken=d.client_token,
+        Tags=[{"Key": TAG_FAMILY, "Value": d.family}],
+    )
+    build_id = str(response["AutomationExecutionId"])
+    return _started(d, build_id, f"started Automation execution {build_id} of {d.runbook}")
+
+
+def _started(d: RebuildDecision, build_id: str, reason: str) -> Decision:
+    done = d.with_outcome(Outcome.DONE, reason=reason)
+    return replace(done, build_id=build_id) if isinstance(done, RebuildDecision) else done
+
+
+def _rebuild_decision(decision: Decision) -> RebuildDecision:
+    if not isinstance(decision, RebuildDecision):
+        raise TypeError(f"the rebuild applier takes RebuildDecisions, not {type(decision).__name__}")
+    return decision

@@ -1,0 +1,437 @@
+"""Reads an account's images and everything that uses them, in whole pages.
+
+Cost grows with pages, not with images: every list is read with the largest
+page the API allows. Per-image reads (launch permissions) and the 10-image
+batches of DescribeImageReferences are made only for the images a policy is
+about to act on (`read_checks`).
+
+A usage source that cannot be read is recorded in `unread_sources`, never
+skipped silently: a policy retires nothing in a region whose usage is unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ami_hygiene.core.errors import describe_error, error_code
+from ami_hygiene.core.estate import (
+    DEFAULT_ARCHITECTURE,
+    Image,
+    RegionEstate,
+    Sharing,
+    SnapshotRef,
+    Usage,
+    UsageKind,
+)
+
+AMI_ID = re.compile(r"\bami-[0-9a-f]{8,17}\b")
+LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
+INSTANCE_REFERENCES = {
+    "ResourceType": "ec2:Instance",
+    "ResourceTypeOptions": [{"OptionName": "state-name", "OptionValues": LIVE_INSTANCE_STATES}],
+}
+# DescribeImageReferences takes at most 10 image ids per request.
+REFERENCE_BATCH = 10
+SSM_GET_BATCH = 10
+# Errors meaning "this API is not available here", not "the read failed".
+UNSUPPORTED_CODES = {"InvalidAction", "UnsupportedOperation", "NotImplemented", "InvalidRequest"}
+
+UsageMap = dict[str, list[Usage]]
+
+
+class InventoryError(RuntimeError):
+    """The images of a region could not be read at all."""
+
+
+def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
+    """Everything the cheap checks need: images, snapshot sizes, usage."""
+    ec2 = clients.ec2(region)
+    raw_images = list_owned_images(ec2, region)
+
+    try:
+        sizes = _snapshot_sizes(ec2)
+    except (ClientError, BotoCoreError) as err:
+        # Sizes come from block device mappings then; only the estimate suffers.
+        sizes = {}
+        unread_sizes = describe_error(err)
+    else:
+        unread_sizes = ""
+
+    images = tuple(image_from(raw, region, account_id, sizes) for raw in raw_images)
+    usages, unread = read_usage(clients, region)
+    estate = RegionEstate(
+        region=region,
+        account_id=account_id,
+        images=images,
+        usages={k: tuple(v) for k, v in usages.items()},
+        unread_sources=unread,
+    )
+    if unread_sizes:
+        # Not a usage source: recorded for the report without blocking retirement.
+        return replace(estate, unread_sources={**unread, "snapshot-sizes (estimate only)": unread_sizes})
+    return estate
+
+
+def read_usage(clients: Any, region: str) -> tuple[UsageMap, dict[str, str]]:
+    """What uses images in one account and region, by image id, read in whole pages.
+
+    Instances in any state but terminated, launch templates ($Default, $Latest and
+    the versions Auto Scaling groups pin), launch configurations, SSM parameters.
+    The same reads serve the account that owns the images and each account they
+    are shared with (`consumers`), each with its own `clients`. Also returns the
+    sources that could not be read, with why: usage there is unknown.
+    """
+    ec2 = clients.ec2(region)
+    readers = {
+        "instances": lambda: _instance_usages(ec2),
+        "launch-templates": lambda: _launch_template_usages(ec2, clients.autoscaling(region)),
+        "launch-configurations": lambda: _launch_configuration_usages(clients.autoscaling(region)),
+        "ssm-parameters": lambda: _ssm_parameter_usages(clients.ssm(region)),
+    }
+    usages: UsageMap = defaultdict(list)
+    unread: dict[str, str] = {}
+    for source, read in readers.items():
+        try:
+            found = read()
+        except (ClientError, BotoCoreError) as err:
+            unread[source] = describe_error(err)
+            continue
+        for image_id, items in found.items():
+            usages[image_id].extend(items)
+    return usages, unread
+
+
+def find_images(
+    ec2: Any, *, owners: tuple[str, ...] = ("self",), filters: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """DescribeImages in 1000-image pages, disabled and deprecated images included.
+
+    `owners=()` reads any owner's images (e.g. by image id, to see who owns them).
+    """
+    query: dict[str, Any] = {"IncludeDisabled": True, "IncludeDeprecated": True}
+    if owners:
+        query["Owners"] = list(owners)
+    if filters:
+        query["Filters"] = filters
+    return list(pages(ec2, "describe_images", "Images", 1000, **query))
+
+
+def list_owned_images(ec2: Any, region: str) -> list[dict[str, Any]]:
+    """Every image the account owns in `region`, disabled and deprecated ones too, in 1000-image pages."""
+    try:
+        return find_images(ec2)
+    except (ClientError, BotoCoreError) as err:
+        raise InventoryError(f"cannot list images in {region}: {describe_error(err)}") from err
+
+
+def read_checks(clients: Any, estate: RegionEstate, image_ids: Iterable[str]) -> RegionEstate:
+    """Per-image checks for the images a policy wants to act on.
+
+    Launch permissions (one DescribeImageAttribute each) and resource
+    references (DescribeImageReferences, 10 images a request).
+    """
+    ids = [i for i in dict.fromkeys(image_ids) if i not in estate.sharing]
+    if not ids:
+        return estate
+    ec2 = clients.ec2(estate.region)
+    sharing = {image_id: read_launch_permissions(ec2, image_id) for image_id in ids}
+    references, checked, problem = read_references(ec2, ids)
+    usages = merge_references(estate.usages, references)
+    unread = dict(estate.unread_sources)
+    if problem:
+        unread["image-references"] = problem
+    return replace(
+        estate,
+        sharing={**estate.sharing, **sharing},
+        usages={k: tuple(v) for k, v in usages.items()},
+        # Unsupported API: other sources still apply, and the report says so.
+        references_checked=checked if not estate.sharing else estate.references_checked and checked,
+        unread_sources=unread,
+    )
+
+
+# -- images -------------------------------------------------------------------------------
+
+
+def image_from(raw: Mapping[str, Any], region: str, account_id: str, sizes: Mapping[str, int]) -> Image:
+    snapshots = []
+    for mapping in raw.get("BlockDeviceMappings", []):
+        ebs = mapping.get("Ebs") or {}
+        snap_id = ebs.get("SnapshotId")
+        if snap_id:
+            size = sizes.get(snap_id, ebs.get("VolumeSize", 0))
+            snapshots.append(SnapshotRef(snap_id, mapping.get("DeviceName", ""), int(size or 0)))
+    return Image(
+        image_id=raw["ImageId"],
+        region=region,
+        owner_id=raw.get("OwnerId", account_id),
+        name=raw.get("Name") or raw["ImageId"],
+        creation_date=parse_time(raw.get("CreationDate")) or datetime.fromtimestamp(0, UTC),
+        state=raw.get("State", "available"),
+        tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])},
+        snapshots=tuple(snapshots),
+        public=bool(raw.get("Public", False)),
+        deprecation_time=parse_time(raw.get("DeprecationTime")),
+        deregistration_protected=str(raw.get("DeregistrationProtection", "disabled")).startswith("enabled"),
+        last_launched=parse_time(raw.get("LastLaunchedTime")),
+        platform=(raw.get("Platform") or raw.get("PlatformDetails") or "linux").lower(),
+        description=raw.get("Description") or "",
+        source_image_id=raw.get("SourceImageId") or None,
+        architecture=raw.get("Architecture") or DEFAULT_ARCHITECTURE,
+    )
+
+
+def _snapshot_sizes(ec2: Any) -> dict[str, int]:
+    return {
+        s["SnapshotId"]: int(s.get("VolumeSize", 0))
+        for s in pages(ec2, "describe_snapshots", "Snapshots", 1000, OwnerIds=["self"])
+    }
+
+
+# -- usage --------------------------------------------------------------------------------
+
+
+def _instance_usages(ec2: Any) -> UsageMap:
+    found: UsageMap = defaultdict(list)
+    filters = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
+    for reservation in pages(ec2, "describe_instances", "Reservations", 1000, Filters=filters):
+        for inst in reservation.get("Instances", []):
+            state = inst.get("State", {}).get("Name", "unknown")
+            if state == "terminated" or not inst.get("ImageId"):
+                continue
+            found[inst["ImageId"]].append(
+                Usage(inst["ImageId"], UsageKind.INSTANCE, inst["InstanceId"], state)
+            )
+    return found
+
+
+def _launch_template_usages(ec2: Any, autoscaling: Any) -> UsageMap:
+    """$Default and $Latest of every template, plus versions Auto Scaling groups pin."""
+    found: UsageMap = defaultdict(list)
+    # One account-wide listing covers $Default and $Latest of every template;
+    # what it returns also answers pins of those same versions without a call.
+    known: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for version in pages(
+        ec2,
+        "describe_launch_template_versions",
+        "LaunchTemplateVersions",
+        200,
+        Versions=["$Latest", "$Default"],
+    ):
+        label = "$Default" if version.get("DefaultVersion") else "$Latest"
+        _add_template_usage(found, version, f"version {version.get('VersionNumber')}, {label}")
+        number = str(version.get("VersionNumber"))
+        known[("LaunchTemplateId", version.get("LaunchTemplateId", ""), number)] = version
+        known[("LaunchTemplateName", version.get("LaunchTemplateName", ""), number)] = version
+    for (field, template), versions in sorted(_pinned_versions(autoscaling).items()):
+        listed = [known[(field, template, v)] for v in versions if (field, template, v) in known]
+        unknown = sorted(v for v in versions if (field, template, v) not in known)
+        if unknown:
+            listed += _template_versions(ec2, field, template, unknown)
+        for version in listed:
+            groups = ", ".join(sorted(versions.get(str(version.get("VersionNumber")), ())))
+            detail = f"version {version.get('VersionNumber')}, pinned by Auto Scaling group {groups}"
+            _add_template_usage(found, version, detail)
+    return found
+
+
+def _template_versions(ec2: Any, field: str, template: str, versions: list[str]) -> list[Mapping[str, Any]]:
+    try:
+        return list(
+            pages(
+                ec2,
+                "describe_launch_template_versions",
+                "LaunchTemplateVersions",
+                200,
+                Versions=versions,
+                **{field: template},
+            )
+        )
+    except ClientError as err:
+        # A group naming a deleted template or version protects no image.
+        if error_code(err).startswith(("InvalidLaunchTemplateId", "InvalidLaunchTemplateName")):
+            return []
+        raise
+
+
+def _add_template_usage(found: UsageMap, version: Mapping[str, Any], detail: str) -> None:
+    image_id = (version.get("LaunchTemplateData") or {}).get("ImageId") or ""
+    # "resolve:ssm:..." names a parameter, which the SSM reader covers.
+    if AMI_ID.fullmatch(image_id):
+        found[image_id].append(
+            Usage(image_id, UsageKind.LAUNCH_TEMPLATE, version.get("LaunchTemplateId", "?"), detail)
+        )
+
+
+def _pinned_versions(autoscaling: Any) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """(LaunchTemplateId|LaunchTemplateName, value) -> numeric version -> group names."""
+    pins: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for group in pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", 100):
+        for spec in _template_specs(group):
+            version = str(spec.get("Version") or "$Default")
+            if not version.isdigit():
+                continue  # $Default / $Latest are covered by the account-wide listing
+            if spec.get("LaunchTemplateId"):
+                key = ("LaunchTemplateId", spec["LaunchTemplateId"])
+            elif spec.get("LaunchTemplateName"):
+                key = ("LaunchTemplateName", spec["LaunchTemplateName"])
+            else:
+                continue
+            pins[key][version].add(group["AutoScalingGroupName"])
+    return pins
+
+
+def _template_specs(group: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every launch template a group names: its own, its mixed policy's, the overrides'."""
+    if group.get("LaunchTemplate"):
+        yield group["LaunchTemplate"]
+    mixed = (group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}
+    if mixed.get("LaunchTemplateSpecification"):
+        yield mixed["LaunchTemplateSpecification"]
+    for override in mixed.get("Overrides") or []:
+        if override.get("LaunchTemplateSpecification"):
+            yield override["LaunchTemplateSpecification"]
+
+
+def _launch_configuration_usages(autoscaling: Any) -> UsageMap:
+    found: UsageMap = defaultdict(list)
+    for config in pages(autoscaling, "describe_launch_configurations", "LaunchConfigurations", 100):
+        image_id = config.get("ImageId")
+        if image_id:
+            found[image_id].append(
+                Usage(image_id, UsageKind.LAUNCH_CONFIGURATION, config["LaunchConfigurationName"])
+            )
+    return found
+
+
+def _ssm_parameter_usages(ssm: Any) -> UsageMap:
+    """Parameters of data type aws:ec2:image, or whose text value holds an AMI id."""
+    names = [
+        p["Name"]
+        for p in pages(ssm, "describe_parameters", "Parameters", 50)
+        if p.get("Type") in ("String", "StringList")
+    ]
+    found: UsageMap = defaultdict(list)
+    for start in range(0, len(names), SSM_GET_BATCH):
+        batch = names[start : start + SSM_GET_BATCH]
+        for param in ssm.get_parameters(Names=batch).get("Parameters", []):
+            for image_id in AMI_ID.findall(str(param.get("Value", ""))):
+                found[image_id].append(Usage(image_id, UsageKind.SSM_PARAMETER, param["Name"]))
+    return found
+
+
+# -- per-image checks ---------------------------------------------------------------------
+
+
+def read_launch_permissions(ec2: Any, image_id: str) -> Sharing:
+    try:
+        result = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
+    except (ClientError, BotoCoreError) as err:
+        return Sharing(error=describe_error(err))
+    perms = result.get("LaunchPermissions", [])
+    return Sharing(
+        public=any(p.get("Group") == "all" for p in perms),
+        accounts=frozenset(p["UserId"] for p in perms if p.get("UserId")),
+        organizations=frozenset(p["OrganizationArn"] for p in perms if p.get("OrganizationArn")),
+        organizational_units=frozenset(
+            p["OrganizationalUnitArn"] for p in perms if p.get("OrganizationalUnitArn")
+        ),
+    )
+
+
+def merge_references(
+    usages: Mapping[str, Iterable[Usage]], references: Mapping[str, Iterable[Usage]]
+) -> dict[str, list[Usage]]:
+    """`usages` plus the references that name something the page reads did not find already."""
+    merged = {k: list(v) for k, v in usages.items()}
+    for image_id, refs in references.items():
+        known = {_arn_resource_of(u) for u in merged.get(image_id, [])}
+        merged.setdefault(image_id, []).extend(r for r in refs if _arn_resource(r.resource) not in known)
+    return merged
+
+
+def read_references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
+    """(usages, whether the API answered, problem) from DescribeImageReferences.
+
+    "Describes your Amazon Web Services resources that are referencing the specified
+    images" (EC2 API reference): the caller's own resources, so the same call made
+    with a consumer account's credentials names that account's resources.
+    """
+    found: UsageMap = defaultdict(list)
+    for start in range(0, len(image_ids), REFERENCE_BATCH):
+        batch = image_ids[start : start + REFERENCE_BATCH]
+        try:
+            for ref in pages(
+                ec2,
+                "describe_image_references",
+                "ImageReferences",
+                1000,
+                ImageIds=batch,
+                IncludeAllResourceTypes=True,
+                # EC2's default counts terminated instances too; the safety rule does not.
+                ResourceTypes=[INSTANCE_REFERENCES],
+            ):
+                # Keyed by the whole ARN: its last segment is no name for a parameter
+                # (arn:...:parameter/golden/base) or a recipe (.../image-recipe/web/1.0.2).
+                found[ref["ImageId"]].append(
+                    Usage(
+                        ref["ImageId"],
+                        UsageKind.IMAGE_REFERENCE,
+                        ref.get("Arn", ""),
+                        ref.get("ResourceType", ""),
+                    )
+                )
+        except ClientError as err:
+            if error_code(err) in UNSUPPORTED_CODES:
+                return found, False, ""
+            return found, False, describe_error(err)
+        except BotoCoreError as err:
+            return found, False, describe_error(err)
+    return found, True, ""
+
+
+def _arn_resource(arn: str) -> str:
+    """The resource part of an ARN (after arn:partition:service:region:account:)."""
+    parts = arn.split(":", 5)
+    return parts[5] if len(parts) == 6 else arn
+
+
+def _arn_resource_of(usage: Usage) -> str:
+    """How DescribeImageReferences would name a usage the page reads found, to list it once."""
+    if usage.kind is UsageKind.INSTANCE:
+        return f"instance/{usage.resource}"
+    if usage.kind is UsageKind.LAUNCH_TEMPLATE:
+        return f"launch-template/{usage.resource}"
+    if usage.kind is UsageKind.SSM_PARAMETER:
+        # A parameter's ARN drops the leading "/" of a hierarchical name.
+        return f"parameter/{usage.resource.lstrip('/')}"
+    return _arn_resource(usage.resource)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def pages(client: Any, operation: str, key: str, page_size: int, **kwargs: Any) -> Iterator[Any]:
+    paginator = client.get_paginator(operation)
+    for page in paginator.paginate(**kwargs, PaginationConfig={"PageSize": page_size}):
+        yield from page.get(key, [])
+
+
+def parse_time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
