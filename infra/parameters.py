@@ -17,7 +17,7 @@ from aws_cdk import Aws, CfnCondition, CfnParameter, Fn, Stack, Token
 from constructs import Construct
 
 from ami_hygiene.core.estate import ARCHITECTURES
-from ami_hygiene.jobs.rebuild.policy import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
+from ami_hygiene.core.settings import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
 
 REGION_PATTERN = r"[a-z]{2}(-[a-z]+)+-\d"
 ACCOUNT_OR_ORG_PATTERN = (

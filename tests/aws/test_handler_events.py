@@ -20,7 +20,8 @@ import pytest
 import time_machine
 
 from ami_hygiene.core.clients import Clients
-from ami_hygiene.handlers.common import Job, handle
+from ami_hygiene.core.job import JobSpec as Job
+from ami_hygiene.handlers.common import handle
 from ami_hygiene.handlers.public import PUBLIC
 from ami_hygiene.handlers.rebuild import REBUILD
 from ami_hygiene.handlers.rotate import ROTATE

@@ -17,8 +17,9 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 from ami_hygiene.core.errors import is_transient
+from ami_hygiene.core.job import JobSpec as Job
 from ami_hygiene.handlers import common
-from ami_hygiene.handlers.common import Job, handle
+from ami_hygiene.handlers.common import handle
 from tests.conftest import ACCOUNT_ID, REGION
 
 EVENT_ID = "5f9b1c2d-0000-4a4a-9b9b-123456789abc"
@@ -56,7 +57,7 @@ def _failing(err: Exception) -> Job[Any]:
     def run(*_: Any) -> Any:
         raise err
 
-    return Job("tags", run=run)
+    return Job("tags", summary="tags", run=run)
 
 
 @pytest.fixture

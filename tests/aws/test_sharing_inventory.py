@@ -9,10 +9,10 @@ import boto3
 import pytest
 
 from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Action
 from ami_hygiene.jobs.public.inventory import read_sharing
 from ami_hygiene.jobs.public.policy import SharingDecision, plan_sharing
-from ami_hygiene.jobs.rotate.inventory import InventoryError
 from tests.aws.faults import deny
 from tests.aws.test_sandbox_images import _foreign_image, _register, _snapshot
 from tests.conftest import ACCOUNT_ID, REGION

@@ -7,8 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ami_hygiene.core.estate import ARCHITECTURES
-from ami_hygiene.core.settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
-from ami_hygiene.jobs.rebuild.policy import INSTANCE_TYPE
+from ami_hygiene.core.settings import INSTANCE_TYPE, ConsumerUsageUnknown, Mode, Settings, SettingsError
 
 ENV = {"AWS_REGION": "eu-west-1"}
 

@@ -329,3 +329,9 @@ class CloudTrailRecord(Loose):
         """The envelope's account and, when present, recipientAccountId are both this account."""
         check_account(account, account_id)
         check_account(self.recipient_account_id or account, account_id)
+
+
+SOURCE = "aws.ec2"
+
+
+CLOUDTRAIL = "AWS API Call via CloudTrail"

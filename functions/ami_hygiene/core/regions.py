@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ami_hygiene.core.executor import Executor
+from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
-from ami_hygiene.jobs.rotate.inventory import InventoryError
 
 OVER_BUDGET = "deferred: over this run's MaxActionsPerRun; the next run continues"
 

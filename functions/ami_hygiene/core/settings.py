@@ -12,13 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from ami_hygiene.core.errors import SettingsError
-from ami_hygiene.core.estate import ARCHITECTURES
+from ami_hygiene.core.estate import (
+    ARCHITECTURES,
+)
 from ami_hygiene.core.events import REGION_NAME
 from ami_hygiene.core.tag_rules import TagRule, parse_required_tags
-from ami_hygiene.jobs.rebuild.policy import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
 
 __all__ = ["ConsumerUsageUnknown", "Mode", "Settings", "SettingsError"]
 
@@ -336,3 +338,17 @@ def _int_in_range(var: str, value: Any, bounds: IntRange) -> int:
     if not bounds.low <= number <= bounds.high:
         raise SettingsError(f"{var} must be between {bounds.low} and {bounds.high}, not {number}")
     return number
+
+
+# The client token is a UUID: SSM StartAutomationExecution requires exactly that
+# (botocore model: length 36, hex 8-4-4-4-12), and it also fits Image Builder's
+# clientToken (length 1..36 in the API reference, 1..64 in current botocore).
+# EC2 instance type names (t4g.medium, c7i.metal-24xl, u7i-12tb.224xlarge): every value of
+# botocore's EC2 model enum InstanceType has this shape.
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+
+
+# The runbooks' own default InstanceType is x86 (AWS-UpdateLinuxAmi t2.micro,
+# AWS-UpdateWindowsAmi t2.medium, per the Automation runbook reference), so an
+# arm64 image's build instance would not launch: each image architecture gets its own.
+DEFAULT_INSTANCE_TYPES: Mapping[str, str] = MappingProxyType({"arm64": "t4g.medium", "x86_64": "t3.medium"})

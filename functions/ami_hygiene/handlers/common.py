@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.exceptions import InvalidModelTypeError
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from ami_hygiene.core.clients import Clients
@@ -23,14 +24,17 @@ from ami_hygiene.core.events import (
     region_refusal,
     require_object,
 )
+from ami_hygiene.core.job import JobSpec
 from ami_hygiene.core.lease import Held, LeaseError, Leases, expiry, holding
 from ami_hygiene.core.observability import (
     logger,
+    metrics,
     record_ignored_event,
     record_rejected_run,
     record_run,
     record_skipped_sweep,
     record_unhandled_error,
+    tracer,
 )
 from ami_hygiene.core.publisher import Publisher, Target, error_message
 from ami_hygiene.core.report import Report
@@ -55,26 +59,20 @@ class ScheduledEvent(Envelope):
     detail: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Job(Generic[E]):
-    """How one job's entry point reads its event and runs.
+def entry_point(job: JobSpec[Any]) -> Callable[[Any, LambdaContext], dict[str, Any]]:
+    """The job's Lambda handler: Powertools' context logging, tracing and metrics around `handle`."""
 
-    `parse_event` turns a non-schedule event into the job's event record (or
-    raises EventError); None means the job runs on its schedule only.
-    `ignore` says why a parsed event needs nothing done (None: it does).
-    `run(settings, clients, should_stop, event)` runs the job; event is None
-    for a scheduled sweep.
-    """
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+        return handle(job, event, context, os.environ)
 
-    name: str
-    run: Callable[[Settings, Any, Callable[[], bool], E | None], Report]
-    parse_event: Callable[[Any, str], E] | None = None
-    ignore: Callable[[E], str | None] = lambda _event: None
-    log_keys: Callable[[E], dict[str, Any]] = lambda _event: {}
+    return handler
 
 
 def handle(
-    job: Job[E], event: Any, context: Any, env: Mapping[str, str], clients: Any = None
+    job: JobSpec[E], event: Any, context: Any, env: Mapping[str, str], clients: Any = None
 ) -> dict[str, Any]:
     """Parse, load settings, run, publish, measure; refuse (report, change nothing) on bad input.
 
@@ -126,7 +124,9 @@ def unhandled(
     return {"job": job, "status": "failed", "error": problem, "detail": detail, "messages": [message_id]}
 
 
-def _handle(job: Job[E], event: Any, context: Any, env: Mapping[str, str], clients: Any) -> dict[str, Any]:
+def _handle(
+    job: JobSpec[E], event: Any, context: Any, env: Mapping[str, str], clients: Any
+) -> dict[str, Any]:
     region = env.get("AWS_REGION", "")
     account = account_of(context)
     try:
@@ -205,7 +205,7 @@ def _handle(job: Job[E], event: Any, context: Any, env: Mapping[str, str], clien
         return refuse(job.name, clients, target, account, region, "sweep lease unavailable", detail)
 
 
-def with_sweep_warnings(report: Report, job: Job[Any], clients: Any, env: Mapping[str, str]) -> Report:
+def with_sweep_warnings(report: Report, job: JobSpec[Any], clients: Any, env: Mapping[str, str]) -> Report:
     """What the sweep could not cover: regions without real-time rules, images Allowed AMIs hides."""
     realtime = realtime_warnings(job.name, report.regions, env) if job.parse_event is not None else ()
     hidden = allowed_images_warnings(clients, report.regions)

@@ -12,31 +12,14 @@ or changed.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from ami_hygiene.handlers.common import entry_point, handle
+from ami_hygiene.jobs import REBUILD
 
-from ami_hygiene.core.observability import logger, metrics, tracer
-from ami_hygiene.handlers.common import Job, handle
-from ami_hygiene.jobs.rebuild.events import BuildEvent, parse_build_event
-from ami_hygiene.jobs.rebuild.policy import JOB
-from ami_hygiene.jobs.rebuild.run import run_rebuild
-
-REBUILD: Job[BuildEvent] = Job(
-    JOB,
-    run=lambda settings, clients, stop, event: run_rebuild(settings, clients, should_stop=stop, event=event),
-    parse_event=parse_build_event,
-    log_keys=lambda e: {"build_id": e.build_id, "build_status": e.status},
-)
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return handle(REBUILD, event, context, os.environ)
+handler = entry_point(REBUILD)
 
 
 def rebuild(event: Any, context: Any, env: Any, clients: Any = None) -> dict[str, Any]:
+    """The same run with a given environment and clients (tests, the CLI's sandbox)."""
     return handle(REBUILD, event, context, env, clients)

@@ -11,31 +11,14 @@ names no image is refused: logged, reported, nothing read or changed.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from ami_hygiene.handlers.common import entry_point, handle
+from ami_hygiene.jobs import TAGS
 
-from ami_hygiene.core.observability import logger, metrics, tracer
-from ami_hygiene.handlers.common import Job, handle
-from ami_hygiene.jobs.tags.events import ImageEvent, parse_event
-from ami_hygiene.jobs.tags.policy import JOB
-from ami_hygiene.jobs.tags.run import run_tags
-
-TAGS: Job[ImageEvent] = Job(
-    JOB,
-    run=lambda settings, clients, stop, event: run_tags(settings, clients, should_stop=stop, event=event),
-    parse_event=parse_event,
-    log_keys=lambda e: {"event_name": e.event_name, "image_ids": list(e.image_ids)},
-)
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return handle(TAGS, event, context, os.environ)
+handler = entry_point(TAGS)
 
 
 def tags(event: Any, context: Any, env: Any, clients: Any = None) -> dict[str, Any]:
+    """The same run with a given environment and clients (tests, the CLI's sandbox)."""
     return handle(TAGS, event, context, env, clients)

@@ -36,6 +36,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ami_hygiene.core.events import (
+    CLOUDTRAIL,
+    SOURCE,
     AccountId,
     CloudTrailRecord,
     Envelope,
@@ -51,13 +53,27 @@ from ami_hygiene.core.events import (
     shown,
     validate_event,
 )
-from ami_hygiene.jobs.tags.events import CLOUDTRAIL, SOURCE
+from ami_hygiene.core.job import EventRule
 
 IMAGE_ATTRIBUTE = "ModifyImageAttribute"
 SNAPSHOT_ATTRIBUTE = "ModifySnapshotAttribute"
 DISABLE_BPA = "DisableImageBlockPublicAccess"
 ENABLE_BPA = "EnableImageBlockPublicAccess"
 SHARING_CALLS = frozenset({IMAGE_ATTRIBUTE, SNAPSHOT_ATTRIBUTE, DISABLE_BPA, ENABLE_BPA})
+# What starts the guard at once: a change that can open sharing (EnableImageBlockPublicAccess cannot).
+RULES = (
+    EventRule(
+        "PublicSharingCalls",
+        "sharing of an image or snapshot changed, by anyone but ami-hygiene",
+        SOURCE,
+        CLOUDTRAIL,
+        {
+            "eventSource": ["ec2.amazonaws.com"],
+            "eventName": [IMAGE_ATTRIBUTE, SNAPSHOT_ATTRIBUTE, DISABLE_BPA],
+        },
+        own_writes_excluded=True,
+    ),
+)
 PUBLIC = "all"
 # Items of one launchPermission / createVolumePermission add or remove list. EventBridge
 # delivers at most 256 KB, a few thousand items; more than this is no real request.

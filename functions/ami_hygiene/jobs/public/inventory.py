@@ -27,8 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED, Image, RegionEstate, Sharing
-from ami_hygiene.jobs.public.policy import BlockPublicAccess, SharingEstate, SnapshotSharing
-from ami_hygiene.jobs.rotate.inventory import (
+from ami_hygiene.core.paging import (
     InventoryError,
     find_images,
     image_from,
@@ -36,6 +35,7 @@ from ami_hygiene.jobs.rotate.inventory import (
     pages,
     read_launch_permissions,
 )
+from ami_hygiene.jobs.public.policy import BlockPublicAccess, SharingEstate, SnapshotSharing
 
 CREATE_VOLUME_PERMISSION = "createVolumePermission"
 

@@ -67,6 +67,7 @@ from ami_hygiene.core.events import (
     validate_event,
 )
 from ami_hygiene.core.families import family_from_image_builder_arn
+from ami_hygiene.core.job import EventRule
 from ami_hygiene.jobs.rebuild.policy import RUNBOOK_LINUX, RUNBOOK_WINDOWS, BuildKind
 
 IMAGE_BUILDER_SOURCE = "aws.imagebuilder"
@@ -82,6 +83,22 @@ IMAGE_BUILDER_DONE = frozenset({"AVAILABLE", "CANCELLED", "FAILED"})
 AUTOMATION_SUCCEEDED = frozenset({"Success", "CompletedWithSuccess"})
 AUTOMATION_FAILED = frozenset(
     {"Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "Rejected", "Exited"}
+)
+# How a build ended reaches the job at once.
+RULES = (
+    EventRule(
+        "RebuildImageBuilderState",
+        "an Image Builder build changed state",
+        IMAGE_BUILDER_SOURCE,
+        IMAGE_BUILDER_STATE_CHANGE,
+    ),
+    EventRule(
+        "RebuildAutomationStatus",
+        "an update-AMI runbook changed status",
+        SSM_SOURCE,
+        AUTOMATION_STATUS_CHANGE,
+        {"Definition": [RUNBOOK_LINUX, RUNBOOK_WINDOWS]},
+    ),
 )
 
 # Image build version ARN: the Image Builder API reference's pattern (botocore imagebuilder

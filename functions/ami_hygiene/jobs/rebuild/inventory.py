@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ami_hygiene.core.errors import describe_error, error_code
 from ami_hygiene.core.estate import TAG_PIPELINE, Image, RegionEstate
 from ami_hygiene.core.families import FamilyTagError, family_of
+from ami_hygiene.core.paging import image_from, list_owned_images, pages, parse_time
 from ami_hygiene.jobs.rebuild.events import IMAGE_BUILDER_RUNNING
 from ami_hygiene.jobs.rebuild.policy import (
     RUNBOOK_LINUX,
@@ -48,7 +49,6 @@ from ami_hygiene.jobs.rebuild.policy import (
     RunningBuild,
     base_reference,
 )
-from ami_hygiene.jobs.rotate.inventory import image_from, list_owned_images, pages, parse_time
 
 IMAGE_PAGE = 1000
 PARAMETER_BATCH = 10  # GetParameters takes at most 10 names

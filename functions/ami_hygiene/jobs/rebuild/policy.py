@@ -60,6 +60,7 @@ from ami_hygiene.core.estate import (
 )
 from ami_hygiene.core.families import FamilyTagError, derived_family, family_of
 from ami_hygiene.core.plan import Action, Decision, Plan
+from ami_hygiene.core.settings import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
 
 JOB = "rebuild"
 
@@ -79,16 +80,6 @@ PIPELINE_ENABLED = "ENABLED"
 INHERITED_CONTROL_TAGS = (TAG_FAMILY, TAG_PIPELINE, TAG_BASE_PARAMETER, TAG_BASE_OWNER, TAG_BASE_NAME)
 # StartImagePipelineExecution: imagePipelineArn pattern from the Image Builder API reference.
 PIPELINE_ARN = re.compile(r"^arn:aws[^:]*:imagebuilder:[^:]+:(?:[0-9]{12}|aws):image-pipeline/[a-z0-9-_]+$")
-# The client token is a UUID: SSM StartAutomationExecution requires exactly that
-# (botocore model: length 36, hex 8-4-4-4-12), and it also fits Image Builder's
-# clientToken (length 1..36 in the API reference, 1..64 in current botocore).
-# EC2 instance type names (t4g.medium, c7i.metal-24xl, u7i-12tb.224xlarge): every value of
-# botocore's EC2 model enum InstanceType has this shape.
-INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
-# The runbooks' own default InstanceType is x86 (AWS-UpdateLinuxAmi t2.micro,
-# AWS-UpdateWindowsAmi t2.medium, per the Automation runbook reference), so an
-# arm64 image's build instance would not launch: each image architecture gets its own.
-DEFAULT_INSTANCE_TYPES: Mapping[str, str] = MappingProxyType({"arm64": "t4g.medium", "x86_64": "t3.medium"})
 # What a reason suggests for an architecture without an instance type (i386 runs on t2 and
 # other older families; Mac images need Mac instances on a dedicated host).
 EXAMPLE_INSTANCE_TYPES = {

@@ -31,6 +31,7 @@ from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import ARCHITECTURES, TAG_FAMILY, TAG_PIPELINE, Image, RegionEstate
 from ami_hygiene.core.executor import Executor, never_stop
 from ami_hygiene.core.families import FamilyTagError, family_of
+from ami_hygiene.core.paging import find_images, image_from, parse_time
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.regions import report_of, run_regions, within_budget
 from ami_hygiene.core.report import Report
@@ -63,7 +64,6 @@ from ami_hygiene.jobs.rebuild.policy import (
     new_image_tags,
     plan_rebuild,
 )
-from ami_hygiene.jobs.rotate.inventory import find_images, image_from, parse_time
 
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 

@@ -53,7 +53,8 @@ from botocore.exceptions import BotoCoreError, ClientError, UnknownRegionError
 from ami_hygiene.core.clients import Clients, new_session
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import ConsumerCheck, RegionEstate, Usage
-from ami_hygiene.jobs.rotate.inventory import UsageMap, merge_references, pages, read_references, read_usage
+from ami_hygiene.core.paging import pages
+from ami_hygiene.jobs.rotate.inventory import UsageMap, merge_references, read_references, read_usage
 
 SESSION_NAME = "ami-hygiene-consumer-check"
 # arn:PARTITION:organizations::MANAGEMENT:organization/o-x or .../ou/o-x/ou-y

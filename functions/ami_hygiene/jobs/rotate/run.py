@@ -8,14 +8,14 @@ from typing import Any
 
 from ami_hygiene.core.estate import RegionEstate
 from ami_hygiene.core.executor import Executor, never_stop
+from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Action, Outcome, Plan
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
 from ami_hygiene.jobs.rotate.consumers import ConsumerReader
-from ami_hygiene.jobs.rotate.inventory import InventoryError, read_checks, read_region
-from ami_hygiene.jobs.rotate.policy import PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
+from ami_hygiene.jobs.rotate.inventory import read_checks, read_region
+from ami_hygiene.jobs.rotate.policy import JOB, PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
 
-JOB = "rotate"
 # Guards the check loop: each round checks new images, so it ends anyway;
 # this bounds it against a policy bug.
 MAX_CHECK_ROUNDS = 50

@@ -35,6 +35,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ami_hygiene.core.events import (
+    CLOUDTRAIL,
+    SOURCE,
     CloudTrailRecord,
     Ec2ResourceId,
     Envelope,
@@ -49,14 +51,37 @@ from ami_hygiene.core.events import (
     shown,
     validate_event,
 )
+from ami_hygiene.core.job import EventRule
 
-SOURCE = "aws.ec2"
-CLOUDTRAIL = "AWS API Call via CloudTrail"
 STATE_CHANGE = "EC2 AMI State Change"
 IMAGE_CALLS = frozenset({"CreateImage", "CopyImage", "RegisterImage"})
 IMPORT_CALL = "ImportImage"
 TAG_CALLS = frozenset({"CreateTags", "DeleteTags"})
 TAG_RESOURCES_MAX = 1000  # CreateTags / DeleteTags: "Up to 1000 resource IDs" (EC2 API reference)
+
+# What starts the job at once. Not ImportImage: its CloudTrail record names an import task, not an
+# image (the AMI appears when the task completes), so the event cannot say which image to check;
+# the sweep covers it.
+RULES = (
+    EventRule(
+        "TagsImageAvailable",
+        "an image became available",
+        SOURCE,
+        STATE_CHANGE,
+        {"State": ["available"]},
+    ),
+    EventRule(
+        "TagsImageCalls",
+        "an image was made or its tags changed, by anyone but ami-hygiene",
+        SOURCE,
+        CLOUDTRAIL,
+        {
+            "eventSource": ["ec2.amazonaws.com"],
+            "eventName": ["CreateImage", "CopyImage", "RegisterImage", "CreateTags", "DeleteTags"],
+        },
+        own_writes_excluded=True,
+    ),
+)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import RegionEstate
-from ami_hygiene.jobs.rotate.inventory import (
-    InventoryError,
-    find_images,
-    image_from,
-    list_owned_images,
-    pages,
-)
+from ami_hygiene.core.paging import InventoryError, find_images, image_from, list_owned_images, pages
 
 PAGE = 1000
 FILTER_VALUES = 200  # EC2 accepts up to 200 values per filter
