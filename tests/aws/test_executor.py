@@ -9,9 +9,10 @@ import pytest
 
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.estate import SnapshotRef
-from ami_hygiene.core.executor import Executor
+from ami_hygiene.core.executor import Executor, RunContext
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.settings import Mode
+from ami_hygiene.jobs.rotate.actions import WRITERS
 from sandbox.demo import Seeder
 from tests.conftest import REGION
 
@@ -29,7 +30,7 @@ def _decision(image_id: str, action: Action, **kw: object) -> Decision:
 
 def _run(mode: Mode, *decisions: Decision, stop: bool = False) -> Plan:
     plan = Plan("rotate", REGION, tuple(decisions))
-    return Executor(Clients(), mode, NOW, should_stop=lambda: stop).apply(plan)
+    return Executor(RunContext(Clients(), "rotate", NOW), mode, WRITERS, should_stop=lambda: stop).apply(plan)
 
 
 def test_a_snapshot_ec2_did_not_delete_is_a_failure_not_a_silence(seeder: Seeder) -> None:
@@ -53,7 +54,11 @@ def test_deregister_tags_for_the_recycle_bin_then_deletes_own_snapshots(seeder: 
         "provide-client-params.ec2.CreateTags", lambda params, **_: tagged.append(params)
     )
     decision = _decision(image_id, Action.DEREGISTER, snapshots=(SnapshotRef(own, "/dev/xvda", 8),))
-    result = Executor(clients, Mode.ENFORCE, NOW).apply(Plan("rotate", REGION, (decision,))).decisions[0]
+    result = (
+        Executor(RunContext(clients, "rotate", NOW), Mode.ENFORCE, WRITERS)
+        .apply(Plan("rotate", REGION, (decision,)))
+        .decisions[0]
+    )
     assert result.outcome is Outcome.DONE
     assert [t["Resources"] for t in tagged] == [[image_id], [own]]
     assert {"Key": "ami-hygiene:retired-by", "Value": "rotate"} in tagged[0]["Tags"]  # type: ignore[operator]
@@ -74,10 +79,10 @@ def test_pending_checks_are_never_applied(seeder: Seeder) -> None:
 def test_report_mode_and_deferred_decisions_change_nothing(seeder: Seeder) -> None:
     image_id = seeder.image("d-1", 200)
     clients = Clients()
-    report = Executor(clients, Mode.REPORT, NOW).apply(
+    report = Executor(RunContext(clients, "rotate", NOW), Mode.REPORT, WRITERS).apply(
         Plan("rotate", REGION, (_decision(image_id, Action.DISABLE),))
     )
-    deferred = Executor(clients, Mode.ENFORCE, NOW).apply(
+    deferred = Executor(RunContext(clients, "rotate", NOW), Mode.ENFORCE, WRITERS).apply(
         Plan("rotate", REGION, (_decision(image_id, Action.DISABLE, outcome=Outcome.DEFERRED),))
     )
     assert report.decisions[0].outcome is Outcome.PLANNED

@@ -13,12 +13,12 @@ import pytest
 import time_machine
 
 from ami_hygiene.core.clients import Clients
-from ami_hygiene.core.executor import Executor
+from ami_hygiene.core.executor import Executor, RunContext
 from ami_hygiene.core.plan import Action, Outcome
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
 from ami_hygiene.handlers.rebuild import rebuild
-from ami_hygiene.jobs.rebuild.actions import BuildResult, rebuild_appliers
+from ami_hygiene.jobs.rebuild.actions import WRITERS, BuildResult
 from ami_hygiene.jobs.rebuild.events import parse_build_event
 from ami_hygiene.jobs.rebuild.inventory import named_pipelines, newest_by_family, read_images, resolve_bases
 from ami_hygiene.jobs.rebuild.policy import TAG_BASE_IMAGE, TAG_BASE_PARAMETER, RebuildDecision, plan_rebuild
@@ -190,7 +190,9 @@ def test_the_same_decision_retried_returns_the_build_already_started(seeder: See
     plan = plan_rebuild(
         estate, policy, NOW, bases, {}, dict.fromkeys(named_pipelines(estate, policy), "ENABLED")
     )
-    applied = Executor(clients, settings.mode, NOW, appliers=rebuild_appliers(clients, settings)).apply(plan)
+    applied = Executor(RunContext(clients, "rebuild", NOW, settings=settings), settings.mode, WRITERS).apply(
+        plan
+    )
     again = {d.family: d.build_id for d in applied.decisions if isinstance(d, RebuildDecision)}
     assert again == first
     assert len(_builds()) == 1 and len(_executions()) == 1

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ami_hygiene.core.estate import TAG_RETIRED_BY, SnapshotRef
-from ami_hygiene.core.executor import Executor
+from ami_hygiene.core.executor import Executor, RunContext
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.settings import Mode
+from ami_hygiene.jobs.rotate.actions import WRITERS
 from tests.infra.synthesized import synthesize
 
 
@@ -48,7 +49,7 @@ def test_the_retired_by_tag_the_executor_writes_is_one_the_recycle_bin_rules_kee
     )
     now = datetime(2026, 11, 27, tzinfo=UTC)
     [done] = (
-        Executor(ec2, Mode.ENFORCE, now, job="rotate")
+        Executor(RunContext(ec2, "rotate", now), Mode.ENFORCE, WRITERS)
         .apply(Plan("rotate", "eu-west-1", (decision,)))
         .decisions
     )

@@ -3,25 +3,61 @@
 Report mode applies nothing. A failed action is recorded with its error and
 the run goes on; nothing is swallowed. When the caller's time runs short the
 remaining actions are deferred, so a run stops cleanly and the next resumes.
+
+A job brings its writes as `Writer`s: the function and the IAM actions it calls,
+as Cloud Custodian's actions carry their `permissions`. The stack grants each
+job's role exactly what its writers declare (tests/infra check it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.errors import describe_error
-from ami_hygiene.core.estate import TAG_DISABLED_AT, TAG_RETIRED_AT, TAG_RETIRED_BY, TAG_RETIRED_WITH
-from ami_hygiene.core.launch_record import record_of
-from ami_hygiene.core.plan import Action, Decision, Outcome, Plan, SnapshotResult
+from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.settings import Mode
 
-# Applies one decision of a job-specific action with the region's EC2 client
-# (or raises ClientError); returns the decision with its outcome.
-Applier = Callable[[Any, Decision], Decision]
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a write may need beyond its decision: the clients, the job, the run's time and account."""
+
+    clients: Any
+    job: str
+    now: datetime
+    account: str = ""
+    settings: Any = None  # the run's settings, for writes that take parameters from them
+
+
+@dataclass(frozen=True)
+class Writer:
+    """One action's write: `apply(ec2, decision, run)` returns the decision with its outcome,
+    or raises ClientError; `permissions` are the IAM actions it calls."""
+
+    apply: Callable[[Any, Decision, RunContext], Decision]
+    permissions: tuple[str, ...]
+
+
+Writers = Mapping[Action, Writer]
+
+
+def writes(*permissions: str) -> Callable[[Callable[[Any, Decision, RunContext], Decision]], Writer]:
+    """Declare a write function with the IAM actions it calls."""
+
+    def declare(apply: Callable[[Any, Decision, RunContext], Decision]) -> Writer:
+        return Writer(apply, tuple(permissions))
+
+    return declare
+
+
+def permissions_of(writers: Iterable[Writer]) -> tuple[str, ...]:
+    """Every IAM action the writers call, sorted, once."""
+    return tuple(sorted({p for w in writers for p in w.permissions}))
 
 
 def never_stop() -> bool:
@@ -31,24 +67,15 @@ def never_stop() -> bool:
 class Executor:
     def __init__(
         self,
-        clients: Any,
+        run: RunContext,
         mode: Mode,
-        now: datetime,
+        writers: Writers,
         should_stop: Callable[[], bool] = never_stop,
-        job: str = "rotate",
-        appliers: Mapping[Action, Applier] | None = None,
     ) -> None:
-        self.clients = clients
+        self.run = run
         self.mode = mode
-        self.now = now
         self.should_stop = should_stop
-        self.job = job
-        self.appliers: dict[Action, Applier] = {
-            Action.DEPRECATE: self._deprecate,
-            Action.DISABLE: self._disable,
-            Action.DEREGISTER: self._deregister,
-            **(appliers or {}),
-        }
+        self.writers = dict(writers)
 
     def apply(self, plan: Plan) -> Plan:
         if self.mode is Mode.REPORT:
@@ -75,90 +102,12 @@ class Executor:
             return decision.with_outcome(
                 Outcome.DEFERRED, reason="deferred: this run's time ran out; the next run continues"
             )
-        apply = self.appliers.get(decision.action)
-        if apply is None:
+        writer = self.writers.get(decision.action)
+        if writer is None:
             return decision.with_outcome(
                 Outcome.FAILED, error=f"not applied: this run cannot apply {decision.action.value}"
             )
         try:
-            return apply(self.clients.ec2(decision.region), decision)
+            return writer.apply(self.run.clients.ec2(decision.region), decision, self.run)
         except (ClientError, BotoCoreError) as err:
             return decision.with_outcome(Outcome.FAILED, error=describe_error(err))
-
-    def _deprecate(self, ec2: Any, decision: Decision) -> Decision:
-        ec2.enable_image_deprecation(ImageId=decision.image_id, DeprecateAt=decision.deprecate_at)
-        return decision.with_outcome(Outcome.DONE)
-
-    def _disable(self, ec2: Any, decision: Decision) -> Decision:
-        # Tag first: a disabled image without our tag would look disabled by
-        # someone else and never be retired; a tag on an image whose disabling
-        # failed is harmless (the next run overwrites it). DisableImage drops
-        # every launch permission, so who it was shared with is recorded in the
-        # same call: no disabled image without its record.
-        record = _record_tags(decision)
-        if record is None:  # the policy keeps such images; a safety net
-            return decision.with_outcome(Outcome.FAILED, error=UNRECORDABLE)
-        ec2.create_tags(
-            Resources=[decision.image_id],
-            Tags=[{"Key": TAG_DISABLED_AT, "Value": _iso(self.now)}, *record],
-        )
-        ec2.disable_image(ImageId=decision.image_id)
-        return decision.with_outcome(Outcome.DONE)
-
-    def _deregister(self, ec2: Any, decision: Decision) -> Decision:
-        # The retired-by tag lets a Recycle Bin rule keep what we delete restorable.
-        doomed = [s.snapshot_id for s in decision.snapshots]
-        # Recycle Bin rules match a tag value exactly: the job name, the time apart.
-        retired = [
-            {"Key": TAG_RETIRED_BY, "Value": self.job},
-            {"Key": TAG_RETIRED_AT, "Value": _iso(self.now)},
-        ]
-        record = _record_tags(decision)
-        if record is None:
-            return decision.with_outcome(Outcome.FAILED, error=UNRECORDABLE)
-        # The image carries who it was shared with; each snapshot, which image it went with.
-        ec2.create_tags(Resources=[decision.image_id], Tags=[*retired, *record])
-        if doomed:
-            ec2.create_tags(
-                Resources=doomed, Tags=[*retired, {"Key": TAG_RETIRED_WITH, "Value": decision.image_id}]
-            )
-        response = ec2.deregister_image(ImageId=decision.image_id, DeleteAssociatedSnapshots=bool(doomed))
-        results = _snapshot_results(response, doomed)
-        failed = [r for r in results if not r.deleted]
-        if failed:
-            detail = "; ".join(f"{r.snapshot_id}: {r.detail}" for r in failed)
-            return decision.with_outcome(
-                Outcome.FAILED,
-                error=f"image deregistered but snapshots not deleted: {detail}",
-                snapshot_results=results,
-            )
-        return decision.with_outcome(Outcome.DONE, snapshot_results=results)
-
-
-def _record_tags(decision: Decision) -> list[dict[str, str]] | None:
-    """The launch-permission record of a decision, as CreateTags takes it; None if it cannot be."""
-    tags = record_of(decision.shared_with).tags() if decision.shared_with else {}
-    return None if tags is None else [{"Key": key, "Value": value} for key, value in tags.items()]
-
-
-UNRECORDABLE = "not applied: its launch permissions are too many to record, and retiring would drop them"
-
-
-def _snapshot_results(response: dict[str, Any], doomed: list[str]) -> tuple[SnapshotResult, ...]:
-    reported = {
-        r.get("SnapshotId"): r.get("ReturnCode", "") for r in response.get("DeleteSnapshotResults", [])
-    }
-    results = []
-    for snapshot_id in doomed:
-        code = reported.get(snapshot_id)
-        if code == "success":
-            results.append(SnapshotResult(snapshot_id, True))
-        elif code is None:
-            results.append(SnapshotResult(snapshot_id, False, "EC2 returned no result for it"))
-        else:
-            results.append(SnapshotResult(snapshot_id, False, code))
-    return tuple(results)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

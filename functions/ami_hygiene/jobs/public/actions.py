@@ -21,7 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED
-from ami_hygiene.core.plan import Action, Outcome
+from ami_hygiene.core.executor import RunContext, Writers, writes
+from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.jobs.public.policy import BLOCK_NEW_SHARING, PUBLIC_GROUP, SharingDecision
 
 REVOKES = frozenset({Action.REVOKE_PUBLIC, Action.REVOKE_ACCOUNTS})
@@ -119,3 +120,19 @@ def _outcome(
     changed = decision.with_outcome(outcome, error=error, reason=reason)
     assert isinstance(changed, SharingDecision)  # with_outcome uses dataclasses.replace
     return changed
+
+
+@writes(
+    "ec2:DescribeImages",
+    "ec2:ModifyImageAttribute",
+    "ec2:DescribeSnapshots",
+    "ec2:ModifySnapshotAttribute",
+    "ec2:EnableImageBlockPublicAccess",
+)
+def guard(_ec2: Any, decision: Decision, run: RunContext) -> Decision:
+    if not isinstance(decision, SharingDecision):
+        raise TypeError(f"the public job applies SharingDecisions, not {type(decision).__name__}")
+    return apply_sharing_decision(run.clients, decision, run.account)
+
+
+WRITERS: Writers = dict.fromkeys((Action.BLOCK_PUBLIC_ACCESS, *sorted(REVOKES)), guard)

@@ -18,12 +18,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ami_hygiene.core.executor import Applier, Executor, never_stop
-from ami_hygiene.core.plan import Action, Decision, Plan
+from ami_hygiene.core.executor import Executor, RunContext, never_stop
+from ami_hygiene.core.plan import Action, Plan
 from ami_hygiene.core.regions import report_of, run_regions, within_budget
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
-from ami_hygiene.jobs.public.actions import apply_sharing_decision
+from ami_hygiene.jobs.public.actions import WRITERS
 from ami_hygiene.jobs.public.events import SharingEvent
 from ami_hygiene.jobs.public.inventory import read_sharing
 from ami_hygiene.jobs.public.policy import JOB, SharingDecision, SharingEstate, plan_sharing
@@ -43,9 +43,7 @@ def run_public(
     started = datetime.now(UTC)
     regions = (event.region,) if event else settings.regions
     account = event.account if event else clients.account_id(regions[0])
-    executor = Executor(
-        clients, settings.mode, now, should_stop, job=JOB, appliers=_appliers(clients, account)
-    )
+    executor = Executor(RunContext(clients, JOB, now, account), settings.mode, WRITERS, should_stop)
 
     def plan(region: str, budget: int) -> Plan:
         if event:
@@ -84,15 +82,6 @@ def _coverage(plan: Plan, read: SharingEstate) -> Plan:
             for d in plan.decisions
         ),
     )
-
-
-def _appliers(clients: Any, account: str) -> dict[Action, Applier]:
-    def apply(_ec2: Any, decision: Decision) -> Decision:
-        if not isinstance(decision, SharingDecision):
-            raise TypeError(f"the public job applies SharingDecisions, not {type(decision).__name__}")
-        return apply_sharing_decision(clients, decision, account)
-
-    return dict.fromkeys(PRIORITY, apply)
 
 
 def _named(event: SharingEvent) -> list[str]:

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from ami_hygiene.core.estate import TAG_FAMILY
-from ami_hygiene.core.executor import Applier
+from ami_hygiene.core.executor import RunContext, Writers, writes
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.core.settings import Settings
 from ami_hygiene.jobs.rebuild.policy import RUNBOOK_LINUX, BuildKind, RebuildDecision
@@ -88,16 +88,18 @@ class BuildResult(Decision):
         return out
 
 
-def rebuild_appliers(clients: Any, settings: Settings) -> dict[Action, Applier]:
-    """The REBUILD applier; it reaches Image Builder and SSM through `clients`, not the EC2 client."""
+# StartAutomationExecution with AutomationAssumeRole passes that role (iam:PassRole, granted
+# on the automation role alone in infra), and tags the execution (ssm:AddTagsToResource).
+@writes("imagebuilder:StartImagePipelineExecution", "ssm:StartAutomationExecution")
+def start(_ec2: Any, decision: Decision, run: RunContext) -> Decision:
+    """Start the decision's build; it reaches Image Builder and SSM through the run's clients."""
+    d = _rebuild_decision(decision)
+    if d.method is BuildKind.IMAGE_BUILDER:
+        return _start_pipeline(run.clients.imagebuilder(d.region), d)
+    return _start_automation(run.clients.ssm(d.region), d, run.settings)
 
-    def start(ec2: Any, decision: Decision) -> Decision:
-        d = _rebuild_decision(decision)
-        if d.method is BuildKind.IMAGE_BUILDER:
-            return _start_pipeline(clients.imagebuilder(d.region), d)
-        return _start_automation(clients.ssm(d.region), d, settings)
 
-    return {Action.REBUILD: start}
+WRITERS: Writers = {Action.REBUILD: start}
 
 
 def automation_parameters(decision: RebuildDecision, settings: Settings) -> dict[str, list[str]]:

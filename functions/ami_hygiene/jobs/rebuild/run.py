@@ -29,14 +29,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import ARCHITECTURES, TAG_FAMILY, TAG_PIPELINE, Image, RegionEstate
-from ami_hygiene.core.executor import Executor, never_stop
+from ami_hygiene.core.executor import Executor, RunContext, never_stop
 from ami_hygiene.core.families import FamilyTagError, family_of
 from ami_hygiene.core.paging import find_images, image_from, parse_time
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.regions import report_of, run_regions, within_budget
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Mode, Settings
-from ami_hygiene.jobs.rebuild.actions import BuildResult, rebuild_appliers
+from ami_hygiene.jobs.rebuild.actions import WRITERS, BuildResult
 from ami_hygiene.jobs.rebuild.events import (
     AUTOMATION_FAILED,
     AUTOMATION_SUCCEEDED,
@@ -108,9 +108,7 @@ def _sweep(
     settings: Settings, clients: Any, now: datetime, should_stop: Callable[[], bool], account: str
 ) -> tuple[tuple[Plan, ...], tuple[str, ...]]:
     policy = rebuild_settings(settings)
-    executor = Executor(
-        clients, settings.mode, now, should_stop, job=JOB, appliers=rebuild_appliers(clients, settings)
-    )
+    executor = Executor(RunContext(clients, JOB, now, settings=settings), settings.mode, WRITERS, should_stop)
 
     def plan(region: str, budget: int) -> Plan:
         estate = read_images(clients, region, account)

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ami_hygiene.core.estate import RegionEstate
-from ami_hygiene.core.executor import Executor, never_stop
+from ami_hygiene.core.executor import Executor, RunContext, never_stop
 from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Action, Outcome, Plan
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
+from ami_hygiene.jobs.rotate.actions import WRITERS
 from ami_hygiene.jobs.rotate.consumers import ConsumerReader
 from ami_hygiene.jobs.rotate.inventory import read_checks, read_region
 from ami_hygiene.jobs.rotate.policy import JOB, PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
@@ -30,7 +31,7 @@ def run_rotation(
     now = now or datetime.now(UTC)
     started = datetime.now(UTC)
     account = clients.account_id(settings.regions[0])
-    executor = Executor(clients, settings.mode, now, should_stop, job=JOB)
+    executor = Executor(RunContext(clients, JOB, now, account), settings.mode, WRITERS, should_stop)
     # One reader for the whole run: each consumer account is assumed once, and read
     # once per region, however many images and regions ask about it.
     consumers = ConsumerReader(clients, settings.consumer_role_name, account)

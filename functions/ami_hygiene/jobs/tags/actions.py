@@ -1,4 +1,4 @@
-"""How the tag job's decisions are applied: the executor's appliers for its actions.
+"""How the tag job's decisions are applied: its writers, each with the IAM actions it calls.
 
 Only ever additive on the image and its snapshots (CreateTags), except the
 escalation marker, which comes off a compliant image.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ami_hygiene.core.executor import Applier
+from ami_hygiene.core.executor import RunContext, Writers, writes
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.jobs.tags.policy import TagDecision
 
@@ -17,16 +17,8 @@ from ami_hygiene.jobs.tags.policy import TagDecision
 TAG_BATCH = 1000
 
 
-def tag_appliers() -> dict[Action, Applier]:
-    return {
-        Action.TAG: _tag,
-        Action.PROPAGATE: _propagate,
-        Action.NOTIFY: _notify,
-        Action.DEPRECATE: _escalate,
-    }
-
-
-def _tag(ec2: Any, decision: Decision) -> Decision:
+@writes("ec2:CreateTags", "ec2:DeleteTags")
+def tag(ec2: Any, decision: Decision, _run: RunContext) -> Decision:
     d = _tag_decision(decision)
     if d.tags:
         ec2.create_tags(Resources=[d.image_id], Tags=_tag_list(d.tags))
@@ -35,7 +27,8 @@ def _tag(ec2: Any, decision: Decision) -> Decision:
     return d.with_outcome(Outcome.DONE)
 
 
-def _propagate(ec2: Any, decision: Decision) -> Decision:
+@writes("ec2:CreateTags")
+def propagate(ec2: Any, decision: Decision, _run: RunContext) -> Decision:
     d = _tag_decision(decision)
     # One CreateTags per distinct tag set: the snapshots of one image usually need the same.
     groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
@@ -47,12 +40,14 @@ def _propagate(ec2: Any, decision: Decision) -> Decision:
     return d.with_outcome(Outcome.DONE)
 
 
-def _notify(ec2: Any, decision: Decision) -> Decision:
+@writes()
+def notify(ec2: Any, decision: Decision, _run: RunContext) -> Decision:
     # The report is the notification: nothing changes in AWS.
     return decision.with_outcome(Outcome.DONE)
 
 
-def _escalate(ec2: Any, decision: Decision) -> Decision:
+@writes("ec2:CreateTags", "ec2:EnableImageDeprecation")
+def escalate(ec2: Any, decision: Decision, _run: RunContext) -> Decision:
     d = _tag_decision(decision)
     # The marker first: a marker on an image whose deprecation then failed is
     # harmless (rotation still checks every safety rule), and the next sweep
@@ -61,6 +56,14 @@ def _escalate(ec2: Any, decision: Decision) -> Decision:
         ec2.create_tags(Resources=[d.image_id], Tags=_tag_list(d.tags))
     ec2.enable_image_deprecation(ImageId=d.image_id, DeprecateAt=d.deprecate_at)
     return d.with_outcome(Outcome.DONE)
+
+
+WRITERS: Writers = {
+    Action.TAG: tag,
+    Action.PROPAGATE: propagate,
+    Action.NOTIFY: notify,
+    Action.DEPRECATE: escalate,
+}
 
 
 def _tag_decision(decision: Decision) -> TagDecision:

@@ -13,12 +13,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ami_hygiene.core.executor import Executor, never_stop
+from ami_hygiene.core.executor import Executor, RunContext, never_stop
 from ami_hygiene.core.plan import Plan
 from ami_hygiene.core.regions import report_of, run_regions, within_budget
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
-from ami_hygiene.jobs.tags.actions import tag_appliers
+from ami_hygiene.jobs.tags.actions import WRITERS
 from ami_hygiene.jobs.tags.events import ImageEvent
 from ami_hygiene.jobs.tags.inventory import TagEstate, read_all, read_named
 from ami_hygiene.jobs.tags.policy import JOB, CreatorInfo, TagSettings, plan_tagging
@@ -35,7 +35,7 @@ def run_tags(
     started = datetime.now(UTC)
     regions = (event.region,) if event else settings.regions
     account = event.account if event else clients.account_id(regions[0])
-    executor = Executor(clients, settings.mode, now, should_stop, job=JOB, appliers=tag_appliers())
+    executor = Executor(RunContext(clients, JOB, now), settings.mode, WRITERS, should_stop)
     tag_settings = TagSettings(
         grace_hours=settings.tag_grace_hours,
         propagate_tags=settings.propagate_tags,
