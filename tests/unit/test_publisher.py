@@ -23,6 +23,7 @@ from ami_hygiene.core.publisher import (
 )
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Mode, Settings, SettingsError
+from ami_hygiene.jobs.rotate.view import VIEW as ROTATE_VIEW
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ami-hygiene-reports"
@@ -55,6 +56,7 @@ def _report(
         NOW,
         NOW,
         errors=errors,
+        view=ROTATE_VIEW,
     )
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Mode, Settings
-from ami_hygiene.core.views import RebuildView, view_of
 from ami_hygiene.jobs.rebuild.actions import BuildResult
 from ami_hygiene.jobs.rebuild.policy import BuildKind, RebuildDecision, StaleKind
+from ami_hygiene.jobs.rebuild.view import VIEW, RebuildView
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 REGION = "eu-west-1"
@@ -36,6 +36,7 @@ def _report(mode: Mode, *decisions: Decision, errors: tuple[str, ...] = ()) -> R
         settings=settings,
         started=NOW,
         finished=NOW,
+        view=VIEW,
     )
 
 
@@ -90,7 +91,7 @@ def _result(*, succeeded: bool) -> BuildResult:
 
 
 def test_the_rebuild_job_has_its_view() -> None:
-    assert isinstance(view_of("rebuild"), RebuildView)
+    assert isinstance(_report(Mode.REPORT).view, RebuildView)
 
 
 def test_a_report_mode_sweep_counts_stale_families_and_would_be_builds() -> None:

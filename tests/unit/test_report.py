@@ -9,6 +9,8 @@ from ami_hygiene.core.estate import SnapshotRef
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan, SnapshotResult
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Mode, Settings
+from ami_hygiene.jobs.rotate.view import VIEW as ROTATE_VIEW
+from ami_hygiene.jobs.tags.view import VIEW as TAGS_VIEW
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -30,7 +32,18 @@ def _decision(image_id: str, action: Action, outcome: Outcome = Outcome.PLANNED,
 def _report(mode: Mode, decisions: list[Decision], errors: tuple[str, ...] = ()) -> Report:
     settings = Settings.load({"AWS_REGION": "eu-west-1"}, overrides={"mode": mode.value})
     plan = Plan(job="rotate", region="eu-west-1", decisions=tuple(decisions))
-    return Report("rotate", mode, "123456789012", ("eu-west-1",), (plan,), settings, NOW, NOW, errors=errors)
+    return Report(
+        "rotate",
+        mode,
+        "123456789012",
+        ("eu-west-1",),
+        (plan,),
+        settings,
+        NOW,
+        NOW,
+        errors=errors,
+        view=ROTATE_VIEW,
+    )
 
 
 SNAPS = (SnapshotRef("snap-1", "/dev/xvda", 8), SnapshotRef("snap-2", "/dev/xvdb", 100))
@@ -127,7 +140,9 @@ def test_a_tag_report_counts_the_broken_rules_most_common_first() -> None:
     ]
     settings = Settings.load({"AWS_REGION": "eu-west-1"})
     plan = Plan(job="tags", region="eu-west-1", decisions=tuple(decisions))
-    report = Report("tags", Mode.REPORT, "123456789012", ("eu-west-1",), (plan,), settings, NOW, NOW)
+    report = Report(
+        "tags", Mode.REPORT, "123456789012", ("eu-west-1",), (plan,), settings, NOW, NOW, view=TAGS_VIEW
+    )
     s = report.summary()
     assert s["non_compliant"] == 3
     assert s["non_compliant_by_problem"] == {"missing Owner": 3, "Env does not match ^(prod|dev)$": 2}

@@ -12,6 +12,7 @@ from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
+from ami_hygiene.core.view import View
 
 OVER_BUDGET = "deferred: over this run's MaxActionsPerRun; the next run continues"
 
@@ -59,7 +60,7 @@ def within_budget(plan: Plan, budget: int, priority: Mapping[Action, int] | None
 
 
 def report_of(
-    job: str,
+    view: View,
     settings: Settings,
     clients: Any,
     *,
@@ -70,7 +71,7 @@ def report_of(
     errors: tuple[str, ...] = (),
 ) -> Report:
     return Report(
-        job=job,
+        job=view.job,
         mode=settings.mode,
         account=account,
         regions=regions,
@@ -80,6 +81,7 @@ def report_of(
         finished=datetime.now(UTC),
         api_calls=dict(clients.counter.calls),
         errors=errors,
+        view=view,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.settings import Mode, Settings
-from ami_hygiene.core.views import JobView, view_of
+from ami_hygiene.core.view import View
 
 SUBJECT_LIMIT = 99
 SCHEMA_VERSION = 1
@@ -40,6 +40,8 @@ class Report:
     errors: tuple[str, ...] = ()
     # What this run could not see or cover, "region: sentence" (e.g. no real-time rule there).
     warnings: tuple[str, ...] = ()
+    # The job's part of the report (jobs/<job>/view.py); the report imports no view.
+    view: View = field(kw_only=True, compare=False)
 
     def with_warnings(self, warnings: tuple[str, ...], calls: Mapping[str, int]) -> Report:
         """Adds what the run could not cover; `calls` recounts this account's calls, reads for it included."""
@@ -78,10 +80,6 @@ class Report:
     @property
     def failed(self) -> bool:
         return any(d.outcome is Outcome.FAILED for d in self.decisions)
-
-    @property
-    def view(self) -> JobView:
-        return view_of(self.job)
 
     @property
     def has_findings(self) -> bool:

@@ -27,6 +27,7 @@ from ami_hygiene.jobs.public.actions import WRITERS
 from ami_hygiene.jobs.public.events import SharingEvent
 from ami_hygiene.jobs.public.inventory import read_sharing
 from ami_hygiene.jobs.public.policy import JOB, SharingDecision, SharingEstate, plan_sharing
+from ami_hygiene.jobs.public.view import VIEW
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PRIORITY = {Action.REVOKE_PUBLIC: 0, Action.REVOKE_ACCOUNTS: 1, Action.BLOCK_PUBLIC_ACCESS: 2}
@@ -57,7 +58,7 @@ def run_public(
 
     plans, errors = run_regions(regions, settings.max_actions, plan, executor)
     return report_of(
-        JOB, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
+        VIEW, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
     )
 
 

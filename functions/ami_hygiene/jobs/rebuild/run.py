@@ -64,6 +64,7 @@ from ami_hygiene.jobs.rebuild.policy import (
     new_image_tags,
     plan_rebuild,
 )
+from ami_hygiene.jobs.rebuild.view import VIEW
 
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 
@@ -88,7 +89,7 @@ def run_rebuild(
         account = clients.account_id(regions[0])
         plans, errors = _sweep(settings, clients, now, should_stop, account)
     return report_of(
-        JOB, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
+        VIEW, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
     )
 
 

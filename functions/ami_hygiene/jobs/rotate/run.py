@@ -16,6 +16,7 @@ from ami_hygiene.jobs.rotate.actions import WRITERS
 from ami_hygiene.jobs.rotate.consumers import ConsumerReader
 from ami_hygiene.jobs.rotate.inventory import read_checks, read_region
 from ami_hygiene.jobs.rotate.policy import JOB, PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
+from ami_hygiene.jobs.rotate.view import VIEW
 
 # Guards the check loop: each round checks new images, so it ends anyway;
 # this bounds it against a policy bug.
@@ -60,6 +61,7 @@ def run_rotation(
         api_calls=dict(clients.counter.calls),
         api_calls_by_account={account: dict(clients.counter.calls), **consumers.calls_by_account()},
         errors=tuple(errors),
+        view=VIEW,
     )
 
 

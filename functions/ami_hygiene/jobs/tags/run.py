@@ -22,6 +22,7 @@ from ami_hygiene.jobs.tags.actions import WRITERS
 from ami_hygiene.jobs.tags.events import ImageEvent
 from ami_hygiene.jobs.tags.inventory import TagEstate, read_all, read_named
 from ami_hygiene.jobs.tags.policy import JOB, CreatorInfo, TagSettings, plan_tagging
+from ami_hygiene.jobs.tags.view import VIEW
 
 
 def run_tags(
@@ -57,7 +58,7 @@ def run_tags(
 
     plans, errors = run_regions(regions, settings.max_actions, plan, executor)
     return report_of(
-        JOB, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
+        VIEW, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
     )
 
 

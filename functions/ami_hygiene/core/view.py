@@ -1,0 +1,70 @@
+"""The view protocol: what a job's report says beyond the common part.
+
+`Report` (report.py) holds what every job shares: decisions with outcomes,
+errors, per-action counts, text and JSON. A job's `View` (jobs/<job>/view.py)
+adds its own summary keys, the words of its subject line, the settings it shows,
+which decisions are worth telling a person, and how severe its findings are.
+The report imports no job's view: the job hands its view to the report it makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ami_hygiene.core.plan import Action, Decision, Outcome
+from ami_hygiene.core.settings import Mode, Settings
+
+if TYPE_CHECKING:
+    from ami_hygiene.core.report import Report
+
+# Severities, lowest first: a message carries the highest of its findings.
+SEVERITY_ORDER = ("info", "warning", "medium", "high", "error", "critical")
+
+
+class View:
+    """One job's part of its report. Subclasses say what differs; the defaults are the common rule."""
+
+    job: str
+    seen_label = "images seen"
+    actions: Sequence[Action] = ()
+
+    def summary(self, report: Report) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    def settings_line(self, settings: Settings) -> str:
+        raise NotImplementedError
+
+    def footer(self, report: Report) -> str:
+        raise NotImplementedError
+
+    def is_finding(self, decision: Decision) -> bool:
+        """Whether this decision alone is worth a message to a person."""
+        return decision.is_action
+
+    def severity(self, report: Report) -> str:
+        if report.all_errors or report.failed:
+            return "error"
+        if any(d.outcome is Outcome.DEFERRED for d in report.decisions):
+            return "warning"
+        return "info"
+
+
+def highest(severities: Iterable[str]) -> str:
+    ranked = [s for s in severities if s in SEVERITY_ORDER]
+    return max(ranked, key=SEVERITY_ORDER.index) if ranked else "info"
+
+
+def counted_outcome(report: Report) -> Outcome:
+    """The outcome a report counts: DONE when enforced, PLANNED in report mode."""
+    return Outcome.DONE if report.mode is Mode.ENFORCE else Outcome.PLANNED
+
+
+def count(decisions: Iterable[Decision], action: Action, outcome: Outcome) -> int:
+    return sum(1 for d in decisions if d.action is action and d.outcome is outcome)

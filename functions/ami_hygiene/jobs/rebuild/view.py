@@ -1,0 +1,108 @@
+"""The rebuild job's part of its report."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ami_hygiene.core.plan import Action, Decision, Outcome
+from ami_hygiene.core.settings import Mode, Settings
+from ami_hygiene.core.view import View, counted_outcome
+
+if TYPE_CHECKING:
+    from ami_hygiene.core.report import Report
+from ami_hygiene.jobs.rebuild.policy import JOB
+
+
+class RebuildView(View):
+    """The patch-rebuild job: stale families, builds started, and how builds ended."""
+
+    job = JOB
+    actions = (Action.REBUILD,)
+
+    def summary(self, report: Report) -> dict[str, Any]:
+        decisions = report.decisions
+        effective = counted_outcome(report)
+        ended = [d for d in decisions if _build_ended(d)]
+        return {
+            "stale_families": len({(d.region, d.family) for d in decisions if _is_stale(d)}),
+            "builds_started": sum(
+                1
+                for d in decisions
+                if d.action is Action.REBUILD and not _is_build_result(d) and d.outcome is effective
+            ),
+            "builds_finished": sum(1 for d in ended if getattr(d, "succeeded", False)),
+            "builds_failed": sum(1 for d in ended if not getattr(d, "succeeded", False)),
+        }
+
+    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+        results = [d for d in report.decisions if _is_build_result(d)]
+        if results:
+            parts = []
+            for d in results:
+                if _build_ended(d) and getattr(d, "succeeded", False):
+                    parts.append(f"{d.family} rebuilt: {getattr(d, 'new_image_id', None) or 'no image'}")
+                else:
+                    parts.append(f"{d.family} build {getattr(d, 'status', '')}")
+            return parts
+        started = "build started" if s["builds_started"] == 1 else "builds started"
+        verb = "to rebuild" if s["would_change"] else started
+        return [f"{s['stale_families']} stale", f"{s['builds_started']} {verb}"]
+
+    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+        return [
+            f"  stale families       {s['stale_families']}",
+            f"  builds started       {s['builds_started']}" + (" (would be)" if s["would_change"] else ""),
+            f"  builds finished      {s['builds_finished']}",
+            f"  builds failed        {s['builds_failed']}",
+        ]
+
+    def settings_line(self, settings: Settings) -> str:
+        pipelines = ", ".join(
+            f"{family}={arn.rsplit('/', 1)[-1]}" for family, arn in sorted(settings.family_pipelines.items())
+        )
+        role = settings.automation_role_arn.rsplit("/", 1)[-1] if settings.automation_role_arn else "none"
+        return (
+            f"max image age {settings.max_image_age_days} days · pipelines {pipelines or 'by tag only'} · "
+            f"other families by SSM runbook (role {role}) · at most {settings.max_actions} builds per run"
+        )
+
+    def footer(self, report: Report) -> str:
+        if report.mode is Mode.REPORT:
+            return (
+                "To apply: run with --mode enforce (CLI) or set the stack parameter RebuildMode=enforce. "
+                "A family is rebuilt by the pipeline in its ami-hygiene:pipeline tag or FamilyPipelines, "
+                "else by the AWS-UpdateLinuxAmi / AWS-UpdateWindowsAmi runbook."
+            )
+        ended = [d for d in report.decisions if _build_ended(d)]
+        if any(not getattr(d, "succeeded", False) for d in ended):
+            return (
+                "A failed build is started again by the first sweep of the next UTC day (a start the same "
+                "day carries the same client token and gets this build back)."
+            )
+        if ended:
+            return "The next sweep checks the new image; rotation retires the older images of its family."
+        return (
+            "Each build started reports again when it ends; the old images stay until rotation retires them."
+        )
+
+    def is_finding(self, decision: Decision) -> bool:
+        # A rebuild planned or started, a finished build (either way), or a failure.
+        if _is_build_result(decision):
+            return _build_ended(decision)
+        return decision.action is Action.REBUILD or decision.outcome is Outcome.FAILED
+
+
+VIEW = RebuildView()
+
+
+def _is_build_result(d: Decision) -> bool:
+    """A decision reporting how a build ended (rebuild_actions.BuildResult), known by its fields."""
+    return hasattr(d, "finished") and hasattr(d, "succeeded")
+
+
+def _build_ended(d: Decision) -> bool:
+    return _is_build_result(d) and bool(getattr(d, "finished", False))
+
+
+def _is_stale(d: Decision) -> bool:
+    return any(f.startswith("stale:") for f in d.findings)

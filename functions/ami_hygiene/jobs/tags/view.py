@@ -1,0 +1,97 @@
+"""The tag job's part of its report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from ami_hygiene.core.plan import Action, Decision, Outcome
+from ami_hygiene.core.settings import Mode, Settings
+from ami_hygiene.core.view import View, count, counted_outcome
+
+if TYPE_CHECKING:
+    from ami_hygiene.core.report import Report
+from ami_hygiene.jobs.tags.policy import JOB
+
+TOP_PROBLEMS = 5  # broken rules listed in a tag report's summary, most common first
+
+
+class TagsView(View):
+    job = JOB
+    seen_label = "images seen"
+    actions = (Action.TAG, Action.PROPAGATE, Action.NOTIFY, Action.DEPRECATE)
+
+    def summary(self, report: Report) -> dict[str, Any]:
+        decisions = report.decisions
+        effective = counted_outcome(report)
+        non_compliant = {d.image_id for d in decisions if d.findings}
+        # Each image once: its decisions all carry the same findings.
+        findings = {d.image_id: d.findings for d in decisions if d.findings}
+        by_problem = Counter(_problem_kind(f) for fs in findings.values() for f in fs)
+        return {
+            "non_compliant": len(non_compliant),
+            "tagged": count(decisions, Action.TAG, effective),
+            "propagated_snapshots": sum(
+                len(getattr(d, "snapshot_tags", {}))
+                for d in decisions
+                if d.action is Action.PROPAGATE and d.outcome is effective
+            ),
+            "notified": count(decisions, Action.NOTIFY, effective),
+            "escalated": count(decisions, Action.DEPRECATE, effective),
+            "non_compliant_by_problem": dict(by_problem.most_common()),
+        }
+
+    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+        parts = [f"{s['non_compliant']} non-compliant"]
+        if s["tagged"]:
+            parts.append(f"{s['tagged']} {'to tag' if s['would_change'] else 'tagged'}")
+        if s["escalated"]:
+            parts.append(f"{s['escalated']} {'to escalate' if s['would_change'] else 'escalated'}")
+        return parts
+
+    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+        top = list(s["non_compliant_by_problem"].items())[:TOP_PROBLEMS]
+        return [
+            f"  non-compliant        {s['non_compliant']}",
+            *(f"    {count:>6}  {problem}" for problem, count in top),
+            f"  snapshots tagged     {s['propagated_snapshots']}"
+            + (" (would be)" if s["would_change"] else ""),
+        ]
+
+    def settings_line(self, settings: Settings) -> str:
+        rules = ", ".join(r.spec for r in settings.required_tags) or "none"
+        keys = "the required keys"
+        if settings.propagate_tags is not None:
+            keys = ", ".join(settings.propagate_tags)
+        escalation = (
+            f"deprecate after {settings.tag_escalation_days} days"
+            if settings.tag_escalation_days
+            else "notify only"
+        )
+        return (
+            f"required tags {rules} · grace {settings.tag_grace_hours} hours · {escalation} · "
+            f"propagate {keys}"
+        )
+
+    def footer(self, report: Report) -> str:
+        if report.mode is Mode.REPORT:
+            return (
+                "To apply: run with --mode enforce (CLI) or set the stack parameter TagPolicyMode=enforce "
+                "(it only adds tags; escalation also needs TagEscalationDays > 0)."
+            )
+        return "Fix an image by adding the missing tags; the tag job re-checks it within seconds."
+
+    def is_finding(self, decision: Decision) -> bool:
+        # Adding auto-tags to a compliant image is routine: no e-mail for it.
+        return decision.action in (Action.NOTIFY, Action.DEPRECATE) or decision.outcome is Outcome.FAILED
+
+
+VIEW = TagsView()
+
+
+def _problem_kind(finding: str) -> str:
+    """'missing Owner' stays; "Env='x' does not match ^...$" becomes "Env does not match ^...$"."""
+    key, sep, rest = finding.partition("=")
+    if sep and " does not match " in rest:
+        return f"{key} does not match {rest.split(' does not match ', 1)[1]}"
+    return finding
