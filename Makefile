@@ -40,7 +40,7 @@ aws: $(STAMP)
 	$(BIN)/pytest tests/aws
 
 fuzz: $(STAMP) ## the handler and publisher fuzz properties with a few hundred examples each (make test runs 25)
-	AMI_HYGIENE_FUZZ=1 $(BIN)/pytest -p xdist -n 2 tests/aws/test_fuzz_handlers.py tests/unit/test_publisher_limits.py
+	AMI_HYGIENE_FUZZ=1 $(BIN)/pytest -p xdist -n 2 tests/aws/handlers/test_fuzz.py tests/unit/core/test_publisher_limits.py
 
 bench: $(STAMP) ## API calls, wall time, memory for 1,000 and 10,000 images and 20 consumer accounts; c7n beside us
 	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv

@@ -12,9 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
+
+if TYPE_CHECKING:
+    from types_boto3_autoscaling import AutoScalingClient
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_ssm import SSMClient
 
 ACCOUNT_ID = "123456789012"
 FOREIGN_ACCOUNT = "999988887777"
@@ -32,9 +37,9 @@ class Seeder:
 
     region: str
     now: datetime
-    ec2: Any = None
-    autoscaling: Any = None
-    ssm: Any = None
+    ec2: EC2Client = field(init=False)
+    autoscaling: AutoScalingClient = field(init=False)
+    ssm: SSMClient = field(init=False)
     images: dict[str, str] = field(default_factory=dict)  # name -> image id
 
     def __post_init__(self) -> None:
@@ -272,7 +277,7 @@ def _seed_region(s: Seeder, primary: bool) -> dict[str, str]:
     return dict(s.images)
 
 
-def _subnet(ec2: Any, region: str) -> str:
+def _subnet(ec2: EC2Client, region: str) -> str:
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{region}a")
     return str(subnet["Subnet"]["SubnetId"])
@@ -320,16 +325,21 @@ DEMO_RESTORED = "base-al2023-1.2.0"
 
 def run_demo(out: TextIO, fmt: str = "text") -> int:
     from ami_hygiene.core.clients import Clients
-    from ami_hygiene.core.settings import Settings
     from ami_hygiene.doctor.checks import as_json
     from ami_hygiene.doctor.run import render_text, run_doctor
     from ami_hygiene.jobs.public.run import run_public
     from ami_hygiene.jobs.rebuild.run import run_rebuild
     from ami_hygiene.jobs.rotate.run import run_rotation
+    from ami_hygiene.jobs.settings import Settings
     from ami_hygiene.jobs.tags.run import run_tags
     from ami_hygiene.restore.steps import restore_images
 
-    runners = {"rotate": run_rotation, "public": run_public, "tags": run_tags, "rebuild": run_rebuild}
+    runners: dict[str, Any] = {
+        "rotate": run_rotation,
+        "public": run_public,
+        "tags": run_tags,
+        "rebuild": run_rebuild,
+    }
     now = datetime.now(UTC)
     with embedded_aws():
         images = seed_demo_estate(now)

@@ -1,14 +1,16 @@
-"""Fixtures shared by every kind of test: fake credentials, the embedded AWS."""
+"""Set-up shared by every kind of test: fake credentials, and the fixtures of tests/helpers."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
-import pytest
+from tests.helpers.constants import ACCOUNT, REGION
 
-ACCOUNT_ID = "123456789012"  # moto's default account
-REGION = "eu-west-1"
+# Kept for test modules that still import them from here; new tests import tests.helpers.constants.
+ACCOUNT_ID = ACCOUNT
+__all__ = ["ACCOUNT_ID", "REGION"]
+
+pytest_plugins = ["tests.helpers.fixtures"]
 
 # Never reach a real account from a test, whatever the developer's shell has.
 for _var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
@@ -25,15 +27,3 @@ os.environ.update(
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
 )
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    """The embedded AWS in-process: moto plus the AMI operations it lacks."""
-    from moto import mock_aws
-
-    import sandbox
-
-    sandbox.install()
-    with mock_aws():
-        yield

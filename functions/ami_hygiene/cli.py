@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
@@ -23,9 +23,11 @@ from ami_hygiene import __version__
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.coverage import allowed_images_warnings
 from ami_hygiene.core.errors import describe_error
+from ami_hygiene.core.executor import never_stop
+from ami_hygiene.core.job import JobSpec
 from ami_hygiene.core.report import Report
-from ami_hygiene.core.settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
-from ami_hygiene.jobs.rotate.run import run_rotation
+from ami_hygiene.core.settings import Option, SettingsError
+from ami_hygiene.registry import BY_NAME, JOBS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -39,106 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ami-hygiene", description="Keep AWS machine images healthy.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    rotate = sub.add_parser("rotate", help="retire old, unused AMIs in stages")
-    _add_common(rotate)
-    rotate.add_argument(
-        "--retention-days", type=int, help="age before a superseded image retires [RETENTION_DAYS, 90]"
-    )
-    rotate.add_argument(
-        "--keep-latest", type=int, help="newest available images kept per family [KEEP_LATEST, 3]"
-    )
-    rotate.add_argument(
-        "--disable-grace-days",
-        type=int,
-        help="days an image stays disabled before deregistration; 0 deregisters at once "
-        "[DISABLE_GRACE_DAYS, 14]",
-    )
-    rotate.add_argument("--max-actions", type=int, help="most images changed in one run [MAX_ACTIONS, 100]")
-    rotate.add_argument(
-        "--allowed-share-accounts",
-        help="accounts, organization or OU ARNs an image may be shared with and still retire "
-        "[ALLOWED_SHARE_ACCOUNTS]",
-    )
-    rotate.add_argument(
-        "--price-per-gib-month",
-        type=float,
-        help="snapshot price for the saving estimate [PRICE_PER_GIB_MONTH, 0.05]",
-    )
-    rotate.add_argument(
-        "--consumer-role-name",
-        help="IAM role (name, or path/name) assumed in each account an image is shared with, to read "
-        "its usage before retiring the image [CONSUMER_ROLE_NAME]",
-    )
-    rotate.add_argument(
-        "--consumer-usage-unknown",
-        choices=[u.value for u in ConsumerUsageUnknown],
-        help="without a consumer role: keep or retire an image shared with allow-listed accounts "
-        "[CONSUMER_USAGE_UNKNOWN, keep]",
-    )
-
-    tags = sub.add_parser("tags", help="check required tags, add auto-tags, tag snapshots, escalate")
-    _add_common(tags)
-    tags.add_argument(
-        "--required-tags",
-        help=r"required keys, each Key or Key=regex, e.g. 'Owner,CostCenter=^\d{4}$' [REQUIRED_TAGS]",
-    )
-    tags.add_argument(
-        "--tag-grace-hours", type=int, help="hours before a sweep reports an image [TAG_GRACE_HOURS, 24]"
-    )
-    tags.add_argument(
-        "--tag-escalation-days",
-        type=int,
-        help="days non-compliant before deprecation; 0 never [TAG_ESCALATION_DAYS, 0]",
-    )
-    tags.add_argument(
-        "--propagate-tags", help="keys copied to snapshots; default the required keys [PROPAGATE_TAGS]"
-    )
-    tags.add_argument("--max-actions", type=int, help="most changes in one run [MAX_ACTIONS, 100]")
-
-    public = sub.add_parser("public", help="find and revoke public or foreign-shared AMIs and snapshots")
-    _add_common(public)
-    public.add_argument(
-        "--allowed-accounts",
-        dest="allowed_share_accounts",
-        help="accounts, organization or OU ARNs images may be shared with [ALLOWED_SHARE_ACCOUNTS]",
-    )
-    public.add_argument("--max-actions", type=int, help="most changes in one run [MAX_ACTIONS, 100]")
-    public.add_argument(
-        "--sharing-checks-per-run",
-        type=int,
-        help="images whose permissions are read one by one per sweep [SHARING_CHECKS_PER_RUN, 1000]",
-    )
-
-    rebuild = sub.add_parser("rebuild", help="start a patch build for stale image families")
-    _add_common(rebuild)
-    rebuild.add_argument(
-        "--max-image-age-days",
-        type=int,
-        help="a family whose newest image is older is rebuilt [MAX_IMAGE_AGE_DAYS, 30]",
-    )
-    rebuild.add_argument(
-        "--family-pipelines", help="family=image-pipeline-arn, comma-separated [FAMILY_PIPELINES]"
-    )
-    rebuild.add_argument("--automation-role-arn", help="role SSM Automation assumes [AUTOMATION_ROLE_ARN]")
-    rebuild.add_argument(
-        "--automation-instance-profile", help="instance profile of the build [AUTOMATION_INSTANCE_PROFILE]"
-    )
-    rebuild.add_argument(
-        "--automation-security-group-ids", help="build instance groups [AUTOMATION_SECURITY_GROUP_IDS]"
-    )
-    rebuild.add_argument("--automation-subnet-id", help="build instance subnet [AUTOMATION_SUBNET_ID]")
-    rebuild.add_argument(
-        "--automation-instance-types",
-        help="build instance type per image architecture, architecture=type, comma-separated "
-        "[AUTOMATION_INSTANCE_TYPES, arm64=t4g.medium,x86_64=t3.medium]",
-    )
-    rebuild.add_argument(
-        "--base-parameter-paths",
-        help="private SSM parameter paths of base images the role may read, e.g. /golden "
-        "[BASE_PARAMETER_PATHS]",
-    )
-    rebuild.add_argument("--max-actions", type=int, help="most builds started in one run [MAX_ACTIONS, 100]")
+    for job in JOBS:
+        _add_job(sub.add_parser(job.name, help=job.summary), job)
 
     from ami_hygiene.restore import cli as restore_cli
 
@@ -157,15 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--region", action="append", dest="regions", help="region to scan; repeat for more [REGIONS]"
-    )
-    parser.add_argument(
-        "--mode", choices=[m.value for m in Mode], help="report changes nothing [MODE, report]"
-    )
+def _add_job(parser: argparse.ArgumentParser, job: JobSpec[Any]) -> None:
+    """A flag per setting the job offers (its settings model, jobs/<job>/settings.py), then the output."""
+    for option in _offered(job):
+        kinds: dict[str, Any] = {"dest": option.name}
+        if option.setting.repeat:
+            kinds["action"] = "append"
+        elif option.choices:
+            kinds["choices"] = list(option.choices)
+        elif option.kind in (int, float):
+            kinds["type"] = option.kind
+        default = f", {option.default_text}" if option.default_text else ""
+        parser.add_argument(
+            option.flag, help=f"{option.help} [{option.env}{default}]".replace("%", "%%"), **kinds
+        )
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--output", help="write the report to this file instead of standard output")
+
+
+def _offered(job: JobSpec[Any]) -> tuple[Option, ...]:
+    return tuple(option for option in job.settings.options() if option.offered)
 
 
 def main(
@@ -191,34 +106,18 @@ def main(
         from ami_hygiene.doctor import run as doctor
 
         return doctor.run(args, env, out)
-    return _run_job(args, env, out)
+    return _run_job(BY_NAME[args.command], args, env, out)
 
 
-def _job(command: str) -> Callable[[Settings, Clients], Report]:
-    if command == "tags":
-        from ami_hygiene.jobs.tags.run import run_tags
-
-        return run_tags
-    if command == "public":
-        from ami_hygiene.jobs.public.run import run_public
-
-        return run_public
-    if command == "rebuild":
-        from ami_hygiene.jobs.rebuild.run import run_rebuild
-
-        return run_rebuild
-    return run_rotation
-
-
-def _run_job(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
+def _run_job(job: JobSpec[Any], args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
     try:
-        settings = Settings.load(env, overrides=_overrides(args))
+        settings = job.settings.load(env, overrides=_overrides(job, args))
     except SettingsError as err:
         print(f"ami-hygiene: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     try:
         clients = Clients()
-        report = _job(args.command)(settings, clients)
+        report = job.run(settings, clients, never_stop, None)
         report = report.with_warnings(allowed_images_warnings(clients, report.regions), clients.counter.calls)
     except (NoCredentialsError, NoRegionError) as err:
         print(f"ami-hygiene: error: {err} (configure AWS credentials and a region)", file=sys.stderr)
@@ -231,33 +130,9 @@ def _run_job(args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
     return EXIT_FAILED if report.failed or report.all_errors else EXIT_OK
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = (
-        "mode",
-        "regions",
-        "retention_days",
-        "keep_latest",
-        "disable_grace_days",
-        "max_actions",
-        "allowed_share_accounts",
-        "price_per_gib_month",
-        "required_tags",
-        "tag_grace_hours",
-        "tag_escalation_days",
-        "propagate_tags",
-        "sharing_checks_per_run",
-        "max_image_age_days",
-        "family_pipelines",
-        "automation_role_arn",
-        "automation_instance_profile",
-        "automation_security_group_ids",
-        "automation_subnet_id",
-        "automation_instance_types",
-        "base_parameter_paths",
-        "consumer_role_name",
-        "consumer_usage_unknown",
-    )
-    return {name: getattr(args, name, None) for name in names}
+def _overrides(job: JobSpec[Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The flags given, by setting name (None: not given, the environment's value stands)."""
+    return {option.name: getattr(args, option.name, None) for option in _offered(job)}
 
 
 def write_report(report: Report, fmt: str, path: str | None, out: TextIO) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,14 +12,9 @@ import pytest
 from ami_hygiene import cli
 from ami_hygiene.core.clients import Clients
 from sandbox.demo import Seeder
-from tests.aws.faults import deny
-from tests.conftest import REGION
-
-
-def _run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(argv, env={"AWS_REGION": REGION, **(env or {})}, stdout=out)
-    return code, out.getvalue()
+from tests.helpers.cli import run_cli
+from tests.helpers.constants import REGION
+from tests.helpers.faults import deny
 
 
 @pytest.fixture
@@ -30,7 +24,7 @@ def old_images(aws: None) -> list[str]:
 
 
 def test_json_report_with_flags_overriding_environment(old_images: list[str]) -> None:
-    code, out = _run(
+    code, out = run_cli(
         ["rotate", "--region", REGION, "--format", "json", "--keep-latest", "2"],
         env={"KEEP_LATEST": "5", "RETENTION_DAYS": "45"},
     )
@@ -44,7 +38,7 @@ def test_json_report_with_flags_overriding_environment(old_images: list[str]) ->
 
 def test_text_report_to_a_file(old_images: list[str], tmp_path: Path) -> None:
     target = tmp_path / "report.txt"
-    code, out = _run(["rotate", "--output", str(target)])
+    code, out = run_cli(["rotate", "--output", str(target)])
     assert code == 0 and "report written to" in out
     assert "REPORT MODE: nothing was changed" in target.read_text()
 
@@ -60,7 +54,7 @@ def test_text_report_to_a_file(old_images: list[str], tmp_path: Path) -> None:
 def test_bad_settings_exit_2_with_one_line(
     argv: list[str], env: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = _run(argv, env)
+    code, out = run_cli(argv, env)
     assert code == 2 and out == ""
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
@@ -68,7 +62,7 @@ def test_bad_settings_exit_2_with_one_line(
 
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        _run(["rotate", "--mode", "delete-all"])
+        run_cli(["rotate", "--mode", "delete-all"])
     assert exit_.value.code == 2
     assert "invalid choice: 'delete-all'" in capsys.readouterr().err
 
@@ -80,7 +74,7 @@ def test_a_failed_action_exits_1(old_images: list[str], monkeypatch: pytest.Monk
         return clients
 
     monkeypatch.setattr(cli, "Clients", failing_clients)
-    code, out = _run(["rotate", "--mode", "enforce", "--format", "json"])
+    code, out = run_cli(["rotate", "--mode", "enforce", "--format", "json"])
     assert code == 1
     assert json.loads(out)["summary"]["failed"] == 3
 
@@ -94,7 +88,7 @@ def test_a_denied_usage_source_retires_nothing_reports_an_error_and_exits_1(
         return clients
 
     monkeypatch.setattr(cli, "Clients", denied_clients)
-    code, out = _run(["rotate", "--mode", "enforce", "--format", "json"])
+    code, out = run_cli(["rotate", "--mode", "enforce", "--format", "json"])
     report = json.loads(out)
     assert code == 1
     assert {d["action"] for d in report["decisions"]} == {"keep"}
@@ -109,7 +103,7 @@ def test_a_denied_usage_source_retires_nothing_reports_an_error_and_exits_1(
 def test_tags_reports_what_is_missing_and_enforce_adds_only_tags(aws: None) -> None:
     s = Seeder(REGION, datetime.now(UTC))
     image = s.image("svc-tags", 3, tags={"Environment": "production"})
-    code, out = _run(
+    code, out = run_cli(
         ["tags", "--required-tags", "Owner,Environment=^(prod|dev)$", "--format", "json"],
     )
     assert code == 0
@@ -118,14 +112,14 @@ def test_tags_reports_what_is_missing_and_enforce_adds_only_tags(aws: None) -> N
     notify = next(d for d in report["decisions"] if d["action"] == "notify")
     assert notify["image_id"] == image
     assert notify["findings"] == ["missing Owner", "Environment='production' does not match ^(prod|dev)$"]
-    code, _ = _run(["tags", "--mode", "enforce", "--required-tags", "Owner"])
+    code, _ = run_cli(["tags", "--mode", "enforce", "--required-tags", "Owner"])
     assert code == 0
     tags = Clients().ec2(REGION).describe_images(ImageIds=[image])["Images"][0]["Tags"]
     assert {t["Key"] for t in tags} == {"Environment", "ami-hygiene:created-at"}
 
 
 def test_tags_refuses_a_bad_pattern(aws: None) -> None:
-    code, _ = _run(["tags", "--required-tags", "Owner=("])
+    code, _ = run_cli(["tags", "--required-tags", "Owner=("])
     assert code == 2
 
 
@@ -134,9 +128,9 @@ def test_public_finds_and_revokes(aws: None) -> None:
     image = s.image("svc-public", 1)
     ec2 = Clients().ec2(REGION)
     ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"Group": "all"}]})
-    code, out = _run(["public", "--allowed-accounts", "111122223333"])
+    code, out = run_cli(["public", "--allowed-accounts", "111122223333"])
     assert code == 0 and "CRITICAL 1 public" in out and "REVOKE-PUBLIC" in out
-    code, _ = _run(["public", "--mode", "enforce"])
+    code, _ = run_cli(["public", "--mode", "enforce"])
     assert code == 0
     perms = ec2.describe_image_attribute(ImageId=image, Attribute="launchPermission")["LaunchPermissions"]
     assert perms == []
@@ -145,7 +139,7 @@ def test_public_finds_and_revokes(aws: None) -> None:
 def test_rebuild_reports_a_stale_family_and_starts_nothing_in_report_mode(aws: None) -> None:
     s = Seeder(REGION, datetime.now(UTC))
     image = s.image("legacy-api-v3", 60)
-    code, out = _run(["rebuild", "--max-image-age-days", "30", "--format", "json"])
+    code, out = run_cli(["rebuild", "--max-image-age-days", "30", "--format", "json"])
     assert code == 0
     report = json.loads(out)
     (decision,) = [d for d in report["decisions"] if d["action"] == "rebuild"]
@@ -158,14 +152,14 @@ def test_rebuild_reports_a_stale_family_and_starts_nothing_in_report_mode(aws: N
 
 
 def test_rebuild_refuses_a_bad_pipeline_map(aws: None) -> None:
-    code, _ = _run(["rebuild", "--family-pipelines", "web=not-an-arn"])
+    code, _ = run_cli(["rebuild", "--family-pipelines", "web=not-an-arn"])
     assert code == 2
 
 
 def test_rebuild_takes_the_build_instance_types_and_base_parameter_paths(aws: None) -> None:
     s = Seeder(REGION, datetime.now(UTC))
     s.image("arm-api-v3", 60, architecture="arm64")
-    code, out = _run(
+    code, out = run_cli(
         [
             "rebuild",
             "--format",
@@ -198,7 +192,7 @@ def test_rebuild_takes_the_build_instance_types_and_base_parameter_paths(aws: No
 def test_rebuild_refuses_bad_instance_types_and_paths(
     aws: None, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _ = _run(["rebuild", *argv])
+    code, _ = run_cli(["rebuild", *argv])
     assert code == 2 and message in capsys.readouterr().err
 
 
@@ -207,11 +201,11 @@ def test_allowed_amis_on_is_one_warning_per_region_in_the_report(old_images: lis
 
     ec2 = boto3.client("ec2", region_name=REGION)
     ec2.enable_allowed_images_settings(AllowedImagesSettingsState="enabled")
-    code, out = _run(["rotate", "--format", "json"])
+    code, out = run_cli(["rotate", "--format", "json"])
     report = json.loads(out)
     assert code == 0  # a warning is not an error: the run completed
     (warning,) = report["warnings"]
     assert warning.startswith(f"{REGION}: Allowed AMIs is enabled")
     assert report["api_calls"]["ec2.GetAllowedImagesSettings"] == 1  # counted, though read after the run
     ec2.disable_allowed_images_settings()
-    assert json.loads(_run(["rotate", "--format", "json"])[1])["warnings"] == []
+    assert json.loads(run_cli(["rotate", "--format", "json"])[1])["warnings"] == []

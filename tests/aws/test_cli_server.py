@@ -11,7 +11,7 @@ import pytest
 
 import sandbox
 from ami_hygiene import cli
-from tests.conftest import ACCOUNT_ID, REGION
+from tests.helpers.constants import ACCOUNT, REGION
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def test_rotate_through_the_endpoint(served: str) -> None:
     endpoint = served
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
     volume = ec2.create_volume(Size=8, AvailabilityZone=f"{REGION}a")["VolumeId"]
-    amis = sandbox.backend("ec2", REGION, ACCOUNT_ID).amis
+    amis = sandbox.backend("ec2", REGION, ACCOUNT).amis
     ids = []
     for k in range(5):
         snap = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]

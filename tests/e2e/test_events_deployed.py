@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,46 +16,30 @@ import pytest
 import time_machine
 
 from sandbox.demo import Seeder
-from tests.e2e.deployed import ACCOUNT, NOW, REGION, Wiring, deploy, make_wiring, scheduled_event
-from tests.infra.synthesized import Synthesized, synthesize
+from tests.helpers.constants import ACCOUNT, REAL_NOW, REGION, STRANGER
+from tests.helpers.deployed import Wiring, deploy, make_wiring, scheduled_now
+from tests.helpers.events import cloudtrail_event, load_event
+from tests.helpers.sandbox import tags_of
+from tests.helpers.synthesized import Synthesized
 
 pytestmark = pytest.mark.slow
 
-EVENTS = Path(__file__).parent.parent / "unit" / "events"
-CREATOR = "arn:aws:sts::123456789012:assumed-role/Builder/alice"
-STRANGER = "444455556666"
-
-
-@pytest.fixture(scope="module")
-def synth() -> Synthesized:
-    return synthesize()
+CREATOR = f"arn:aws:sts::{ACCOUNT}:assumed-role/Builder/alice"
 
 
 @pytest.fixture
 def wiring(aws: None) -> Iterator[Wiring]:
-    with time_machine.travel(NOW, tick=True):
+    with time_machine.travel(REAL_NOW, tick=True):
         yield make_wiring()
 
 
 def _cloudtrail(name: str, **request: Any) -> dict[str, Any]:
-    event = json.loads((EVENTS / name).read_text())
-    event.update(account=ACCOUNT, region=REGION)
+    event = cloudtrail_event(name, actor=CREATOR)
     detail = event["detail"]
-    detail.update(recipientAccountId=ACCOUNT, awsRegion=REGION)
-    detail["userIdentity"]["arn"] = CREATOR
     for key, value in request.items():
         section, field = key.split("__")
         detail[section][field] = value
     return event
-
-
-def _tags(resource_id: str) -> dict[str, str]:
-    ec2 = boto3.client("ec2", region_name=REGION)
-    if resource_id.startswith("ami-"):
-        (image,) = ec2.describe_images(ImageIds=[resource_id])["Images"]
-        return {t["Key"]: t["Value"] for t in image.get("Tags", [])}
-    (snap,) = ec2.describe_snapshots(SnapshotIds=[resource_id])["Snapshots"]
-    return {t["Key"]: t["Value"] for t in snap.get("Tags", [])}
 
 
 # -- tags -------------------------------------------------------------------------------------
@@ -69,14 +52,14 @@ def test_an_image_created_without_owner_is_tagged_and_one_email_says_what_is_mis
         synth, wiring, monkeypatch, job="tags", RequiredTags="Owner,Environment=^(prod|staging|dev)$"
     )
     assert deployed.environment["MODE"] == "enforce"  # the default: it only adds tags
-    image = Seeder(REGION, NOW).image("web-2026.11.27", 0.001, tags={"Environment": "prod"})
+    image = Seeder(REGION, REAL_NOW).image("web-2026.11.27", 0.001, tags={"Environment": "prod"})
 
     result = deployed.handler(
-        _cloudtrail("create_image.json", responseElements__imageId=image), deployed.context
+        _cloudtrail("tags/create_image.json", responseElements__imageId=image), deployed.context
     )
 
     assert result["status"] == "completed", result
-    tags = _tags(image)
+    tags = tags_of(image)
     assert tags["ami-hygiene:created-by"] == CREATOR and "ami-hygiene:created-at" in tags
     (snapshot,) = [
         m["Ebs"]["SnapshotId"]
@@ -84,7 +67,7 @@ def test_an_image_created_without_owner_is_tagged_and_one_email_says_what_is_mis
             "BlockDeviceMappings"
         ]
     ]
-    assert _tags(snapshot) == {"Environment": "prod"}
+    assert tags_of(snapshot) == {"Environment": "prod"}
     [envelope] = deployed.messages()
     assert envelope["Subject"] == f"[ami-hygiene] {REGION} tags: 1 non-compliant, 1 tagged"
     [body] = deployed.published_bodies()
@@ -96,13 +79,13 @@ def test_a_compliant_image_sends_no_email(
     synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployed = deploy(synth, wiring, monkeypatch, job="tags", RequiredTags="Owner")
-    image = Seeder(REGION, NOW).image("app-1", 0.001, tags={"Owner": "alice"})
+    image = Seeder(REGION, REAL_NOW).image("app-1", 0.001, tags={"Owner": "alice"})
     result = deployed.handler(
-        _cloudtrail("create_image.json", responseElements__imageId=image), deployed.context
+        _cloudtrail("tags/create_image.json", responseElements__imageId=image), deployed.context
     )
     assert result["status"] == "completed" and result["messages"] == []
     assert deployed.messages() == []
-    assert "ami-hygiene:created-by" in _tags(image)
+    assert "ami-hygiene:created-by" in tags_of(image)
 
 
 @pytest.mark.parametrize("name", ["create_image_foreign.json", "create_tags_instance_only.json"])
@@ -110,7 +93,7 @@ def test_a_foreign_or_unrelated_event_changes_nothing_and_says_why(
     synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     deployed = deploy(synth, wiring, monkeypatch, job="tags", RequiredTags="Owner")
-    event = json.loads((EVENTS / name).read_text())
+    event = load_event(f"tags/{name}")
     result = deployed.handler(event, deployed.context)
     assert result["status"] == "rejected"
     [envelope] = deployed.messages()
@@ -122,10 +105,10 @@ def test_the_sweep_sends_one_digest(
     synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployed = deploy(synth, wiring, monkeypatch, job="tags", RequiredTags="Owner", TagPolicyMode="report")
-    seeder = Seeder(REGION, NOW)
+    seeder = Seeder(REGION, REAL_NOW)
     for n in range(3):
         seeder.image(f"old-{n}", 3)
-    result = deployed.handler(scheduled_event(), deployed.context)
+    result = deployed.handler(scheduled_now(), deployed.context)
     assert result["status"] == "completed"
     [envelope] = deployed.messages()
     assert envelope["Subject"] == f"[ami-hygiene] {REGION} tags (report mode): 3 non-compliant, 3 to tag"
@@ -138,7 +121,7 @@ def test_an_image_made_public_is_private_after_one_invocation_and_one_critical_e
     synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployed = deploy(synth, wiring, monkeypatch, job="public", PublicSharingMode="enforce")
-    image = Seeder(REGION, NOW).image("web-1", 1)
+    image = Seeder(REGION, REAL_NOW).image("web-1", 1)
     ec2 = boto3.client("ec2", region_name=REGION)
     ec2.modify_image_attribute(
         ImageId=image, LaunchPermission={"Add": [{"Group": "all"}, {"UserId": STRANGER}]}
@@ -149,7 +132,7 @@ def test_an_image_made_public_is_private_after_one_invocation_and_one_critical_e
     ec2.modify_snapshot_attribute(
         SnapshotId=snapshot, Attribute="createVolumePermission", OperationType="add", GroupNames=["all"]
     )
-    event = json.loads((EVENTS / "sharing" / "image_public.json").read_text())
+    event = load_event("public/image_public.json")
     event.update(account=ACCOUNT, region=REGION)
     event["detail"]["requestParameters"]["imageId"] = image
 
@@ -174,7 +157,7 @@ def test_removing_a_share_needs_no_guard(
     synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deployed = deploy(synth, wiring, monkeypatch, job="public", PublicSharingMode="enforce")
-    event = json.loads((EVENTS / "sharing" / "image_remove_only.json").read_text())
+    event = load_event("public/image_remove_only.json")
     result = deployed.handler(event, deployed.context)
     assert result["status"] == "ignored" and deployed.messages() == []
 
@@ -194,13 +177,13 @@ def test_a_stale_family_gets_one_build_and_its_completion_names_the_new_image(
         tags={"ami-hygiene:family": "web"},
         clientToken="create-web",
     )["imagePipelineArn"]
-    Seeder(REGION, NOW).image("web-2026-10-01", 45, tags={"ami-hygiene:family": "web"})
+    Seeder(REGION, REAL_NOW).image("web-2026-10-01", 45, tags={"ami-hygiene:family": "web"})
     deployed = deploy(
         synth, wiring, monkeypatch, job="rebuild", RebuildMode="enforce", FamilyPipelines=f"web={pipeline}"
     )
 
-    first = deployed.handler(scheduled_event(), deployed.context)
-    again = deployed.handler(scheduled_event(), deployed.context)
+    first = deployed.handler(scheduled_now(), deployed.context)
+    again = deployed.handler(scheduled_now(), deployed.context)
 
     assert first["summary"]["builds_started"] == 1 and again["summary"]["builds_started"] == 0
     builds = boto3.client("imagebuilder", region_name=REGION).list_image_pipeline_images(
@@ -244,7 +227,7 @@ def _rule_pattern(synth: Synthesized, logical_prefix: str) -> Any:
     """The rule's event pattern as deployed (role ARNs as the e2e wiring names them), as moto matches it."""
     from moto.events.models import EventPattern
 
-    from tests.infra.cfn import Evaluator, parameter_values
+    from tests.helpers.cfn import Evaluator, parameter_values
 
     [rule] = [v for k, v in synth.resources("AWS::Events::Rule").items() if k.startswith(logical_prefix)]
     roles = {f"{k}.Arn": f"arn:aws:iam::{ACCOUNT}:role/{k}" for k in synth.resources("AWS::IAM::Role")}
@@ -258,10 +241,10 @@ def _rule_pattern(synth: Synthesized, logical_prefix: str) -> Any:
 @pytest.mark.parametrize(
     ("job", "rule", "fixture", "writer"),
     [
-        ("tags", "TagsImageCalls", "create_tags.json", "Rotate"),  # rotate's disabled-at / retired tags
-        ("tags", "TagsImageCalls", "create_tags.json", "Tags"),  # the tag job's own auto-tags
-        ("tags", "TagsImageCalls", "create_tags.json", "Rebuild"),  # rebuild's family tags
-        ("public", "PublicSharingCalls", "sharing/image_public.json", "Public"),  # the guard's revocation
+        ("tags", "TagsImageCalls", "tags/create_tags.json", "Rotate"),  # rotate's disabled-at / retired tags
+        ("tags", "TagsImageCalls", "tags/create_tags.json", "Tags"),  # the tag job's own auto-tags
+        ("tags", "TagsImageCalls", "tags/create_tags.json", "Rebuild"),  # rebuild's family tags
+        ("public", "PublicSharingCalls", "public/image_public.json", "Public"),  # the guard's revocation
     ],
 )
 def test_an_event_made_by_the_stacks_own_role_matches_no_rule_and_does_nothing(
@@ -298,11 +281,11 @@ def test_a_sweep_names_each_region_its_real_time_rules_do_not_reach(
     # An EventBridge rule sees its own region's events only; the stack's rules are in its region.
     deployed = deploy(synth, wiring, monkeypatch, job="public", Regions=f"{REGION},us-east-1")
     assert deployed.environment["REALTIME_REGIONS"] == REGION
-    Seeder(REGION, NOW).image("web-1", 1)
+    Seeder(REGION, REAL_NOW).image("web-1", 1)
     boto3.client("ec2", region_name=REGION).modify_image_attribute(
-        ImageId=Seeder(REGION, NOW).image("web-2", 1), LaunchPermission={"Add": [{"Group": "all"}]}
+        ImageId=Seeder(REGION, REAL_NOW).image("web-2", 1), LaunchPermission={"Add": [{"Group": "all"}]}
     )
-    result = deployed.handler(scheduled_event(), deployed.context)
+    result = deployed.handler(scheduled_now(), deployed.context)
     assert result["status"] == "completed", result
     reports = [json.loads(body["sqs"]) for body in deployed.published_bodies()]
     warnings = {w for report in reports for w in report["warnings"]}

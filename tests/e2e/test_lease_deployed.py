@@ -7,10 +7,8 @@ Once the holder's lease has expired (a crashed run), the next sweep takes it ove
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,22 +18,18 @@ import time_machine
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.lease import HOLDER, KEY, Lease, Leases
 from sandbox.demo import Seeder
-from tests.e2e.deployed import ACCOUNT, NOW, REGION, Wiring, deploy, make_wiring, scheduled_event
-from tests.infra.synthesized import Synthesized, synthesize
+from tests.helpers.constants import REAL_NOW, REGION
+from tests.helpers.deployed import Wiring, deploy, make_wiring, scheduled_now
+from tests.helpers.events import cloudtrail_event
+from tests.helpers.sandbox import is_public, make_public
+from tests.helpers.synthesized import Synthesized
 
 pytestmark = pytest.mark.slow
-
-EVENTS = Path(__file__).parent.parent / "unit" / "events" / "sharing"
-
-
-@pytest.fixture(scope="module")
-def synth() -> Synthesized:
-    return synthesize()
 
 
 @pytest.fixture
 def wiring(aws: None) -> Iterator[Wiring]:
-    with time_machine.travel(NOW, tick=True):
+    with time_machine.travel(REAL_NOW, tick=True):
         yield make_wiring()
 
 
@@ -44,25 +38,8 @@ def _leases(table: str) -> dict[str, str]:
     return {i[KEY]["S"]: i[HOLDER]["S"] for i in items}
 
 
-def _public_image(name: str) -> str:
-    image = Seeder(REGION, NOW).image(name, 1)
-    boto3.client("ec2", region_name=REGION).modify_image_attribute(
-        ImageId=image, LaunchPermission={"Add": [{"Group": "all"}]}
-    )
-    return image
-
-
-def _is_public(image: str) -> bool:
-    found = boto3.client("ec2", region_name=REGION).describe_image_attribute(
-        ImageId=image, Attribute="launchPermission"
-    )
-    return {"Group": "all"} in found["LaunchPermissions"]
-
-
 def _sharing_event(image: str) -> dict[str, Any]:
-    event = json.loads((EVENTS / "image_public.json").read_text())
-    event.update(account=ACCOUNT, region=REGION)
-    event["detail"].update(recipientAccountId=ACCOUNT, awsRegion=REGION)
+    event = cloudtrail_event("public/image_public.json")
     event["detail"]["requestParameters"]["imageId"] = image
     return event
 
@@ -74,19 +51,22 @@ def test_a_sweep_while_another_holds_the_lease_is_skipped_and_an_event_is_still_
     table = deployed.environment["LEASE_TABLE"]
     # A sweep started a minute ago by another invocation still runs: it holds the lease.
     running = Leases(Clients(), table, REGION).acquire(
-        "public", "request-of-the-running-sweep", NOW - timedelta(minutes=1), NOW + timedelta(minutes=5)
+        "public",
+        "request-of-the-running-sweep",
+        REAL_NOW - timedelta(minutes=1),
+        REAL_NOW + timedelta(minutes=5),
     )
     assert isinstance(running, Lease)
-    before = _public_image("web-1")
+    before = make_public(Seeder(REGION, REAL_NOW).image("web-1", 1))
 
-    skipped = deployed.handler(scheduled_event(), deployed.context)
+    skipped = deployed.handler(scheduled_now(), deployed.context)
 
     assert skipped["status"] == "skipped" and skipped["holder"] == "request-of-the-running-sweep"
-    assert _is_public(before) and deployed.messages() == []
+    assert is_public(before) and deployed.messages() == []
 
-    during = _public_image("web-2")
+    during = make_public(Seeder(REGION, REAL_NOW).image("web-2", 1))
     handled = deployed.handler(_sharing_event(during), deployed.context)
-    assert handled["status"] == "completed" and not _is_public(during)
+    assert handled["status"] == "completed" and not is_public(during)
     [envelope] = deployed.messages()
     assert envelope["MessageAttributes"]["severity"]["Value"] == "critical"
     assert _leases(table) == {"public": "request-of-the-running-sweep"}
@@ -98,13 +78,13 @@ def test_a_lease_left_by_a_crashed_sweep_expires_and_the_next_sweep_runs(
     deployed = deploy(synth, wiring, monkeypatch, job="public", PublicSharingMode="enforce")
     table = deployed.environment["LEASE_TABLE"]
     Leases(Clients(), table, REGION).acquire(
-        "public", "request-that-timed-out", NOW - timedelta(minutes=8), NOW - timedelta(seconds=5)
+        "public", "request-that-timed-out", REAL_NOW - timedelta(minutes=8), REAL_NOW - timedelta(seconds=5)
     )
-    image = _public_image("web-1")
+    image = make_public(Seeder(REGION, REAL_NOW).image("web-1", 1))
 
-    swept = deployed.handler(scheduled_event(), deployed.context)
+    swept = deployed.handler(scheduled_now(), deployed.context)
 
-    assert swept["status"] == "completed" and not _is_public(image)
+    assert swept["status"] == "completed" and not is_public(image)
     assert len(deployed.messages()) == 1
     assert _leases(table) == {}  # taken over, then released
 
@@ -115,7 +95,9 @@ def test_every_job_sweeps_under_its_own_lease(
     for job in ("rotate", "tags", "public", "rebuild"):
         deployed = deploy(synth, wiring, monkeypatch, job=job, RequiredTags="Owner")
         table = deployed.environment["LEASE_TABLE"]
-        Leases(Clients(), table, REGION).acquire(job, "another-sweep", NOW, NOW + timedelta(minutes=6))
-        assert deployed.handler(scheduled_event(), deployed.context)["status"] == "skipped", job
+        Leases(Clients(), table, REGION).acquire(
+            job, "another-sweep", REAL_NOW, REAL_NOW + timedelta(minutes=6)
+        )
+        assert deployed.handler(scheduled_now(), deployed.context)["status"] == "skipped", job
     assert _leases(table) == dict.fromkeys(("rotate", "tags", "public", "rebuild"), "another-sweep")
     assert deployed.messages() == []

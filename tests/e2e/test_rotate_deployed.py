@@ -24,15 +24,11 @@ import pytest
 import time_machine
 
 from ami_hygiene.core.observability import metric_names_for
-from tests.e2e.deployed import ACCOUNT, NOW, REGION, Wiring, deploy, make_wiring, scheduled_event
-from tests.infra.synthesized import Synthesized, synthesize
+from tests.helpers.constants import ACCOUNT, REAL_NOW, REGION
+from tests.helpers.deployed import Wiring, deploy, make_wiring, scheduled_now
+from tests.helpers.synthesized import Synthesized
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def synth() -> Synthesized:
-    return synthesize()
 
 
 @pytest.fixture
@@ -45,7 +41,7 @@ def seed_family(name: str, ages_days: list[int]) -> dict[str, str]:
     ec2 = boto3.client("ec2", region_name=REGION)
     images = {}
     for i, age in enumerate(ages_days):
-        with time_machine.travel(NOW - timedelta(days=age), tick=False):
+        with time_machine.travel(REAL_NOW - timedelta(days=age), tick=False):
             image_name = f"{name}-2026.{i:02d}"
             images[image_name] = ec2.register_image(
                 Name=image_name,
@@ -82,7 +78,7 @@ def test_scheduled_run_publishes_a_readable_email_and_a_json_report(
     assert deployed.environment["MODE"] == "report" and deployed.environment["REGIONS"] == ""
     before = account_images()
 
-    result = deployed.handler(scheduled_event(), deployed.context)
+    result = deployed.handler(scheduled_now(), deployed.context)
 
     assert result["status"] == "completed", result
     assert account_images() == before  # report mode changed nothing
@@ -139,7 +135,7 @@ def test_enforce_mode_from_the_template_disables_what_the_report_listed(
 ) -> None:
     deployed = deploy(synth, wiring, monkeypatch, RotationMode="enforce", MaxActionsPerRun="2")
 
-    result = deployed.handler(scheduled_event(), deployed.context)
+    result = deployed.handler(scheduled_now(), deployed.context)
 
     states = account_images()
     disabled = sorted(n for n, i in estate.items() if states[i] == "disabled")
@@ -156,11 +152,11 @@ def test_nothing_to_say_publishes_nothing_unless_all_clean_is_asked_for(
 ) -> None:
     seed_family("fresh", [3, 2, 1])
     quiet = deploy(synth, wiring, monkeypatch)
-    assert quiet.handler(scheduled_event(), quiet.context)["messages"] == []
+    assert quiet.handler(scheduled_now(), quiet.context)["messages"] == []
     assert quiet.messages() == []
 
     chatty = deploy(synth, wiring, monkeypatch, NotifyAllClean="true")
-    chatty.handler(scheduled_event(), chatty.context)
+    chatty.handler(scheduled_now(), chatty.context)
     [envelope] = chatty.messages()
     assert envelope["Subject"].startswith(f"[ami-hygiene] {REGION} rotate (report mode): 0 would retire")
     assert envelope["MessageAttributes"]["severity"]["Value"] == "info"
@@ -171,7 +167,7 @@ def test_nothing_to_say_publishes_nothing_unless_all_clean_is_asked_for(
     [
         {},
         {"detail-type": "Scheduled Event", "source": "aws.events"},
-        {**scheduled_event(), "source": "aws.ec2", "detail-type": "EC2 AMI State Change"},
+        {**scheduled_now(), "source": "aws.ec2", "detail-type": "EC2 AMI State Change"},
         "not even json",
     ],
 )
@@ -199,7 +195,7 @@ def test_bad_settings_are_reported_as_an_error_and_change_nothing(
     monkeypatch.setenv("KEEP_LATEST", "0")  # past the template's constraints, e.g. an edited function
     before = account_images()
 
-    result = deployed.handler(scheduled_event(), deployed.context)
+    result = deployed.handler(scheduled_now(), deployed.context)
 
     assert result["status"] == "rejected" and "KEEP_LATEST" in result["detail"]
     assert account_images() == before

@@ -9,18 +9,13 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene.core.settings import Settings, SettingsError
+from ami_hygiene.jobs.settings import Settings, SettingsError
 from infra.packaging import RUNTIME_DISTRIBUTIONS, pip_command, runtime_pins, source_hash
 from infra.parameters import SPECS
-from tests.infra.cfn import ParameterError, parameter_values
-from tests.infra.synthesized import Synthesized, synthesize
+from tests.helpers.cfn import ParameterError, parameter_values
+from tests.helpers.synthesized import Synthesized
 
 LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
-
-
-@pytest.fixture(scope="module")
-def synth() -> Synthesized:
-    return synthesize()
 
 
 # -- cdk-nag -------------------------------------------------------------------------------

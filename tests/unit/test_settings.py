@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ami_hygiene.core.estate import ARCHITECTURES
-from ami_hygiene.core.settings import INSTANCE_TYPE, ConsumerUsageUnknown, Mode, Settings, SettingsError
+from ami_hygiene.jobs.rebuild.settings import INSTANCE_TYPE
+from ami_hygiene.jobs.settings import ConsumerUsageUnknown, Mode, Settings, SettingsError
 
 ENV = {"AWS_REGION": "eu-west-1"}
 
@@ -63,7 +64,7 @@ def test_environment_then_overrides() -> None:
         ({"AUTOMATION_INSTANCE_TYPES": "arm64=t4g.medium,arm64=m7g.large"}, "names arm64 twice"),
         (
             {"BASE_PARAMETER_PATHS": "golden"},
-            "BASE_PARAMETER_PATHS has 'golden': write parameter paths like /golden",
+            "BASE_PARAMETER_PATHS has 'golden', which is not a parameter path like /golden",
         ),
         ({"BASE_PARAMETER_PATHS": "/golden/"}, "BASE_PARAMETER_PATHS has '/golden/'"),
         ({"BASE_PARAMETER_PATHS": "/golden/*"}, "BASE_PARAMETER_PATHS has '/golden/*'"),

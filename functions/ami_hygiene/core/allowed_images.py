@@ -13,11 +13,14 @@ criteria: rebuild then cannot resolve it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.errors import describe_error, error_code
+
+if TYPE_CHECKING:
+    from types_boto3_ec2 import EC2Client
 
 DISABLED, AUDIT_MODE, ENABLED = "disabled", "audit-mode", "enabled"
 
@@ -43,7 +46,7 @@ class AllowedImages:
         return self.state in (ENABLED, AUDIT_MODE)
 
 
-def read_allowed_images(ec2: Any, region: str) -> AllowedImages:
+def read_allowed_images(ec2: EC2Client, region: str) -> AllowedImages:
     """One GetAllowedImagesSettings call."""
     try:
         answer = ec2.get_allowed_images_settings()
@@ -84,7 +87,7 @@ def describe_setting(setting: AllowedImages) -> str | None:
     return None
 
 
-def allowed_images_warning(ec2: Any, region: str) -> str | None:
+def allowed_images_warning(ec2: EC2Client, region: str) -> str | None:
     """One warning sentence when Allowed AMIs is enabled or in audit-mode, or unreadable; else None."""
     return describe_setting(read_allowed_images(ec2, region))
 

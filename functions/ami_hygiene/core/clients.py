@@ -8,7 +8,7 @@ run makes, by operation, for reports and benchmarks.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
 import botocore.loaders
@@ -16,6 +16,23 @@ import botocore.session
 from botocore.config import Config
 
 from ami_hygiene import __version__
+
+if TYPE_CHECKING:
+    # The boto3 type stubs (requirements-dev.txt), for mypy only: the Lambda package never imports them.
+    from botocore.client import BaseClient
+    from types_boto3_autoscaling import AutoScalingClient
+    from types_boto3_cloudtrail import CloudTrailClient
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_events import EventBridgeClient
+    from types_boto3_imagebuilder import ImagebuilderClient
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_organizations import OrganizationsClient
+    from types_boto3_rbin import RecycleBinClient
+    from types_boto3_s3 import S3Client
+    from types_boto3_sns import SNSClient
+    from types_boto3_ssm import SSMClient
+    from types_boto3_sts import STSClient
 
 # Adaptive mode adds client-side rate limiting on top of retries: EC2 throttles
 # per account and region, and a big estate must slow down, not fail.
@@ -69,7 +86,7 @@ class Clients:
         self.counter = counter or ApiCallCounter()
         # Count every request sent (each retry too): that is what throttling sees.
         self.session.events.register("before-send.*.*", self._count_send)
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache: dict[tuple[str, str], BaseClient] = {}
         self._account_id: str | None = None
 
     def _count_send(self, event_name: str = "", **_: Any) -> None:
@@ -77,44 +94,76 @@ class Clients:
         _event, service, operation = event_name.split(".", 2)
         self.counter.calls[f"{service}.{operation}"] += 1
 
-    def client(self, service: str, region: str) -> Any:
+    # The services the jobs call, typed by the boto3 stubs; any other name is a plain BaseClient.
+    @overload
+    def client(self, service: Literal["autoscaling"], region: str) -> AutoScalingClient: ...
+    @overload
+    def client(self, service: Literal["cloudtrail"], region: str) -> CloudTrailClient: ...
+    @overload
+    def client(self, service: Literal["dynamodb"], region: str) -> DynamoDBClient: ...
+    @overload
+    def client(self, service: Literal["ec2"], region: str) -> EC2Client: ...
+    @overload
+    def client(self, service: Literal["events"], region: str) -> EventBridgeClient: ...
+    @overload
+    def client(self, service: Literal["imagebuilder"], region: str) -> ImagebuilderClient: ...
+    @overload
+    def client(self, service: Literal["lambda"], region: str) -> LambdaClient: ...
+    @overload
+    def client(self, service: Literal["organizations"], region: str) -> OrganizationsClient: ...
+    @overload
+    def client(self, service: Literal["rbin"], region: str) -> RecycleBinClient: ...
+    @overload
+    def client(self, service: Literal["s3"], region: str) -> S3Client: ...
+    @overload
+    def client(self, service: Literal["sns"], region: str) -> SNSClient: ...
+    @overload
+    def client(self, service: Literal["ssm"], region: str) -> SSMClient: ...
+    @overload
+    def client(self, service: Literal["sts"], region: str) -> STSClient: ...
+    @overload
+    def client(self, service: str, region: str) -> BaseClient: ...
+    def client(self, service: str, region: str) -> BaseClient:
         key = (service, region)
         if key not in self._cache:
-            self._cache[key] = self.session.client(service, region_name=region, config=RETRY_CONFIG)
+            # The stubs type Session.client per literal service name; `service` is any name here.
+            self._cache[key] = cast(
+                "BaseClient", self.session.client(cast(Any, service), region_name=region, config=RETRY_CONFIG)
+            )
         return self._cache[key]
 
-    def ec2(self, region: str) -> Any:
+    def ec2(self, region: str) -> EC2Client:
         return self.client("ec2", region)
 
-    def autoscaling(self, region: str) -> Any:
+    def autoscaling(self, region: str) -> AutoScalingClient:
         return self.client("autoscaling", region)
 
-    def ssm(self, region: str) -> Any:
+    def ssm(self, region: str) -> SSMClient:
         return self.client("ssm", region)
 
-    def sns(self, region: str) -> Any:
+    def sns(self, region: str) -> SNSClient:
         return self.client("sns", region)
 
-    def imagebuilder(self, region: str) -> Any:
+    def imagebuilder(self, region: str) -> ImagebuilderClient:
         return self.client("imagebuilder", region)
 
-    def dynamodb(self, region: str) -> Any:
+    def dynamodb(self, region: str) -> DynamoDBClient:
         return self.client("dynamodb", region)
 
     # For `ami-hygiene doctor`: the account's settings around the jobs.
-    def sts(self, region: str) -> Any:
+    def sts(self, region: str) -> STSClient:
         return self.client("sts", region)
 
-    def cloudtrail(self, region: str) -> Any:
+    def cloudtrail(self, region: str) -> CloudTrailClient:
         return self.client("cloudtrail", region)
 
-    def events(self, region: str) -> Any:
+    def events(self, region: str) -> EventBridgeClient:
         return self.client("events", region)
 
-    def lambda_(self, region: str) -> Any:
+    def lambda_(self, region: str) -> LambdaClient:
         return self.client("lambda", region)
 
-    def rbin(self, region: str) -> Any:
+    def rbin(self, region: str) -> RecycleBinClient:
         return self.client("rbin", region)
 
     def account_id(self, region: str) -> str:

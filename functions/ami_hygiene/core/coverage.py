@@ -15,9 +15,9 @@ are facts about the set-up, repeated in every report until it changes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from ami_hygiene.core.allowed_images import allowed_images_warning
+from ami_hygiene.core.clients import Clients
 
 # Environment variable the stack sets on functions that have real-time rules:
 # the regions whose rules reach them, comma-separated.
@@ -38,7 +38,7 @@ def realtime_warnings(job: str, regions: Iterable[str], env: Mapping[str, str]) 
     )
 
 
-def allowed_images_warnings(clients: Any, regions: Iterable[str]) -> tuple[str, ...]:
+def allowed_images_warnings(clients: Clients, regions: Iterable[str]) -> tuple[str, ...]:
     """One warning per region whose Allowed AMIs setting hides images from DescribeImages."""
     found = []
     for region in regions:

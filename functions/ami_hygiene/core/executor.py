@@ -14,20 +14,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.settings import Mode
+
+if TYPE_CHECKING:
+    from types_boto3_ec2 import EC2Client
 
 
 @dataclass(frozen=True)
 class RunContext:
     """What a write may need beyond its decision: the clients, the job, the run's time and account."""
 
-    clients: Any
+    clients: Clients
     job: str
     now: datetime
     account: str = ""
@@ -39,17 +43,17 @@ class Writer:
     """One action's write: `apply(ec2, decision, run)` returns the decision with its outcome,
     or raises ClientError; `permissions` are the IAM actions it calls."""
 
-    apply: Callable[[Any, Decision, RunContext], Decision]
+    apply: Callable[[EC2Client, Decision, RunContext], Decision]
     permissions: tuple[str, ...]
 
 
 Writers = Mapping[Action, Writer]
 
 
-def writes(*permissions: str) -> Callable[[Callable[[Any, Decision, RunContext], Decision]], Writer]:
+def writes(*permissions: str) -> Callable[[Callable[[EC2Client, Decision, RunContext], Decision]], Writer]:
     """Declare a write function with the IAM actions it calls."""
 
-    def declare(apply: Callable[[Any, Decision, RunContext], Decision]) -> Writer:
+    def declare(apply: Callable[[EC2Client, Decision, RunContext], Decision]) -> Writer:
         return Writer(apply, tuple(permissions))
 
     return declare

@@ -27,8 +27,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ami_hygiene.core.estate import TAG_PREFIX
+
+if TYPE_CHECKING:
+    from types_boto3_ec2.type_defs import LaunchPermissionTypeDef
 
 TAG_LAUNCH_PERMISSIONS = f"{TAG_PREFIX}launch-permissions"
 VALUE_LIMIT = 256
@@ -66,9 +70,9 @@ class LaunchRecord:
     def fits(self) -> bool:
         return self.tags() is not None
 
-    def launch_permissions(self) -> list[dict[str, str]]:
+    def launch_permissions(self) -> list[LaunchPermissionTypeDef]:
         """As ModifyImageAttribute's LaunchPermission.Add takes them."""
-        out = []
+        out: list[LaunchPermissionTypeDef] = []
         for principal in self.principals:
             if ACCOUNT.match(principal):
                 out.append({"UserId": principal})

@@ -40,6 +40,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.observability import logger
 
 # The environment variable that names the lease table; without it no lease is taken
@@ -87,13 +88,13 @@ def expiry(now: datetime, remaining_ms: int) -> datetime:
 class Leases:
     """The lease table in the stack's region: acquire and release leases by job name."""
 
-    def __init__(self, clients: Any, table: str, region: str) -> None:
-        self.clients = clients  # aws.Clients
+    def __init__(self, clients: Clients, table: str, region: str) -> None:
+        self.clients = clients
         self.table = table
         self.region = region
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], clients: Any, region: str) -> Leases | None:
+    def from_env(cls, env: Mapping[str, str], clients: Clients, region: str) -> Leases | None:
         """The table LEASE_TABLE names, or None when it names none (no lease is taken)."""
         table = env.get(LEASE_TABLE_ENV, "").strip()
         return cls(clients, table, region) if table else None
@@ -122,7 +123,10 @@ class Leases:
         except ClientError as err:
             if _code(err) != _CONDITION_FAILED:
                 raise LeaseError(self._problem("take", job, err)) from err
-            item = err.response.get("Item") or {}
+            # The failed condition's item (ReturnValuesOnConditionCheckFailure): botocore's stubs know only
+            # the generic error keys.
+            response: Mapping[str, Any] = err.response
+            item = response.get("Item") or {}
             return Held(
                 job=job,
                 holder=str(item.get(HOLDER, {}).get("S", "unknown")),

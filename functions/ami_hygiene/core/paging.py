@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,6 +20,10 @@ from ami_hygiene.core.estate import (
     SnapshotRef,
 )
 
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from types_boto3_ec2 import EC2Client
+
 # Errors meaning "this API is not available here", not "the read failed".
 UNSUPPORTED_CODES = {"InvalidAction", "UnsupportedOperation", "NotImplemented", "InvalidRequest"}
 
@@ -29,7 +33,7 @@ class InventoryError(RuntimeError):
 
 
 def find_images(
-    ec2: Any, *, owners: tuple[str, ...] = ("self",), filters: list[dict[str, Any]] | None = None
+    ec2: EC2Client, *, owners: tuple[str, ...] = ("self",), filters: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """DescribeImages in 1000-image pages, disabled and deprecated images included.
 
@@ -43,7 +47,7 @@ def find_images(
     return list(pages(ec2, "describe_images", "Images", 1000, **query))
 
 
-def list_owned_images(ec2: Any, region: str) -> list[dict[str, Any]]:
+def list_owned_images(ec2: EC2Client, region: str) -> list[dict[str, Any]]:
     """Every image the account owns in `region`, disabled and deprecated ones too, in 1000-image pages."""
     try:
         return find_images(ec2)
@@ -79,14 +83,14 @@ def image_from(raw: Mapping[str, Any], region: str, account_id: str, sizes: Mapp
     )
 
 
-def snapshot_sizes(ec2: Any) -> dict[str, int]:
+def snapshot_sizes(ec2: EC2Client) -> dict[str, int]:
     return {
         s["SnapshotId"]: int(s.get("VolumeSize", 0))
         for s in pages(ec2, "describe_snapshots", "Snapshots", 1000, OwnerIds=["self"])
     }
 
 
-def pages(client: Any, operation: str, key: str, page_size: int, **kwargs: Any) -> Iterator[Any]:
+def pages(client: BaseClient, operation: str, key: str, page_size: int, **kwargs: Any) -> Iterator[Any]:
     paginator = client.get_paginator(operation)
     for page in paginator.paginate(**kwargs, PaginationConfig={"PageSize": page_size}):
         yield from page.get(key, [])
@@ -105,7 +109,7 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def read_launch_permissions(ec2: Any, image_id: str) -> Sharing:
+def read_launch_permissions(ec2: EC2Client, image_id: str) -> Sharing:
     try:
         result = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
     except (ClientError, BotoCoreError) as err:

@@ -1,7 +1,8 @@
-"""Decisions a policy makes and what the executor did with them."""
+"""Decisions a policy makes, what the executor did with them, and the one budget rule."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -32,7 +33,6 @@ class Outcome(StrEnum):
 
 
 # Order in which actions get the run's action budget: reclaim space first.
-ACTION_PRIORITY = {Action.DEREGISTER: 0, Action.DISABLE: 1, Action.DEPRECATE: 2}
 
 
 @dataclass(frozen=True)
@@ -114,3 +114,34 @@ class Plan:
             for d in self.decisions
             if d.is_action and d.action is not Action.NOTIFY and d.outcome is not Outcome.DEFERRED
         )
+
+
+def costs(decision: Decision) -> bool:
+    """An action still to be taken that changes AWS, and so spends budget; a notice is free."""
+    return decision.is_action and decision.action is not Action.NOTIFY and decision.outcome is Outcome.PLANNED
+
+
+def within_budget(
+    decisions: Sequence[Decision],
+    budget: int,
+    *,
+    limit: int,
+    region: str,
+    rank: Callable[[Decision], Any] = lambda _d: 0,
+) -> tuple[Decision, ...]:
+    """The one budget rule of every job (MaxActionsPerRun, shared by a run's regions).
+
+    The first `budget` costing decisions, in `rank` order then plan order, stay
+    planned; the rest are deferred, and say why and that the next run continues.
+    `limit` is the run's whole budget, `budget` what earlier regions left of it.
+    """
+    ranked = sorted((i for i, d in enumerate(decisions) if costs(d)), key=lambda i: rank(decisions[i]))
+    deferred = set(ranked[max(budget, 0) :])
+    if not deferred:
+        return tuple(decisions)
+    left = "" if budget >= limit else f" ({max(budget, 0)} left for {region} after earlier regions)"
+    reason = f"deferred: MaxActionsPerRun ({limit}) reached{left}; the next run continues"
+    return tuple(
+        d.with_outcome(Outcome.DEFERRED, reason=reason) if i in deferred else d
+        for i, d in enumerate(decisions)
+    )

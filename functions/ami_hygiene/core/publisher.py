@@ -27,10 +27,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import SettingsError
+
+if TYPE_CHECKING:
+    from types_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
 # -- SNS's rules, as documented ------------------------------------------------------------
 #
@@ -152,7 +156,7 @@ class Message:
         doc = json.dumps(self.document, separators=(",", ":"), default=str)
         return json.dumps({"default": self.text, "email": self.text, **dict.fromkeys(JSON_PROTOCOLS, doc)})
 
-    def sns_attributes(self) -> dict[str, dict[str, str]]:
+    def sns_attributes(self) -> dict[str, MessageAttributeValueTypeDef]:
         return {k: {"DataType": ATTRIBUTE_TYPE, "StringValue": v} for k, v in self.attributes.items()}
 
     def size(self) -> int:
@@ -560,7 +564,7 @@ def _fitting(text: str, room: int, *, from_end: bool = False) -> str:
 class Publisher:
     """Sends messages to the topic; stores a report too large for SNS in the bucket."""
 
-    def __init__(self, clients: Any, target: Target) -> None:
+    def __init__(self, clients: Clients, target: Target) -> None:
         self.clients = clients
         self.target = target
 

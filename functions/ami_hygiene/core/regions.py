@@ -1,20 +1,23 @@
-"""What every job does the same way: walk the regions under one budget, and build the report."""
+"""What every job does the same way: walk the regions under one budget, and build the report.
+
+A job's run is a `JobRun`: the core frames it (when, which regions, which account, the
+executor with the job's writers) and walks the regions; the job says how to plan one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
-from ami_hygiene.core.executor import Executor
+from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.executor import Executor, RunContext, Writers, never_stop
 from ami_hygiene.core.paging import InventoryError
-from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
+from ami_hygiene.core.plan import Decision, Plan, within_budget
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
 from ami_hygiene.core.view import View
-
-OVER_BUDGET = "deferred: over this run's MaxActionsPerRun; the next run continues"
 
 
 def run_regions(
@@ -42,27 +45,10 @@ def run_regions(
     return tuple(plans), tuple(errors)
 
 
-def within_budget(plan: Plan, budget: int, priority: Mapping[Action, int] | None = None) -> Plan:
-    """Defers the actions past `budget`, taken in `priority` order (then plan order)."""
-    rank = priority or {}
-    order = sorted(
-        (i for i, d in enumerate(plan.decisions) if _costs(d)),
-        key=lambda i: rank.get(plan.decisions[i].action, len(rank)),
-    )
-    deferred = set(order[max(0, budget) :])
-    return replace(
-        plan,
-        decisions=tuple(
-            d.with_outcome(Outcome.DEFERRED, reason=OVER_BUDGET) if i in deferred else d
-            for i, d in enumerate(plan.decisions)
-        ),
-    )
-
-
 def report_of(
     view: View,
     settings: Settings,
-    clients: Any,
+    clients: Clients,
     *,
     account: str,
     regions: tuple[str, ...],
@@ -85,6 +71,86 @@ def report_of(
     )
 
 
-def _costs(decision: Decision) -> bool:
-    """An action that changes AWS and so spends budget; a notice is free."""
-    return decision.is_action and decision.action is not Action.NOTIFY and decision.outcome is Outcome.PLANNED
+class RunEvent(Protocol):
+    """What a job's event record says about where to act."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def account(self) -> str: ...
+
+
+S = TypeVar("S", bound=Settings)
+E = TypeVar("E", bound=RunEvent)
+
+
+@dataclass(frozen=True)
+class Frame(Generic[S, E]):
+    """One run: its settings, clients, time and account, and the event it answers (None: a sweep)."""
+
+    settings: S
+    clients: Clients
+    now: datetime
+    account: str
+    event: E | None
+
+
+class JobRun(Generic[S, E]):
+    """A job's run: call it with (settings, clients, now, should_stop, event).
+
+    A sweep covers the settings' regions; an event, its own region. Each region's plan
+    (`plan`) gets the run's one budget rule (`rank` orders what goes first), then the
+    executor applies it with the job's writers.
+    """
+
+    job: str
+    view: View
+    writers: Writers
+
+    def __call__(
+        self,
+        settings: S,
+        clients: Clients,
+        now: datetime | None = None,
+        should_stop: Callable[[], bool] = never_stop,
+        event: E | None = None,
+    ) -> Report:
+        started = datetime.now(UTC)
+        regions = (event.region,) if event is not None else settings.regions
+        account = event.account if event is not None else clients.account_id(regions[0])
+        frame = Frame(settings, clients, now or started, account, event)
+        plans, errors = self.run(frame, regions, should_stop)
+        return report_of(
+            self.view,
+            settings,
+            clients,
+            account=account,
+            regions=regions,
+            plans=plans,
+            started=started,
+            errors=errors,
+        )
+
+    def run(
+        self, frame: Frame[S, E], regions: tuple[str, ...], should_stop: Callable[[], bool]
+    ) -> tuple[tuple[Plan, ...], tuple[str, ...]]:
+        def plan(region: str, budget: int) -> Plan:
+            planned = self.plan(frame, region)
+            limit = frame.settings.max_actions
+            ranked = within_budget(planned.decisions, budget, limit=limit, region=region, rank=self.rank)
+            return replace(planned, decisions=ranked)
+
+        return run_regions(regions, frame.settings.max_actions, plan, self.executor(frame, should_stop))
+
+    def executor(self, frame: Frame[S, E], should_stop: Callable[[], bool]) -> Executor:
+        run = RunContext(frame.clients, self.job, frame.now, frame.account, frame.settings)
+        return Executor(run, frame.settings.mode, self.writers, should_stop)
+
+    def plan(self, frame: Frame[S, E], region: str) -> Plan:
+        """The region's plan before the budget; raises InventoryError when the region cannot be read."""
+        raise NotImplementedError
+
+    def rank(self, decision: Decision) -> Any:
+        """Which actions go first under the budget (then plan order)."""
+        return 0

@@ -1,28 +1,243 @@
-"""Settings of a run, from the environment and overridden by CLI flags.
+"""Settings of a run: each declared once, as a typed field that says where it comes from.
 
-Each setting has one environment variable name; the CLI flag of the same name
-(RETENTION_DAYS <-> --retention-days) overrides it. Values are validated here,
-once, and a bad one raises SettingsError with a one-line reason.
+A setting is a field of a frozen pydantic dataclass. Its type and `Field(...)`
+constraints are the rule a value must keep; its `Setting` metadata names the
+environment variable it is read from, the CLI flag that overrides it
+(RETENTION_DAYS <-> --retention-days), the flag's help and, through `Parameter`,
+the stack parameter it is deployed from. From that one declaration come:
+
+- `Settings.load(env, overrides)`: the environment parsed, the flags applied, a bad
+  value refused with a one-line SettingsError naming its variable;
+- the job's CLI flags (ami_hygiene.cli) and the stack's parameters and each function's
+  environment (infra/parameters.py).
+
+This module holds the machinery and the settings every job shares (`Settings`: mode,
+regions, max_actions) or several jobs read (`AllowedSharingSettings`,
+`RequiredTagsSettings`). A job's own settings extend them in jobs/<job>/settings.py; a
+job says there how it offers a shared setting (`variants`: its own mode parameter, its
+own flag or help, or not offered at all).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from datetime import timedelta
-from enum import StrEnum
-from types import MappingProxyType
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Annotated, Any, ClassVar, Self, TypeVar, cast, dataclass_transform
+
+import annotated_types
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, InstanceOf, StringConstraints
+from pydantic import ValidationError as _ValidationError
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from ami_hygiene.core.errors import SettingsError
-from ami_hygiene.core.estate import (
-    ARCHITECTURES,
-)
 from ami_hygiene.core.events import REGION_NAME
 from ami_hygiene.core.tag_rules import TagRule, parse_required_tags
 
-__all__ = ["ConsumerUsageUnknown", "Mode", "Settings", "SettingsError"]
+__all__ = [
+    "CONFIG",
+    "NOT_OFFERED",
+    "REGION_PATTERN",
+    "AllowedSharingSettings",
+    "Mode",
+    "Option",
+    "Parameter",
+    "RequiredTagsSettings",
+    "Setting",
+    "Settings",
+    "SettingsError",
+    "Variant",
+    "mode_variant",
+    "settings_model",
+    "whole_number",
+]
+
+# Patterns are Python regexes (some use look-ahead or flags), checked with re.search: anchor them.
+CONFIG = ConfigDict(regex_engine="python-re")
+
+_Model = TypeVar("_Model")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, Field))
+def settings_model(cls: type[_Model]) -> type[_Model]:
+    """Declares a settings model (the core's and each job's): a frozen pydantic dataclass with CONFIG."""
+    return cast(type[_Model], dataclass(frozen=True, config=CONFIG)(cls))
+
+
+# -- the declaration ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """The stack parameter a setting is deployed from; infra/parameters.py makes the CfnParameter.
+
+    Its type, default, MinValue/MaxValue and AllowedValues come from the field; a
+    number's or a choice's ConstraintDescription is written from them when not given.
+    """
+
+    name: str
+    label: str  # the console's label
+    description: str
+    constraint: str = ""  # ConstraintDescription
+    pattern: str | None = None  # AllowedPattern (CloudFormation checks it before anything runs)
+    max_length: int | None = None
+    default: str | None = None  # the template's default, where it is not the setting's own
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """Where a setting comes from: field metadata, `Annotated[type, ..., Setting(...)]`."""
+
+    env: str  # the environment variable (the CLI's and the function's)
+    help: str  # the CLI help; the parser adds [ENV, default]
+    what: str = ""  # what a good value (or item) is, for the error: "a region name like eu-west-1"
+    flag: str = ""  # default: --the-field-name
+    repeat: bool = False  # the flag names one item, and is repeated for more
+    parameter: Parameter | None = None  # None: no stack parameter (the CLI or the stack sets it)
+    # Variables read instead while the setting's own is unset or blank (REGIONS: AWS_REGION);
+    # found nowhere, the blank value is validated (and may be refused: the setting is required).
+    fallback: tuple[str, ...] = ()
+    blank_is_default: bool = False  # an empty value means the default (not an error)
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """How one job offers a setting it shares with others (a job model's `variants`)."""
+
+    flag: str | None = None
+    help: str | None = None
+    parameter: Parameter | None = None
+    # False: the job reads the setting from its environment when it is there, but has no
+    # flag for it and its function is not given it.
+    offered: bool = True
+
+
+NOT_OFFERED = Variant(offered=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One setting as one job model has it: the field, its declaration and the job's variant."""
+
+    name: str
+    setting: Setting
+    info: FieldInfo
+    offered: bool = True
+
+    @property
+    def env(self) -> str:
+        return self.setting.env
+
+    @property
+    def flag(self) -> str:
+        return self.setting.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def help(self) -> str:
+        return self.setting.help
+
+    @property
+    def parameter(self) -> Parameter | None:
+        return self.setting.parameter
+
+    @property
+    def default(self) -> Any:
+        return self.info.get_default(call_default_factory=True)
+
+    @property
+    def default_text(self) -> str:
+        """The default as an environment value ("" for none)."""
+        return env_text(self.default)
+
+    @property
+    def kind(self) -> type:
+        """int, float, an Enum, or str for everything written as text (lists, maps)."""
+        annotation = self.info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, int | float | Enum):
+            return annotation
+        return str
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        kind = self.kind
+        return tuple(str(m.value) for m in kind) if issubclass(kind, Enum) else ()
+
+    @property
+    def bounds(self) -> tuple[int, int] | None:
+        low = next((m.ge for m in self.info.metadata if isinstance(m, annotated_types.Ge)), None)
+        high = next((m.le for m in self.info.metadata if isinstance(m, annotated_types.Le)), None)
+        return None if low is None or high is None else (cast(int, low), cast(int, high))
+
+
+def env_text(value: Any) -> str:
+    """A value written as its environment variable would hold it."""
+    if value is None:
+        return ""
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, TagRule):
+        return value.spec
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, frozenset):
+        return ",".join(sorted(env_text(v) for v in value))
+    if isinstance(value, tuple | list):
+        return ",".join(env_text(v) for v in value)
+    return str(value)
+
+
+# -- validators used next to the fields --------------------------------------------------------
+
+
+def split(value: Any) -> Any:
+    """A comma- (or space-) separated text as its items; other values as they are."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.replace(" ", ",").split(",") if item.strip())
+    return value
+
+
+def split_commas(value: Any) -> Any:
+    """A comma-separated text as its items (items may hold spaces); other values as they are."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+def unique(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def lowered(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def whole_number(low: int, high: int) -> FieldInfo:
+    """Constraints of a whole-number setting, from `low` to `high`: `Annotated[int, whole_number(1, 100),
+    Setting(...)]`. The same bounds are the stack parameter's MinValue / MaxValue and its refusal's range."""
+    return Field(ge=low, le=high)  # a FieldInfo (typed Any by pydantic)
+
+
+def text_or_empty(pattern: re.Pattern[str], max_length: int | None = None) -> StringConstraints:
+    """Constraints of a text setting: empty, or a value matching `pattern`."""
+    return StringConstraints(
+        pattern=re.compile(rf"^$|{pattern.pattern}", pattern.flags), max_length=max_length
+    )
+
+
+def _regions(value: Any) -> Any:
+    if isinstance(value, str) and not split(value):  # set, but blank, and no fallback either
+        raise ValueError("is empty and no AWS_REGION is set: name at least one region")
+    return split(value)
+
+
+# -- the settings every job shares ---------------------------------------------------------
 
 
 class Mode(StrEnum):
@@ -30,12 +245,13 @@ class Mode(StrEnum):
     ENFORCE = "enforce"
 
 
-class ConsumerUsageUnknown(StrEnum):
-    """What rotation does with an image shared with allow-listed accounts when no
-    ConsumerRoleName lets it look at their usage: keep it, or retire it anyway."""
-
-    KEEP = "keep"
-    RETIRE = "retire"
+def mode_variant(name: str, label: str, *, report: str, enforce: str, default: Mode | None = None) -> Variant:
+    """How a job offers `mode`: its own stack parameter `name` (every function reads it as MODE),
+    described by what `report` and `enforce` do in that job; `default`: the template's, where it
+    is not report."""
+    description = f"report: {report} enforce: {enforce}"
+    template_default = None if default is None else default.value
+    return Variant(parameter=Parameter(name, label, description, default=template_default))
 
 
 # One region-name rule for settings, flags and events (event_fields: botocore's partitions' patterns).
@@ -44,311 +260,231 @@ ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 ORG_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:organizations::\d{12}:(organization|ou)/o-[a-z0-9]+(/ou-[a-z0-9-]+)?$"
 )
-
-
-@dataclass(frozen=True)
-class IntRange:
-    low: int
-    high: int
-
-
-# name -> (env var, default, allowed range)
-_INT_SETTINGS: dict[str, tuple[str, int, IntRange]] = {
-    "retention_days": ("RETENTION_DAYS", 90, IntRange(1, 3650)),
-    "keep_latest": ("KEEP_LATEST", 3, IntRange(1, 100)),
-    "disable_grace_days": ("DISABLE_GRACE_DAYS", 14, IntRange(0, 365)),
-    "max_actions": ("MAX_ACTIONS", 100, IntRange(1, 10000)),
-    # tags job
-    "tag_grace_hours": ("TAG_GRACE_HOURS", 24, IntRange(0, 8760)),
-    "tag_escalation_days": ("TAG_ESCALATION_DAYS", 0, IntRange(0, 3650)),
-    # public job: images whose permissions a sweep reads one by one
-    "sharing_checks_per_run": ("SHARING_CHECKS_PER_RUN", 1000, IntRange(1, 100000)),
-    # rebuild job
-    "max_image_age_days": ("MAX_IMAGE_AGE_DAYS", 30, IntRange(1, 3650)),
-}
-PIPELINE_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z-]*:imagebuilder:[a-z0-9-]+:\d{12}:image-pipeline/[a-z0-9_-]+$"
+# The same rules as CloudFormation checks them, in its dialect, on the whole comma-separated value.
+CFN_REGION = r"[a-z]{2}(-[a-z]+)+-\d"
+CFN_ACCOUNT_OR_ORG = (
+    r"(\d{12}|arn:aws[a-z-]*:organizations::\d{12}:(organization|ou)/o-[a-z0-9]+(/ou-[a-z0-9-]+)?)"
 )
-ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-SECURITY_GROUP_PATTERN = re.compile(r"^sg-[0-9a-f]{8,17}$")
-SUBNET_PATTERN = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-PROFILE_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
-TAG_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:/+\-@ ]{1,128}$")
-# An IAM role name (letters, digits and +=,.@_-, at most 64), after an optional path
-# ("team/images/"; each segment the same characters): IAM's RoleName and Path rules,
-# kept to the characters role names allow. A leading "/" is accepted and dropped.
-ROLE_NAME_PATTERN = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-ROLE_PATH_LIMIT = 512
-# An SSM parameter path: "/" then names of a-zA-Z0-9_.- separated by "/" (the PutParameter
-# naming constraints); a hierarchy is at most 15 levels, so a path above a name at most 14.
-PARAMETER_PATH_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+){1,14}$")
 
 
-@dataclass(frozen=True)
+def cfn_list(item: str, most: int | None = None) -> str:
+    """AllowedPattern of an empty value or `item`s separated by commas (at most `most`)."""
+    repeat = "*" if most is None else f"{{0,{most - 1}}}"
+    return rf"^$|^{item}(,{item}){repeat}$"
+
+
+RegionName = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
+Principal = Annotated[
+    str, StringConstraints(pattern=re.compile(f"{ACCOUNT_PATTERN.pattern}|{ORG_ARN_PATTERN.pattern}"))
+]
+
+
+@settings_model
 class Settings:
-    mode: Mode = Mode.REPORT
-    regions: tuple[str, ...] = ()
-    retention_days: int = 90
-    keep_latest: int = 3
-    disable_grace_days: int = 14
-    max_actions: int = 100
-    # Snapshot storage price used for the saving estimate (USD per GiB-month).
-    price_per_gib_month: float = 0.05
-    # Accounts, organization and OU ARNs an image may be shared with.
-    allowed_share_accounts: frozenset[str] = field(default_factory=frozenset)
-    # tags job: the rules, the hours before a sweep reports a non-compliant
-    # image, the days before it is escalated (0: never), and the keys copied to
-    # snapshots (None: the required keys).
-    required_tags: tuple[TagRule, ...] = ()
-    tag_grace_hours: int = 24
-    tag_escalation_days: int = 0
-    propagate_tags: tuple[str, ...] | None = None
-    sharing_checks_per_run: int = 1000
-    # rebuild job: the age limit, family -> Image Builder pipeline ARN, and what
-    # the SSM runbooks need for families without a pipeline.
-    max_image_age_days: int = 30
-    family_pipelines: Mapping[str, str] = field(default_factory=dict)
-    automation_role_arn: str = ""
-    automation_instance_profile: str = ""
-    automation_security_group_ids: tuple[str, ...] = ()
-    automation_subnet_id: str = ""
-    # Image architecture -> InstanceType of the runbooks' build instance.
-    automation_instance_types: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_INSTANCE_TYPES))
-    # Paths (/golden) of private base-image parameters the rebuild role is allowed to read.
-    base_parameter_paths: tuple[str, ...] = ()
-    # rotate job: the role (name, with its path if any) rotation assumes in each account an
-    # image is shared with, to read that account's usage of it; empty: it cannot look.
-    consumer_role_name: str = ""
-    # Without a consumer role: keep an image shared with allow-listed accounts, or retire it.
-    consumer_usage_unknown: ConsumerUsageUnknown = ConsumerUsageUnknown.KEEP
+    """The settings every job has, and the machinery: `load`, `options`, `as_dict`.
 
-    @property
-    def retention(self) -> timedelta:
-        return timedelta(days=self.retention_days)
+    A job's model extends it (jobs/<job>/settings.py); `variants` says how that job
+    offers a setting declared here: {field: Variant}.
+    """
 
-    @property
-    def disable_grace(self) -> timedelta:
-        return timedelta(days=self.disable_grace_days)
+    variants: ClassVar[Mapping[str, Variant]] = {}
+
+    mode: Annotated[
+        Mode,
+        BeforeValidator(lowered),
+        Setting("MODE", "report changes nothing"),  # each job's own stack parameter: its variants
+    ] = Mode.REPORT
+    regions: Annotated[
+        tuple[RegionName, ...],
+        BeforeValidator(_regions),
+        AfterValidator(unique),
+        Setting(
+            "REGIONS",
+            "region to scan; repeat for more",
+            what="a region name like eu-west-1",
+            flag="--region",
+            repeat=True,
+            fallback=("AWS_REGION", "AWS_DEFAULT_REGION"),
+            parameter=Parameter(
+                "Regions",
+                "Regions",
+                "Comma-separated regions every job works in, e.g. eu-west-1,us-east-1. "
+                "Empty: the stack's region.",
+                "Regions must be region names like eu-west-1, separated by commas, without spaces.",
+                pattern=cfn_list(CFN_REGION),
+            ),
+        ),
+    ] = ()
+    max_actions: Annotated[
+        int,
+        whole_number(1, 10000),
+        Setting(
+            "MAX_ACTIONS",
+            "most changes in one run",
+            parameter=Parameter(
+                "MaxActionsPerRun",
+                "Max actions per run",
+                "At most this many images are changed by one run; the rest are deferred to the next run.",
+            ),
+        ),
+    ] = 100
 
     @classmethod
-    def load(cls, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:
-        """Build from environment variables, then apply non-None overrides."""
-        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    def options(cls) -> tuple[Option, ...]:
+        """Every setting of this model, as this job has it."""
+        return _options(cls)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Self:
+        """Build from environment variables, then apply non-None overrides (CLI flags, by field name)."""
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        options = {option.name: option for option in cls.options()}
+        unknown = set(given) - set(options)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no setting {', '.join(sorted(unknown))}")
         raw: dict[str, Any] = {}
-        for name, (var, default, _) in _INT_SETTINGS.items():
-            raw[name] = overrides.get(name, env.get(var, default))
-        raw["mode"] = overrides.get("mode", env.get("MODE", Mode.REPORT.value))
-        raw["regions"] = overrides.get("regions", env.get("REGIONS", ""))
-        raw["price_per_gib_month"] = overrides.get(
-            "price_per_gib_month", env.get("PRICE_PER_GIB_MONTH", 0.05)
-        )
-        raw["allowed_share_accounts"] = overrides.get(
-            "allowed_share_accounts", env.get("ALLOWED_SHARE_ACCOUNTS", "")
-        )
-        raw["required_tags"] = overrides.get("required_tags", env.get("REQUIRED_TAGS", ""))
-        raw["propagate_tags"] = overrides.get("propagate_tags", env.get("PROPAGATE_TAGS", ""))
-        for name in _TEXT_SETTINGS:
-            raw[name] = overrides.get(name, env.get(name.upper(), ""))
-        default_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
-        return cls.parse(raw, default_region=default_region)
-
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any], default_region: str = "") -> Settings:
-        values: dict[str, Any] = {}
-        for name, (var, _, bounds) in _INT_SETTINGS.items():
-            values[name] = _int_in_range(var, raw[name], bounds)
-        mode = str(raw["mode"]).strip().lower()
-        if mode not in {m.value for m in Mode}:
-            raise SettingsError(f"MODE must be report or enforce, not {raw['mode']!r}")
-        values["mode"] = Mode(mode)
-        regions = _split(raw["regions"]) or ((default_region,) if default_region else ())
-        if not regions:
-            raise SettingsError("REGIONS is empty and no AWS_REGION is set: name at least one region")
-        for region in regions:
-            if not REGION_PATTERN.match(region):
-                raise SettingsError(f"REGIONS has {region!r}, which is not a region name like eu-west-1")
-        values["regions"] = tuple(dict.fromkeys(regions))
+        for name, option in options.items():
+            value = given.get(name, env.get(option.env))
+            blank = value is None or (isinstance(value, str) and not value.strip())
+            if blank and option.setting.fallback:
+                value = next((env[v] for v in option.setting.fallback if env.get(v, "").strip()), value or "")
+            elif blank and (value is None or option.setting.blank_is_default):
+                continue
+            raw[name] = value
         try:
-            price = float(raw["price_per_gib_month"])
-        except (TypeError, ValueError):
-            raise SettingsError(
-                f"PRICE_PER_GIB_MONTH must be a number, not {raw['price_per_gib_month']!r}"
-            ) from None
-        if not 0 <= price <= 10:
-            raise SettingsError(f"PRICE_PER_GIB_MONTH must be between 0 and 10, not {price}")
-        values["price_per_gib_month"] = price
-        allowed = _split(raw["allowed_share_accounts"])
-        for principal in allowed:
-            if not (ACCOUNT_PATTERN.match(principal) or ORG_ARN_PATTERN.match(principal)):
-                raise SettingsError(
-                    f"ALLOWED_SHARE_ACCOUNTS has {principal!r}: use 12-digit account ids "
-                    "or organization / OU ARNs"
-                )
-        values["allowed_share_accounts"] = frozenset(allowed)
-        values["required_tags"] = parse_required_tags(str(raw.get("required_tags", "")))
-        values["propagate_tags"] = _propagate_keys(raw.get("propagate_tags", ""))
-        values.update(_rebuild_values(raw))
-        values.update(_consumer_values(raw))
-        return cls(**values)
+            return cls(**raw)
+        except _ValidationError as err:
+            raise SettingsError(_reason(options, err.errors(include_url=False)[0], raw)) from None
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, frozenset):
-                value = sorted(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, StrEnum):
-                value = value.value
-            if isinstance(value, Mapping):
-                value = dict(value)
-            if f.name == "required_tags":
-                value = [rule.spec for rule in self.required_tags]
-            out[f.name] = value
-        return out
+        return {option.name: _plain(getattr(self, option.name)) for option in self.options()}
 
 
-def _split(value: Any) -> tuple[str, ...]:
-    items = value.replace(" ", ",").split(",") if isinstance(value, str) else [str(v) for v in value]
-    return tuple(i.strip() for i in items if i.strip())
+@settings_model
+class AllowedSharingSettings(Settings):
+    """Who an image may be shared with: rotation keeps images shared with anyone else, the public
+    job revokes that sharing."""
+
+    allowed_share_accounts: Annotated[
+        frozenset[Principal],
+        BeforeValidator(split),
+        Setting(
+            "ALLOWED_SHARE_ACCOUNTS",
+            "accounts, organization or OU ARNs an image may be shared with",
+            what="a 12-digit account id or an organization / OU ARN",
+            parameter=Parameter(
+                "AllowedShareAccounts",
+                "Share allow-list",
+                "Comma-separated account ids or organization / OU ARNs an image may be shared with. Rotation "
+                "keeps images shared with anyone else; the public job reports (enforce: revokes) sharing "
+                "with anyone else. Empty: any sharing keeps an image and counts as outside the allow-list.",
+                "AllowedShareAccounts must be 12-digit account ids or organization / OU ARNs, "
+                "separated by commas, without spaces.",
+                pattern=cfn_list(CFN_ACCOUNT_OR_ORG),
+            ),
+        ),
+    ] = frozenset()
 
 
-# Text settings whose env var is the upper-cased name.
-_TEXT_SETTINGS = (
-    "family_pipelines",
-    "automation_role_arn",
-    "automation_instance_profile",
-    "automation_security_group_ids",
-    "automation_subnet_id",
-    "automation_instance_types",
-    "base_parameter_paths",
-    "consumer_role_name",
-    "consumer_usage_unknown",
-)
+def _required_tags(value: Any) -> Any:
+    # The rule parser (core/tag_rules.py) raises SettingsError with its own one-line reason.
+    return parse_required_tags(value) if isinstance(value, str) else value
 
 
-def _consumer_values(raw: Mapping[str, Any]) -> dict[str, Any]:
-    role = str(raw.get("consumer_role_name") or "").strip().lstrip("/")
-    if role and (len(role) > ROLE_PATH_LIMIT + 64 or not ROLE_NAME_PATTERN.match(role)):
-        raise SettingsError(
-            f"CONSUMER_ROLE_NAME must be an IAM role name, optionally after its path "
-            f"(e.g. ami-hygiene-consumer or team/ami-hygiene-consumer), not {role!r}"
-        )
-    unknown = str(raw.get("consumer_usage_unknown") or ConsumerUsageUnknown.KEEP.value).strip().lower()
-    if unknown not in {u.value for u in ConsumerUsageUnknown}:
-        raise SettingsError(
-            f"CONSUMER_USAGE_UNKNOWN must be keep or retire, not {raw.get('consumer_usage_unknown')!r}"
-        )
-    return {"consumer_role_name": role, "consumer_usage_unknown": ConsumerUsageUnknown(unknown)}
+@settings_model
+class RequiredTagsSettings(Settings):
+    """The tags every image must have: the tag job checks them, rotation and rebuild read them."""
+
+    required_tags: Annotated[
+        tuple[InstanceOf[TagRule], ...],
+        BeforeValidator(_required_tags),
+        Setting(
+            "REQUIRED_TAGS",
+            r"required keys, each Key or Key=regex, e.g. 'Owner,CostCenter=^\d{4}$'",
+            parameter=Parameter(
+                "RequiredTags",
+                "Required tags",
+                "Comma-separated tags every image must have: Key, or Key=regex for a value that must match, "
+                "e.g. Owner,Environment=^(prod|staging|dev)$ (escape a comma inside a regex as \\,). "
+                "Empty: none.",
+                "RequiredTags must be empty or Key / Key=regex items separated by commas, on one line, "
+                "starting with a tag key, at most 1024 characters.",
+                pattern=r"^$|^[A-Za-z0-9_.:/+@ -][^\r\n]*$",
+                max_length=1024,
+            ),
+        ),
+    ] = ()
 
 
-def _rebuild_values(raw: Mapping[str, Any]) -> dict[str, Any]:
-    pipelines: dict[str, str] = {}
-    for item in _split(raw.get("family_pipelines", "")):
-        family, sep, arn = item.partition("=")
-        if not sep or not family.strip() or not PIPELINE_ARN_PATTERN.match(arn.strip()):
-            raise SettingsError(
-                f"FAMILY_PIPELINES has {item!r}: write family=arn:aws:imagebuilder:REGION:ACCOUNT:"
-                "image-pipeline/NAME, comma-separated"
-            )
-        pipelines[family.strip()] = arn.strip()
-    role = str(raw.get("automation_role_arn") or "").strip()
-    if role and not ROLE_ARN_PATTERN.match(role):
-        raise SettingsError(f"AUTOMATION_ROLE_ARN must be an IAM role ARN, not {role!r}")
-    profile = str(raw.get("automation_instance_profile") or "").strip()
-    if profile and not PROFILE_PATTERN.match(profile):
-        raise SettingsError(f"AUTOMATION_INSTANCE_PROFILE must be an instance profile name, not {profile!r}")
-    groups = _split(raw.get("automation_security_group_ids", ""))
-    for group in groups:
-        if not SECURITY_GROUP_PATTERN.match(group):
-            raise SettingsError(
-                f"AUTOMATION_SECURITY_GROUP_IDS has {group!r}, which is not a security group id"
-            )
-    subnet = str(raw.get("automation_subnet_id") or "").strip()
-    if subnet and not SUBNET_PATTERN.match(subnet):
-        raise SettingsError(f"AUTOMATION_SUBNET_ID must be a subnet id, not {subnet!r}")
-    return {
-        "family_pipelines": pipelines,
-        "automation_role_arn": role,
-        "automation_instance_profile": profile,
-        "automation_security_group_ids": groups,
-        "automation_subnet_id": subnet,
-        "automation_instance_types": _instance_types(raw.get("automation_instance_types", "")),
-        "base_parameter_paths": _parameter_paths(raw.get("base_parameter_paths", "")),
-    }
+# -- how a model's declarations are read -------------------------------------------------------
 
 
-def _instance_types(value: Any) -> dict[str, str]:
-    """AUTOMATION_INSTANCE_TYPES: architecture=instance-type, comma-separated; empty: the default."""
-    found: dict[str, str] = {}
-    for item in _split(value or ""):
-        architecture, sep, instance_type = (part.strip() for part in item.partition("="))
-        if not sep or not instance_type:
-            raise SettingsError(
-                f"AUTOMATION_INSTANCE_TYPES has {item!r}: write architecture=instance-type, comma-separated, "
-                "e.g. arm64=t4g.medium,x86_64=t3.medium"
-            )
-        if architecture not in ARCHITECTURES:
-            raise SettingsError(
-                f"AUTOMATION_INSTANCE_TYPES has architecture {architecture!r}: use one of "
-                f"{', '.join(ARCHITECTURES)} (EC2's image architectures)"
-            )
-        if not INSTANCE_TYPE.match(instance_type):
-            raise SettingsError(
-                f"AUTOMATION_INSTANCE_TYPES has {instance_type!r} for {architecture}, which is not an "
-                "instance type like t4g.medium"
-            )
-        if architecture in found:
-            raise SettingsError(f"AUTOMATION_INSTANCE_TYPES names {architecture} twice")
-        found[architecture] = instance_type
-    return found or dict(DEFAULT_INSTANCE_TYPES)
+_OPTIONS: dict[type[Settings], tuple[Option, ...]] = {}
 
 
-def _parameter_paths(value: Any) -> tuple[str, ...]:
-    """BASE_PARAMETER_PATHS: SSM parameter paths such as /golden, comma-separated."""
-    paths = _split(value or "")
-    for path in paths:
-        if not PARAMETER_PATH_PATTERN.match(path):
-            raise SettingsError(
-                f"BASE_PARAMETER_PATHS has {path!r}: write parameter paths like /golden or /team/images "
-                "(a leading /, names of letters, digits and _ . -, no trailing /, at most 14 levels), "
-                "comma-separated"
-            )
-    return tuple(dict.fromkeys(paths))
+def _options(cls: type[Settings]) -> tuple[Option, ...]:
+    if cls not in _OPTIONS:
+        _OPTIONS[cls] = _read_options(cls)
+    return _OPTIONS[cls]
 
 
-def _propagate_keys(value: Any) -> tuple[str, ...] | None:
-    """PROPAGATE_TAGS: comma-separated keys; empty means "the required keys"."""
-    keys = tuple(k.strip() for k in str(value or "").split(",") if k.strip())
-    for key in keys:
-        if not TAG_KEY_PATTERN.match(key) or key.lower().startswith("aws:"):
-            raise SettingsError(
-                f"PROPAGATE_TAGS has {key!r}, which is not a tag key (letters, digits, spaces, "
-                "_ . : / + - @; at most 128; not aws:)"
-            )
-    return tuple(dict.fromkeys(keys)) or None
+def _read_options(cls: type[Settings]) -> tuple[Option, ...]:
+    fields: dict[str, FieldInfo] = getattr(cls, "__pydantic_fields__")  # noqa: B009 (pydantic's, untyped)
+    unknown = set(cls.variants) - set(fields)
+    if unknown:
+        raise TypeError(f"{cls.__name__}.variants names no setting of it: {', '.join(sorted(unknown))}")
+    options = []
+    for name, info in fields.items():
+        declared = [m for m in info.metadata if isinstance(m, Setting)]
+        if len(declared) != 1:
+            raise TypeError(f"{cls.__name__}.{name} needs one Setting(...) in its Annotated metadata")
+        variant = cls.variants.get(name, Variant())
+        changes = {k: v for k in ("flag", "help", "parameter") if (v := getattr(variant, k)) is not None}
+        options.append(Option(name, dataclasses.replace(declared[0], **changes), info, variant.offered))
+    return tuple(options)
 
 
-def _int_in_range(var: str, value: Any, bounds: IntRange) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise SettingsError(f"{var} must be a whole number, not {value!r}") from None
-    if not bounds.low <= number <= bounds.high:
-        raise SettingsError(f"{var} must be between {bounds.low} and {bounds.high}, not {number}")
-    return number
+_NUMBER_ERRORS = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "finite_number": "a number",
+}
+_RANGE_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}
 
 
-# The client token is a UUID: SSM StartAutomationExecution requires exactly that
-# (botocore model: length 36, hex 8-4-4-4-12), and it also fits Image Builder's
-# clientToken (length 1..36 in the API reference, 1..64 in current botocore).
-# EC2 instance type names (t4g.medium, c7i.metal-24xl, u7i-12tb.224xlarge): every value of
-# botocore's EC2 model enum InstanceType has this shape.
-INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+def _reason(options: Mapping[str, Option], error: ErrorDetails, raw: Mapping[str, Any]) -> str:
+    """The one line that says which variable is wrong and why."""
+    option = options[str(error["loc"][0])]
+    env, kind, given = option.env, error["type"], raw.get(option.name)
+    if kind == "value_error":
+        cause = (error.get("ctx") or {}).get("error")
+        return str(cause) if isinstance(cause, SettingsError) else f"{env} {cause}"
+    if kind in _NUMBER_ERRORS:
+        return f"{env} must be {_NUMBER_ERRORS[kind]}, not {given!r}"
+    if kind in _RANGE_ERRORS and option.bounds:
+        low, high = option.bounds
+        return f"{env} must be between {low} and {high}, not {str(error['input']).strip()}"
+    if kind == "enum":
+        return f"{env} must be {' or '.join(option.choices)}, not {given!r}"
+    what = option.setting.what or "valid"
+    if len(error["loc"]) > 1:  # one item of a list
+        return f"{env} has {error['input']!r}, which is not {what}"
+    return f"{env} must be {what}, not {error['input']!r}"
 
 
-# The runbooks' own default InstanceType is x86 (AWS-UpdateLinuxAmi t2.micro,
-# AWS-UpdateWindowsAmi t2.medium, per the Automation runbook reference), so an
-# arm64 image's build instance would not launch: each image architecture gets its own.
-DEFAULT_INSTANCE_TYPES: Mapping[str, str] = MappingProxyType({"arm64": "t4g.medium", "x86_64": "t3.medium"})
+def _plain(value: Any) -> Any:
+    """A setting's value as JSON has it (reports, logs)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, TagRule):
+        return value.spec
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value

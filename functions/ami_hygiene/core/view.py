@@ -4,22 +4,39 @@
 errors, per-action counts, text and JSON. A job's `View` (jobs/<job>/view.py)
 adds its own summary keys, the words of its subject line, the settings it shows,
 which decisions are worth telling a person, and how severe its findings are.
-The report imports no job's view: the job hands its view to the report it makes.
+The report imports no job's view: the job hands its view to the report it makes;
+and a view reads the report only through the small `Report` protocol here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.settings import Mode, Settings
-
-if TYPE_CHECKING:
-    from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Mode
 
 # Severities, lowest first: a message carries the highest of its findings.
 SEVERITY_ORDER = ("info", "warning", "medium", "high", "error", "critical")
+
+
+class Report(Protocol):
+    """What a view reads of the report it is part of (core/report.py's Report has it all)."""
+
+    @property
+    def mode(self) -> Mode: ...
+
+    @property
+    def settings(self) -> Any: ...  # the job's own model (jobs/<job>/settings.py)
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]: ...
+
+    @property
+    def all_errors(self) -> tuple[str, ...]: ...
+
+    @property
+    def failed(self) -> bool: ...
 
 
 class View:
@@ -38,7 +55,7 @@ class View:
     def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
         raise NotImplementedError
 
-    def settings_line(self, settings: Settings) -> str:
+    def settings_line(self, settings: Any) -> str:  # the job's own settings model
         raise NotImplementedError
 
     def footer(self, report: Report) -> str:

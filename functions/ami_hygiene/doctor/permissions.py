@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error, error_code
 from ami_hygiene.doctor.checks import Check, Status
+
+if TYPE_CHECKING:
+    from types_boto3_ec2.type_defs import FilterTypeDef
 
 # How a denial reaches boto3: EC2 (DryRun or not), query protocols (autoscaling,
 # STS, IAM), JSON protocols (SSM, Image Builder, Lambda, ...), SNS.
@@ -100,7 +103,7 @@ class Owned:
 def find_owned(clients: Clients, region: str) -> Owned:
     ec2 = clients.ec2(region)
     try:
-        available = [{"Name": "state", "Values": ["available"]}]
+        available: list[FilterTypeDef] = [{"Name": "state", "Values": ["available"]}]
         images = ec2.describe_images(Owners=["self"], Filters=available, MaxResults=50).get("Images", [])
         image = next((i for i in images if _snapshots(i)), images[0] if images else None)
         snapshot = _snapshots(image)[0] if image and _snapshots(image) else None

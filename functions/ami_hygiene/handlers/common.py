@@ -38,7 +38,7 @@ from ami_hygiene.core.observability import (
 )
 from ami_hygiene.core.publisher import Publisher, Target, error_message
 from ami_hygiene.core.report import Report
-from ami_hygiene.core.settings import Settings, SettingsError
+from ami_hygiene.core.settings import SettingsError
 
 E = TypeVar("E")
 
@@ -72,7 +72,7 @@ def entry_point(job: JobSpec[Any]) -> Callable[[Any, LambdaContext], dict[str, A
 
 
 def handle(
-    job: JobSpec[E], event: Any, context: Any, env: Mapping[str, str], clients: Any = None
+    job: JobSpec[E], event: Any, context: Any, env: Mapping[str, str], clients: Clients | None = None
 ) -> dict[str, Any]:
     """Parse, load settings, run, publish, measure; refuse (report, change nothing) on bad input.
 
@@ -93,7 +93,7 @@ def handle(
 
 
 def unhandled(
-    job: str, err: Exception, event: Any, context: Any, env: Mapping[str, str], clients: Any
+    job: str, err: Exception, event: Any, context: Any, env: Mapping[str, str], clients: Clients
 ) -> dict[str, Any]:
     """Log, count and report once what escaped a job; never raises on it."""
     event_id = str(event.get("id", ""))[:80] if isinstance(event, dict) else ""
@@ -125,7 +125,7 @@ def unhandled(
 
 
 def _handle(
-    job: JobSpec[E], event: Any, context: Any, env: Mapping[str, str], clients: Any
+    job: JobSpec[E], event: Any, context: Any, env: Mapping[str, str], clients: Clients
 ) -> dict[str, Any]:
     region = env.get("AWS_REGION", "")
     account = account_of(context)
@@ -176,7 +176,7 @@ def _handle(
             return {"job": job.name, "status": "ignored", "detail": why, "messages": []}
 
     try:
-        settings = Settings.load(env)
+        settings = job.settings.load(env)
     except SettingsError as err:
         return refuse(job.name, clients, target, account, region, "bad settings", str(err))
     # A job event acts in its own region (its `.region`), which must be one of the run's Regions.
@@ -205,7 +205,9 @@ def _handle(
         return refuse(job.name, clients, target, account, region, "sweep lease unavailable", detail)
 
 
-def with_sweep_warnings(report: Report, job: JobSpec[Any], clients: Any, env: Mapping[str, str]) -> Report:
+def with_sweep_warnings(
+    report: Report, job: JobSpec[Any], clients: Clients, env: Mapping[str, str]
+) -> Report:
     """What the sweep could not cover: regions without real-time rules, images Allowed AMIs hides."""
     realtime = realtime_warnings(job.name, report.regions, env) if job.parse_event is not None else ()
     hidden = allowed_images_warnings(clients, report.regions)
@@ -215,7 +217,7 @@ def with_sweep_warnings(report: Report, job: JobSpec[Any], clients: Any, env: Ma
 
 
 def refuse(
-    job: str, clients: Any, target: Target, account: str, region: str, problem: str, detail: str
+    job: str, clients: Clients, target: Target, account: str, region: str, problem: str, detail: str
 ) -> dict[str, Any]:
     """Log, report to the topic, count; change nothing."""
     logger.error(f"run refused: {problem}", extra={"detail": detail})
@@ -243,7 +245,7 @@ def skip(job: str, held: Held) -> dict[str, Any]:
     }
 
 
-def finish(job: str, report: Report, clients: Any, target: Target) -> dict[str, Any]:
+def finish(job: str, report: Report, clients: Clients, target: Target) -> dict[str, Any]:
     """Record metrics, publish what is worth telling, log, and answer the invocation."""
     summary = report.summary()
     record_run(job, summary)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.handlers.common import entry_point, handle
-from ami_hygiene.jobs import PUBLIC
+from ami_hygiene.jobs.public import SPEC as PUBLIC
 
 handler = entry_point(PUBLIC)
 
 
-def public(event: Any, context: Any, env: Any, clients: Any = None) -> dict[str, Any]:
+def public(event: Any, context: Any, env: Any, clients: Clients | None = None) -> dict[str, Any]:
     """The same run with a given environment and clients (tests, the CLI's sandbox)."""
     return handle(PUBLIC, event, context, env, clients)

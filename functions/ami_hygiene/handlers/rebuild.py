@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.handlers.common import entry_point, handle
-from ami_hygiene.jobs import REBUILD
+from ami_hygiene.jobs.rebuild import SPEC as REBUILD
 
 handler = entry_point(REBUILD)
 
 
-def rebuild(event: Any, context: Any, env: Any, clients: Any = None) -> dict[str, Any]:
+def rebuild(event: Any, context: Any, env: Any, clients: Clients | None = None) -> dict[str, Any]:
     """The same run with a given environment and clients (tests, the CLI's sandbox)."""
     return handle(REBUILD, event, context, env, clients)

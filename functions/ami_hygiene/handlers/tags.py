@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.handlers.common import entry_point, handle
-from ami_hygiene.jobs import TAGS
+from ami_hygiene.jobs.tags import SPEC as TAGS
 
 handler = entry_point(TAGS)
 
 
-def tags(event: Any, context: Any, env: Any, clients: Any = None) -> dict[str, Any]:
+def tags(event: Any, context: Any, env: Any, clients: Clients | None = None) -> dict[str, Any]:
     """The same run with a given environment and clients (tests, the CLI's sandbox)."""
     return handle(TAGS, event, context, env, clients)

@@ -1,20 +1,6 @@
-"""The job registry: one JobSpec per job, read by the handlers, the CLI, metrics and the infrastructure.
+"""One folder per job, each with the same modules: events, inventory, policy, actions, view, run,
+and its JobSpec (SPEC) in its __init__.py. A job imports the core, never another job.
 
-A new job is a folder here (events, inventory, policy, actions, view, run and its
-SPEC in __init__.py) plus one entry below. A job imports the core, never another job.
+This package imports nothing itself, so loading one job (a Lambda function, a policy's
+unit test) loads no other; ami_hygiene.registry lists them all.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-from ami_hygiene.core.job import JobSpec
-from ami_hygiene.jobs.public import SPEC as PUBLIC
-from ami_hygiene.jobs.rebuild import SPEC as REBUILD
-from ami_hygiene.jobs.rotate import SPEC as ROTATE
-from ami_hygiene.jobs.tags import SPEC as TAGS
-
-JOBS: tuple[JobSpec[Any], ...] = (ROTATE, TAGS, PUBLIC, REBUILD)
-BY_NAME: dict[str, JobSpec[Any]] = {job.name: job for job in JOBS}
-
-__all__ = ["BY_NAME", "JOBS", "PUBLIC", "REBUILD", "ROTATE", "TAGS"]

@@ -53,10 +53,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import (
     TAG_DISABLED_AT,
@@ -67,6 +68,11 @@ from ami_hygiene.core.estate import (
 )
 from ami_hygiene.core.launch_record import RecordError, record_keys, recorded
 from ami_hygiene.restore.report import ImageRestore, RestoreOutcome, RestoreReport, Step, StepStatus
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_ec2.type_defs import LaunchPermissionModificationsTypeDef, TagTypeDef
 
 IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 MADE_FOR = re.compile(r"^(?:Created by CreateImage\([^)]*\) for|Copied for DestinationAmi) (ami-[0-9a-f]+)\b")
@@ -104,7 +110,7 @@ class Target:
 
 
 def restore_images(
-    clients: Any, region: str, image_ids: Sequence[str], *, dry_run: bool, now: datetime
+    clients: Clients, region: str, image_ids: Sequence[str], *, dry_run: bool, now: datetime
 ) -> RestoreReport:
     """Restores each image (RestoreUsageError, before any call, for a bad id)."""
     ids = validate_ids(image_ids)
@@ -118,7 +124,7 @@ def restore_images(
 
 
 def read_targets(
-    ec2: Any, account: str, region: str, ids: Sequence[str]
+    ec2: EC2Client, account: str, region: str, ids: Sequence[str]
 ) -> tuple[list[Target], frozenset[str]]:
     """The targets, in the order asked, and the snapshots in the bin."""
     described = {
@@ -193,7 +199,7 @@ class _BinContents:
     went_with: Mapping[str, str] = field(default_factory=dict)  # snapshot -> image (retired-with)
 
     @classmethod
-    def read(cls, ec2: Any, requested: frozenset[str]) -> _BinContents:
+    def read(cls, ec2: EC2Client, requested: frozenset[str]) -> _BinContents:
         images = frozenset(
             i["ImageId"] for i in _pages(ec2, "list_images_in_recycle_bin", "Images", BIN_PAGE)
         )
@@ -238,7 +244,7 @@ class _BinContents:
         return Target(image_id, in_bin=True, tags=tags, snapshots=tuple(own + tagged))
 
 
-def _tags_of(ec2: Any, resource_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+def _tags_of(ec2: EC2Client, resource_ids: Sequence[str]) -> dict[str, dict[str, str]]:
     found: defaultdict[str, dict[str, str]] = defaultdict(dict)
     for chunk in _chunks(resource_ids, FILTER_VALUES):
         for tag in _pages(ec2, "describe_tags", "Tags", Filters=[{"Name": "resource-id", "Values": chunk}]):
@@ -246,7 +252,9 @@ def _tags_of(ec2: Any, resource_ids: Sequence[str]) -> dict[str, dict[str, str]]
     return found
 
 
-def _pages(ec2: Any, operation: str, key: str, page_size: int | None = None, **kwargs: Any) -> Iterator[Any]:
+def _pages(
+    ec2: BaseClient, operation: str, key: str, page_size: int | None = None, **kwargs: Any
+) -> Iterator[Any]:
     config = {"PageSize": page_size} if page_size else {}
     for page in ec2.get_paginator(operation).paginate(**kwargs, PaginationConfig=config):
         yield from page.get(key, [])
@@ -266,7 +274,7 @@ class _StepFailed(Exception):
 
 @dataclass
 class _Run:
-    ec2: Any
+    ec2: EC2Client
     dry_run: bool
     bin_snapshots: frozenset[str]
     # Snapshots restored (or planned) for an earlier image of this run: once is enough.
@@ -288,7 +296,7 @@ class _Run:
 
     def _apply(self, target: Target, steps: _Steps) -> None:
         ec2, image_id = self.ec2, target.image_id
-        retain = [{"Key": TAG_RETAIN, "Value": "true"}]
+        retain: list[TagTypeDef] = [{"Key": TAG_RETAIN, "Value": "true"}]
         steps.call(
             "tag-retain",
             image_id,
@@ -313,7 +321,7 @@ class _Run:
             steps.call("enable-image", image_id, "", lambda: ec2.enable_image(ImageId=image_id))
         record = recorded(target.tags)  # checked when read
         if record.principals:
-            add = {"Add": record.launch_permissions()}
+            add: LaunchPermissionModificationsTypeDef = {"Add": record.launch_permissions()}
             steps.call(
                 "share",
                 image_id,
@@ -367,7 +375,7 @@ class _Steps:
             raise _StepFailed(f"{action} {target} failed: {error}") from err
 
 
-def _describe(ec2: Any, image_id: str) -> dict[str, Any]:
+def _describe(ec2: EC2Client, image_id: str) -> dict[str, Any]:
     return dict(ec2.describe_images(ImageIds=[image_id], IncludeDisabled=True)["Images"][0])
 
 
@@ -376,6 +384,6 @@ def _mapped_snapshots(image: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(s for s in found if s))
 
 
-def _untag(ec2: Any, resource_id: str, keys: Sequence[str]) -> None:
+def _untag(ec2: EC2Client, resource_id: str, keys: Sequence[str]) -> None:
     # A Key without Value deletes the tag whatever its value (DeleteTags, EC2 API reference).
     ec2.delete_tags(Resources=[resource_id], Tags=[{"Key": key} for key in keys])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ami_hygiene.core.job import JobSpec
+from ami_hygiene.jobs.public.actions import WRITERS
 from ami_hygiene.jobs.public.events import RULES, SharingEvent, parse_sharing_event
 from ami_hygiene.jobs.public.policy import JOB
 from ami_hygiene.jobs.public.run import run_public
+from ami_hygiene.jobs.public.settings import PublicJobSettings
 
 SPEC: JobSpec[SharingEvent] = JobSpec(
     JOB,
@@ -19,5 +21,7 @@ SPEC: JobSpec[SharingEvent] = JobSpec(
     ),
     log_keys=lambda e: {"event_name": e.event_name, "resource_id": e.resource_id},
     events=RULES,
+    settings=PublicJobSettings,
+    writers=WRITERS,
     schedule_parameter="PublicScanSchedule",
 )

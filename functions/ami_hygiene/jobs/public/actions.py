@@ -15,20 +15,25 @@ the AWS error, never raised and never swallowed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED
 from ami_hygiene.core.executor import RunContext, Writers, writes
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.jobs.public.policy import BLOCK_NEW_SHARING, PUBLIC_GROUP, SharingDecision
 
+if TYPE_CHECKING:
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_ec2.type_defs import CreateVolumePermissionTypeDef, LaunchPermissionTypeDef
+
 REVOKES = frozenset({Action.REVOKE_PUBLIC, Action.REVOKE_ACCOUNTS})
 
 
-def apply_sharing_decision(clients: Any, decision: SharingDecision, account_id: str) -> SharingDecision:
+def apply_sharing_decision(clients: Clients, decision: SharingDecision, account_id: str) -> SharingDecision:
     """`decision` with its outcome: DONE, or FAILED with the reason."""
     if not decision.is_action:
         return _outcome(decision, Outcome.DONE)
@@ -55,7 +60,7 @@ def apply_sharing_decision(clients: Any, decision: SharingDecision, account_id: 
     )
 
 
-def _revoke_image(ec2: Any, decision: SharingDecision, account_id: str) -> SharingDecision:
+def _revoke_image(ec2: EC2Client, decision: SharingDecision, account_id: str) -> SharingDecision:
     found = ec2.describe_images(ImageIds=[decision.image_id], IncludeDisabled=True).get("Images", [])
     if not found:
         return _outcome(decision, Outcome.FAILED, error=f"not applied: image {decision.image_id} not found")
@@ -79,11 +84,13 @@ def _revoke_image(ec2: Any, decision: SharingDecision, account_id: str) -> Shari
         + [{"OrganizationalUnitArn": u} for u in decision.remove_organizational_units]
     )
     if remove:
-        ec2.modify_image_attribute(ImageId=decision.image_id, LaunchPermission={"Remove": remove})
+        # The groups are PUBLIC_GROUP, "all": the only one EC2 takes (the stubs type it Literal["all"]).
+        permissions = cast("list[LaunchPermissionTypeDef]", remove)
+        ec2.modify_image_attribute(ImageId=decision.image_id, LaunchPermission={"Remove": permissions})
     return _outcome(decision, Outcome.DONE, reason=note)
 
 
-def _revoke_snapshot(ec2: Any, decision: SharingDecision, account_id: str) -> SharingDecision:
+def _revoke_snapshot(ec2: EC2Client, decision: SharingDecision, account_id: str) -> SharingDecision:
     found = ec2.describe_snapshots(SnapshotIds=[decision.image_id]).get("Snapshots", [])
     owner = found[0].get("OwnerId") if found else None
     if owner != account_id:
@@ -96,12 +103,12 @@ def _revoke_snapshot(ec2: Any, decision: SharingDecision, account_id: str) -> Sh
     ec2.modify_snapshot_attribute(
         SnapshotId=decision.image_id,
         Attribute="createVolumePermission",
-        CreateVolumePermission={"Remove": remove},
+        CreateVolumePermission={"Remove": cast("list[CreateVolumePermissionTypeDef]", remove)},
     )
     return _outcome(decision, Outcome.DONE)
 
 
-def _block_public_access(ec2: Any, decision: SharingDecision, account_id: str) -> SharingDecision:
+def _block_public_access(ec2: EC2Client, decision: SharingDecision, account_id: str) -> SharingDecision:
     if decision.image_id != account_id:
         return _outcome(
             decision,
@@ -129,7 +136,7 @@ def _outcome(
     "ec2:ModifySnapshotAttribute",
     "ec2:EnableImageBlockPublicAccess",
 )
-def guard(_ec2: Any, decision: Decision, run: RunContext) -> Decision:
+def guard(_ec2: EC2Client, decision: Decision, run: RunContext) -> Decision:
     if not isinstance(decision, SharingDecision):
         raise TypeError(f"the public job applies SharingDecisions, not {type(decision).__name__}")
     return apply_sharing_decision(run.clients, decision, run.account)

@@ -21,10 +21,11 @@ guessed: the policy then acts only on what was read.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED, Image, RegionEstate, Sharing
 from ami_hygiene.core.paging import (
@@ -37,11 +38,14 @@ from ami_hygiene.core.paging import (
 )
 from ami_hygiene.jobs.public.policy import BlockPublicAccess, SharingEstate, SnapshotSharing
 
-CREATE_VOLUME_PERMISSION = "createVolumePermission"
+if TYPE_CHECKING:
+    from types_boto3_ec2 import EC2Client
+
+CREATE_VOLUME_PERMISSION: Final = "createVolumePermission"
 
 
 def read_sharing(
-    clients: Any,
+    clients: Clients,
     region: str,
     account_id: str,
     *,
@@ -123,7 +127,7 @@ def rotating_slice(images: list[Image], limit: int | None, day: int) -> list[Ima
     return window + ordered[: limit - len(window)]
 
 
-def _named_images(ec2: Any, region: str, wanted: set[str]) -> list[dict[str, Any]]:
+def _named_images(ec2: EC2Client, region: str, wanted: set[str]) -> list[dict[str, Any]]:
     """An event's images, the images using its snapshots, and the allowed-public ones.
 
     At most three filtered DescribeImages, whatever the estate's size: the
@@ -153,7 +157,7 @@ def _named(image: Image, wanted: set[str] | None) -> bool:
     return image.image_id in wanted or any(s.snapshot_id in wanted for s in image.snapshots)
 
 
-def _snapshot_ids(ec2: Any, problems: list[str], what: str, **kwargs: Any) -> frozenset[str] | None:
+def _snapshot_ids(ec2: EC2Client, problems: list[str], what: str, **kwargs: Any) -> frozenset[str] | None:
     try:
         return frozenset(
             s["SnapshotId"] for s in pages(ec2, "describe_snapshots", "Snapshots", 1000, **kwargs)
@@ -163,7 +167,7 @@ def _snapshot_ids(ec2: Any, problems: list[str], what: str, **kwargs: Any) -> fr
         return None
 
 
-def _snapshot_sharing(ec2: Any, entry: SnapshotSharing, problems: list[str]) -> SnapshotSharing:
+def _snapshot_sharing(ec2: EC2Client, entry: SnapshotSharing, problems: list[str]) -> SnapshotSharing:
     try:
         answer = ec2.describe_snapshot_attribute(
             SnapshotId=entry.snapshot_id, Attribute=CREATE_VOLUME_PERMISSION
@@ -184,7 +188,7 @@ def _snapshot_sharing(ec2: Any, entry: SnapshotSharing, problems: list[str]) -> 
     )
 
 
-def _block_public_access(ec2: Any, problems: list[str]) -> BlockPublicAccess:
+def _block_public_access(ec2: EC2Client, problems: list[str]) -> BlockPublicAccess:
     try:
         answer = ec2.get_image_block_public_access_state()
     except (ClientError, BotoCoreError) as err:

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED, Image, ImageState, RegionEstate, Sharing
 from ami_hygiene.core.families import FamilyTagError, derived_family, family_of
@@ -45,7 +45,7 @@ from ami_hygiene.core.plan import Action, Decision, Plan
 JOB = "public"
 PUBLIC_GROUP = "all"
 UNBLOCKED = "unblocked"
-BLOCK_NEW_SHARING = "block-new-sharing"
+BLOCK_NEW_SHARING: Final = "block-new-sharing"
 ALLOWED_PUBLIC_REASON = f"allowed public ({TAG_PUBLIC_ALLOWED}=true)"
 # Images that are gone cannot be launched: their permissions are moot.
 GONE_STATES = frozenset({ImageState.DEREGISTERED})

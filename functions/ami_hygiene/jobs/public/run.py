@@ -13,53 +13,43 @@ block public access): exposure is the worst thing this job can leave behind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ami_hygiene.core.executor import Executor, RunContext, never_stop
-from ami_hygiene.core.plan import Action, Plan
-from ami_hygiene.core.regions import report_of, run_regions, within_budget
-from ami_hygiene.core.report import Report
-from ami_hygiene.core.settings import Settings
+from ami_hygiene.core.plan import Action, Decision, Plan
+from ami_hygiene.core.regions import Frame, JobRun
 from ami_hygiene.jobs.public.actions import WRITERS
 from ami_hygiene.jobs.public.events import SharingEvent
 from ami_hygiene.jobs.public.inventory import read_sharing
 from ami_hygiene.jobs.public.policy import JOB, SharingDecision, SharingEstate, plan_sharing
+from ami_hygiene.jobs.public.settings import PublicJobSettings
 from ami_hygiene.jobs.public.view import VIEW
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PRIORITY = {Action.REVOKE_PUBLIC: 0, Action.REVOKE_ACCOUNTS: 1, Action.BLOCK_PUBLIC_ACCESS: 2}
 
 
-def run_public(
-    settings: Settings,
-    clients: Any,
-    now: datetime | None = None,
-    should_stop: Callable[[], bool] = never_stop,
-    event: SharingEvent | None = None,
-) -> Report:
-    now = now or datetime.now(UTC)
-    started = datetime.now(UTC)
-    regions = (event.region,) if event else settings.regions
-    account = event.account if event else clients.account_id(regions[0])
-    executor = Executor(RunContext(clients, JOB, now, account), settings.mode, WRITERS, should_stop)
+class PublicRun(JobRun[PublicJobSettings, SharingEvent]):
+    job, view, writers = JOB, VIEW, WRITERS
 
-    def plan(region: str, budget: int) -> Plan:
+    def plan(self, frame: Frame[PublicJobSettings, SharingEvent], region: str) -> Plan:
+        settings, event = frame.settings, frame.event
         if event:
-            read = read_sharing(clients, region, account, only=_named(event))
+            read = read_sharing(frame.clients, region, frame.account, only=_named(event))
         else:
-            limit = settings.sharing_checks_per_run
-            read = read_sharing(clients, region, account, limit=limit, day=(now - EPOCH).days)
-        planned = plan_sharing(read, settings.allowed_share_accounts, now)
-        planned = _for_event(planned, event, read.estate.images) if event else _coverage(planned, read)
-        return within_budget(planned, budget, PRIORITY)
+            day = (frame.now - EPOCH).days
+            read = read_sharing(
+                frame.clients, region, frame.account, limit=settings.sharing_checks_per_run, day=day
+            )
+        planned = plan_sharing(read, settings.allowed_share_accounts, frame.now)
+        return _for_event(planned, event, read.estate.images) if event else _coverage(planned, read)
 
-    plans, errors = run_regions(regions, settings.max_actions, plan, executor)
-    return report_of(
-        VIEW, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
-    )
+    def rank(self, decision: Decision) -> int:
+        return PRIORITY.get(decision.action, len(PRIORITY))
+
+
+run_public = PublicRun()
 
 
 def _coverage(plan: Plan, read: SharingEstate) -> Plan:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ami_hygiene.core.plan import Action, Outcome
-from ami_hygiene.core.settings import Mode, Settings
-from ami_hygiene.core.view import View, count, counted_outcome, highest
-
-if TYPE_CHECKING:
-    from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Mode
+from ami_hygiene.core.view import Report, View, count, counted_outcome, highest
 from ami_hygiene.jobs.public.policy import JOB
+from ami_hygiene.jobs.public.settings import PublicJobSettings
 
 
 class PublicView(View):
@@ -52,7 +50,7 @@ class PublicView(View):
             f"  foreign-shared       {s['foreign_shared']}",
         ]
 
-    def settings_line(self, settings: Settings) -> str:
+    def settings_line(self, settings: PublicJobSettings) -> str:
         allowed = ", ".join(sorted(settings.allowed_share_accounts)) or "none"
         return f"allowed share accounts {allowed} · at most {settings.max_actions} actions per run"
 

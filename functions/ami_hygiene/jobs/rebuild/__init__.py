@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ami_hygiene.core.job import JobSpec
+from ami_hygiene.jobs.rebuild.actions import WRITERS
 from ami_hygiene.jobs.rebuild.events import RULES, BuildEvent, parse_build_event
-from ami_hygiene.jobs.rebuild.policy import JOB
+from ami_hygiene.jobs.rebuild.model import JOB
 from ami_hygiene.jobs.rebuild.run import run_rebuild
+from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
 
 SPEC: JobSpec[BuildEvent] = JobSpec(
     JOB,
@@ -14,5 +16,7 @@ SPEC: JobSpec[BuildEvent] = JobSpec(
     parse_event=parse_build_event,
     log_keys=lambda e: {"build_id": e.build_id, "build_status": e.status},
     events=RULES,
+    settings=RebuildJobSettings,
+    writers=WRITERS,
     schedule_parameter="RebuildSchedule",
 )

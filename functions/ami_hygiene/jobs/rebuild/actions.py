@@ -1,6 +1,6 @@
-"""How the rebuild job starts a build, and the record of how a build ended.
+"""How the rebuild job's decisions are applied: its writers, each with the IAM actions it calls.
 
-One applier, for Action.REBUILD, with one call per decision:
+Action.REBUILD (``start``) starts a build, with one call per decision:
 
 * Image Builder: StartImagePipelineExecution(imagePipelineArn, clientToken).
   The new AMI gets its family tags from the pipeline's distribution
@@ -22,76 +22,41 @@ One applier, for Action.REBUILD, with one call per decision:
 Both calls carry the decision's client token: a retry, or a second run the same
 day, gets the build already started back instead of a second one. The started
 build's id is recorded on the decision (``RebuildDecision.build_id``).
+
+Action.TAG (``tag_new_image``) puts a finished build's family tags on its new
+image: one CreateTags of the tags it lacks (``TagNewImage``, decided by
+completion.py when the build's event arrives).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ami_hygiene.core.estate import TAG_FAMILY
 from ami_hygiene.core.executor import RunContext, Writers, writes
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.settings import Settings
-from ami_hygiene.jobs.rebuild.policy import RUNBOOK_LINUX, BuildKind, RebuildDecision
+from ami_hygiene.jobs.rebuild.model import RUNBOOK_LINUX, BuildKind, RebuildDecision, TagNewImage
+from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
+
+if TYPE_CHECKING:
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_imagebuilder import ImagebuilderClient
+    from types_boto3_ssm import SSMClient
 
 AMI_NAME_ROOM = 100  # AMI names are at most 128 characters; the timestamp takes 20
 DATE_TIME = "{{global:DATE_TIME}}"
 
 
-@dataclass(frozen=True)
-class BuildResult(Decision):
-    """How one build ended (or where it is), read when its completion event arrived.
-
-    ``image_id`` is the new image when the build made one, else the image it
-    rebuilt (SSM) or the build itself (Image Builder). The action is REBUILD:
-    DONE when the build succeeded, FAILED when it did not (``error`` says why),
-    PLANNED while it is still running.
-    """
-
-    kind: BuildKind = BuildKind.IMAGE_BUILDER
-    build_id: str = ""
-    status: str = ""
-    finished: bool = False
-    succeeded: bool = False
-    new_image_id: str | None = None
-    source_image_id: str | None = None
-    duration: timedelta | None = None
-    failure_reason: str | None = None
-    console_url: str = ""
-    logs_hint: str = ""
-    tags_added: Mapping[str, str] = field(default_factory=dict)
-
-    def details(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "build": {
-                "kind": self.kind.value,
-                "id": self.build_id,
-                "status": self.status,
-                "finished": self.finished,
-                "succeeded": self.succeeded,
-                "console_url": self.console_url,
-            }
-        }
-        if self.new_image_id:
-            out["build"]["new_image_id"] = self.new_image_id
-        if self.source_image_id:
-            out["build"]["source_image_id"] = self.source_image_id
-        if self.duration is not None:
-            out["build"]["duration_seconds"] = int(self.duration.total_seconds())
-        if self.failure_reason:
-            out["build"]["failure_reason"] = self.failure_reason
-        if self.tags_added:
-            out["build"]["tags_added"] = dict(self.tags_added)
-        return out
-
-
 # StartAutomationExecution with AutomationAssumeRole passes that role (iam:PassRole, granted
 # on the automation role alone in infra), and tags the execution (ssm:AddTagsToResource).
-@writes("imagebuilder:StartImagePipelineExecution", "ssm:StartAutomationExecution")
-def start(_ec2: Any, decision: Decision, run: RunContext) -> Decision:
+@writes(
+    "imagebuilder:StartImagePipelineExecution",
+    "ssm:StartAutomationExecution",
+    "ssm:AddTagsToResource",
+    "iam:PassRole",
+)
+def start(_ec2: EC2Client, decision: Decision, run: RunContext) -> Decision:
     """Start the decision's build; it reaches Image Builder and SSM through the run's clients."""
     d = _rebuild_decision(decision)
     if d.method is BuildKind.IMAGE_BUILDER:
@@ -99,10 +64,18 @@ def start(_ec2: Any, decision: Decision, run: RunContext) -> Decision:
     return _start_automation(run.clients.ssm(d.region), d, run.settings)
 
 
-WRITERS: Writers = {Action.REBUILD: start}
+@writes("ec2:CreateTags")
+def tag_new_image(ec2: EC2Client, decision: Decision, _run: RunContext) -> Decision:
+    """Tag the new image with the family tags it lacks (in key order, as decided)."""
+    d = _tag_decision(decision)
+    ec2.create_tags(Resources=[d.image_id], Tags=[{"Key": k, "Value": v} for k, v in d.tags.items()])
+    return d.with_outcome(Outcome.DONE)
 
 
-def automation_parameters(decision: RebuildDecision, settings: Settings) -> dict[str, list[str]]:
+WRITERS: Writers = {Action.REBUILD: start, Action.TAG: tag_new_image}
+
+
+def automation_parameters(decision: RebuildDecision, settings: RebuildJobSettings) -> dict[str, list[str]]:
     """StartAutomationExecution Parameters for the decision's runbook."""
     parameters: dict[str, list[str]] = {
         "SourceAmiId": [decision.source_image_id],
@@ -121,7 +94,9 @@ def automation_parameters(decision: RebuildDecision, settings: Settings) -> dict
     return parameters
 
 
-def _start_pipeline(imagebuilder: Any, d: RebuildDecision) -> Decision:
+def _start_pipeline(imagebuilder: ImagebuilderClient, d: RebuildDecision) -> Decision:
+    if not d.pipeline_arn:  # the policy always names it; a safety net
+        return d.with_outcome(Outcome.FAILED, error="not started: no Image Builder pipeline named")
     response = imagebuilder.start_image_pipeline_execution(
         imagePipelineArn=d.pipeline_arn, clientToken=d.client_token
     )
@@ -129,7 +104,9 @@ def _start_pipeline(imagebuilder: Any, d: RebuildDecision) -> Decision:
     return _started(d, build_id, f"started Image Builder build {build_id}")
 
 
-def _start_automation(ssm: Any, d: RebuildDecision, settings: Settings) -> Decision:
+def _start_automation(ssm: SSMClient, d: RebuildDecision, settings: RebuildJobSettings) -> Decision:
+    if not d.runbook:  # the policy always names it; a safety net
+        return d.with_outcome(Outcome.FAILED, error="not started: no runbook named")
     if d.runbook == RUNBOOK_LINUX and not settings.automation_security_group_ids:
         return d.with_outcome(
             Outcome.FAILED,
@@ -156,4 +133,10 @@ def _started(d: RebuildDecision, build_id: str, reason: str) -> Decision:
 def _rebuild_decision(decision: Decision) -> RebuildDecision:
     if not isinstance(decision, RebuildDecision):
         raise TypeError(f"the rebuild applier takes RebuildDecisions, not {type(decision).__name__}")
+    return decision
+
+
+def _tag_decision(decision: Decision) -> TagNewImage:
+    if not isinstance(decision, TagNewImage):
+        raise TypeError(f"the rebuild tag applier takes TagNewImage decisions, not {type(decision).__name__}")
     return decision

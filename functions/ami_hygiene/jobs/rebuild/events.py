@@ -68,22 +68,21 @@ from ami_hygiene.core.events import (
 )
 from ami_hygiene.core.families import family_from_image_builder_arn
 from ami_hygiene.core.job import EventRule
-from ami_hygiene.jobs.rebuild.policy import RUNBOOK_LINUX, RUNBOOK_WINDOWS, BuildKind
+from ami_hygiene.jobs.rebuild.model import (
+    AUTOMATION_FAILED,
+    AUTOMATION_SUCCEEDED,
+    IMAGE_BUILDER_DONE,
+    IMAGE_BUILDER_RUNNING,
+    RUNBOOK_LINUX,
+    RUNBOOK_WINDOWS,
+    BuildKind,
+)
 
 IMAGE_BUILDER_SOURCE = "aws.imagebuilder"
 IMAGE_BUILDER_STATE_CHANGE = "EC2 Image Builder Image State Change"
 SSM_SOURCE = "aws.ssm"
 AUTOMATION_STATUS_CHANGE = "EC2 Automation Execution Status-change Notification"
 DEFAULT_RUNBOOKS = frozenset({RUNBOOK_LINUX, RUNBOOK_WINDOWS})
-
-IMAGE_BUILDER_RUNNING = frozenset(
-    {"PENDING", "CREATING", "BUILDING", "TESTING", "DISTRIBUTING", "INTEGRATING"}
-)
-IMAGE_BUILDER_DONE = frozenset({"AVAILABLE", "CANCELLED", "FAILED"})
-AUTOMATION_SUCCEEDED = frozenset({"Success", "CompletedWithSuccess"})
-AUTOMATION_FAILED = frozenset(
-    {"Failed", "TimedOut", "Cancelled", "CompletedWithFailure", "Rejected", "Exited"}
-)
 # How a build ended reaches the job at once.
 RULES = (
     EventRule(

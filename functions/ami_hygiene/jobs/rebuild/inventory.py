@@ -15,7 +15,12 @@ Every read is in whole pages, and grows with pages, not with images:
   about to rebuild: ListImagePipelineImages (pages of 25) per pipeline they use,
   and one DescribeAutomationExecutions (the two runbooks, Pending / InProgress /
   Waiting) when one of them uses SSM, then GetAutomationExecution per running
-  execution of those runbooks (its SourceAmiId names the family).
+  execution of those runbooks (its SourceAmiId names the family);
+* an ended build, when its event arrives (``read_image_builder_build`` /
+  ``read_automation_build``): Image Builder GetImage or SSM GetAutomationExecution;
+  then one DescribeImages of its new image and the image it rebuilt
+  (``read_images_by_id``), and, for an Image Builder build, one DescribeImages of
+  the family's earlier images by tag (``read_previous_of_pipeline``).
 
 A read that fails is recorded (``problems``), never hidden, and means "no
 rebuild" for what it concerns: an unresolved base is "base not checked"; an
@@ -28,27 +33,36 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error, error_code
-from ami_hygiene.core.estate import TAG_PIPELINE, Image, RegionEstate
+from ami_hygiene.core.estate import TAG_FAMILY, TAG_PIPELINE, Image, RegionEstate
 from ami_hygiene.core.families import FamilyTagError, family_of
-from ami_hygiene.core.paging import image_from, list_owned_images, pages, parse_time
-from ami_hygiene.jobs.rebuild.events import IMAGE_BUILDER_RUNNING
-from ami_hygiene.jobs.rebuild.policy import (
+from ami_hygiene.core.paging import find_images, image_from, list_owned_images, pages, parse_time
+from ami_hygiene.jobs.rebuild.events import BuildEvent
+from ami_hygiene.jobs.rebuild.model import (
+    IMAGE_BUILDER_RUNNING,
     RUNBOOK_LINUX,
     RUNBOOK_WINDOWS,
+    SSM_TARGET,
     BaseReference,
     BaseResolution,
     BuildKind,
+    FoundBuild,
     RebuildDecision,
     RebuildSettings,
     RunningBuild,
+    RunningBuilds,
     base_reference,
 )
+
+if TYPE_CHECKING:
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_imagebuilder import ImagebuilderClient
+    from types_boto3_ssm import SSMClient
 
 IMAGE_PAGE = 1000
 PARAMETER_BATCH = 10  # GetParameters takes at most 10 names
@@ -56,23 +70,13 @@ IMAGE_BUILDER_PAGE = 25  # maxResults of ListImagePipelines / ListImagePipelineI
 AUTOMATION_PAGE = 50  # MaxResults of DescribeAutomationExecutions
 RUNBOOKS = (RUNBOOK_LINUX, RUNBOOK_WINDOWS)
 AUTOMATION_RUNNING = ("Pending", "InProgress", "Waiting")
-SSM_TARGET = "ssm-automation"  # key of `blocked` for the SSM runbooks
 AMI_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
 # How SSM answers a call the caller's policies do not allow (AccessDeniedException,
 # HTTP 400, naming the first parameter it may not read); the others are other services' spelling.
 DENIED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
 
 
-@dataclass(frozen=True)
-class RunningBuilds:
-    """Builds under way by family; `blocked` maps targets (pipeline ARN or SSM_TARGET) to why unknown."""
-
-    builds: Mapping[str, RunningBuild] = field(default_factory=dict)
-    blocked: Mapping[str, str] = field(default_factory=dict)
-    problems: tuple[str, ...] = ()
-
-
-def read_images(clients: Any, region: str, account_id: str) -> RegionEstate:
+def read_images(clients: Clients, region: str, account_id: str) -> RegionEstate:
     """Every owned image of the region (any state), or InventoryError."""
     raw = list_owned_images(clients.ec2(region), region)
     images = tuple(image_from(r, region, account_id, {}) for r in raw)
@@ -109,7 +113,7 @@ def named_pipelines(estate: RegionEstate, settings: RebuildSettings) -> set[str]
 
 
 def resolve_bases(
-    clients: Any, region: str, images: Iterable[Image], readable_paths: Iterable[str] = ()
+    clients: Clients, region: str, images: Iterable[Image], readable_paths: Iterable[str] = ()
 ) -> tuple[dict[str, BaseResolution], list[str]]:
     """What the base references of `images` resolve to today, keyed by ``BaseReference.key``.
 
@@ -147,7 +151,7 @@ def resolve_bases(
 
 
 def _parameters(
-    ssm: Any, names: list[str], readable_paths: tuple[str, ...]
+    ssm: SSMClient, names: list[str], readable_paths: tuple[str, ...]
 ) -> tuple[dict[str, BaseResolution], list[str]]:
     try:
         response = ssm.get_parameters(Names=names)
@@ -178,7 +182,7 @@ def _parameters(
 
 
 def _parameters_one_by_one(
-    ssm: Any, names: list[str], readable_paths: tuple[str, ...]
+    ssm: SSMClient, names: list[str], readable_paths: tuple[str, ...]
 ) -> tuple[dict[str, BaseResolution], list[str]]:
     """GetParameter per name, after GetParameters of them all was denied."""
     found: dict[str, BaseResolution] = {}
@@ -221,7 +225,7 @@ def _how_to_allow(name: str, readable_paths: tuple[str, ...]) -> str:
     return f"allow it with BaseParameterPaths (e.g. {name.rsplit('/', 1)[0] or name})"
 
 
-def _newest_named(ec2: Any, owner: str, pattern: str) -> tuple[BaseResolution, str]:
+def _newest_named(ec2: EC2Client, owner: str, pattern: str) -> tuple[BaseResolution, str]:
     try:
         raw = list(
             pages(
@@ -245,7 +249,7 @@ def _newest_named(ec2: Any, owner: str, pattern: str) -> tuple[BaseResolution, s
 # -- pipelines -------------------------------------------------------------------------------
 
 
-def read_pipelines(clients: Any, region: str) -> tuple[dict[str, str], str]:
+def read_pipelines(clients: Clients, region: str) -> tuple[dict[str, str], str]:
     """Pipeline ARN -> status (ENABLED / DISABLED), and a problem when they could not be listed."""
     try:
         return {
@@ -268,7 +272,7 @@ def read_pipelines(clients: Any, region: str) -> tuple[dict[str, str], str]:
 
 
 def read_running_builds(
-    clients: Any, region: str, estate: RegionEstate, candidates: Iterable[RebuildDecision]
+    clients: Clients, region: str, estate: RegionEstate, candidates: Iterable[RebuildDecision]
 ) -> RunningBuilds:
     """Builds under way for the families of `candidates` (the rebuilds a plan is about to start)."""
     by_pipeline: dict[str, list[str]] = {}
@@ -304,7 +308,7 @@ def read_running_builds(
     return RunningBuilds(builds=builds, blocked=blocked, problems=tuple(problems))
 
 
-def _pipeline_builds(imagebuilder: Any, arn: str) -> list[RunningBuild]:
+def _pipeline_builds(imagebuilder: ImagebuilderClient, arn: str) -> list[RunningBuild]:
     return [
         RunningBuild(
             kind=BuildKind.IMAGE_BUILDER,
@@ -323,7 +327,7 @@ def _pipeline_builds(imagebuilder: Any, arn: str) -> list[RunningBuild]:
     ]
 
 
-def _automation_builds(ssm: Any, estate: RegionEstate) -> dict[str, RunningBuild]:
+def _automation_builds(ssm: SSMClient, estate: RegionEstate) -> dict[str, RunningBuild]:
     """Family -> newest running execution of the runbooks, by its SourceAmiId's family."""
     families = _family_of_ids(estate)
     found: dict[str, RunningBuild] = {}
@@ -369,3 +373,98 @@ def _family_of_ids(estate: RegionEstate) -> dict[str, str]:
 
 def _newest_first(build: RunningBuild) -> tuple[float, str]:
     return (build.started.timestamp() if build.started else 0.0, build.id)
+
+
+# -- an ended build --------------------------------------------------------------------------
+
+
+def read_image_builder_build(clients: Clients, event: BuildEvent) -> FoundBuild:
+    """The Image Builder build of `event` (GetImage): its status, new AMI here, duration, pipeline."""
+    image = clients.imagebuilder(event.region).get_image(imageBuildVersionArn=event.build_id)["image"]
+    state = image.get("state") or {}
+    status = str(state.get("status") or event.status).upper()
+    amis = [a for a in (image.get("outputResources") or {}).get("amis", []) if a.get("image")]
+    here = [a for a in amis if a.get("region") == event.region] or amis
+    created = parse_time(image.get("dateCreated"))
+    ended = event.ended or event.time
+    return FoundBuild(
+        status=status,
+        failure=state.get("reason") or event.failure_reason,
+        new_image_id=str(here[0]["image"]) if here else None,
+        duration=ended - created if created and ended >= created else None,
+        name=str(image.get("name") or event.name),
+        pipeline_arn=image.get("sourcePipelineArn"),
+    )
+
+
+def read_automation_build(clients: Clients, event: BuildEvent) -> FoundBuild:
+    """The Automation execution of `event` (GetAutomationExecution): status, new AMI, source AMI."""
+    execution = clients.ssm(event.region).get_automation_execution(AutomationExecutionId=event.build_id)[
+        "AutomationExecution"
+    ]
+    outputs: Mapping[str, Any] = execution.get("Outputs") or {}
+    new_ids = [
+        str(v) for key in sorted(outputs, key=lambda k: not k.endswith(".ImageId")) for v in outputs[key]
+    ]
+    new_id = next((v for v in new_ids if AMI_ID.match(v)), None)
+    source = ((execution.get("Parameters") or {}).get("SourceAmiId") or [""])[0]
+    began, ended = (
+        parse_time(execution.get("ExecutionStartTime")),
+        parse_time(execution.get("ExecutionEndTime")),
+    )
+    duration = event.duration
+    if duration is None and began and ended and ended >= began:
+        duration = ended - began
+    return FoundBuild(
+        status=str(execution.get("AutomationExecutionStatus") or event.status),
+        failure=execution.get("FailureMessage") or event.failure_reason,
+        new_image_id=new_id,
+        source_image_id=str(source) if source else None,
+        duration=duration,
+        name=str(((execution.get("Parameters") or {}).get("TargetAmiName") or [""])[0]),
+    )
+
+
+def read_images_by_id(
+    clients: Clients, region: str, account: str, ids: list[str | None]
+) -> tuple[dict[str, Image], str]:
+    """The images of `ids` in the region (one DescribeImages), and a problem when they could not be read."""
+    wanted = [i for i in dict.fromkeys(ids) if i]
+    if not wanted:
+        return {}, ""
+    try:
+        raw = find_images(clients.ec2(region), owners=(), filters=[{"Name": "image-id", "Values": wanted}])
+    except (ClientError, BotoCoreError) as err:
+        return {}, f"{region}: cannot read images {', '.join(wanted)}: {describe_error(err)}"
+    return {r["ImageId"]: image_from(r, region, account, {}) for r in raw}, ""
+
+
+def read_previous_of_pipeline(
+    clients: Clients, event: BuildEvent, pipelines: Mapping[str, str], pipeline_arn: str | None, new: Image
+) -> tuple[Image | None, str]:
+    """The family's newest earlier image, to copy the family's tags from.
+
+    The family `pipelines` (FamilyPipelines) maps to this pipeline, else the
+    images tagged with it. One DescribeImages (a tag filter); None when there is none.
+    """
+    if not pipeline_arn:
+        return None, ""
+    families = [f for f, arn in pipelines.items() if arn == pipeline_arn]
+    tag_filter = (
+        {"Name": f"tag:{TAG_FAMILY}", "Values": families}
+        if families
+        else {"Name": f"tag:{TAG_PIPELINE}", "Values": [pipeline_arn]}
+    )
+    try:
+        raw = find_images(clients.ec2(event.region), filters=[tag_filter])
+    except (ClientError, BotoCoreError) as err:
+        return (
+            None,
+            f"{event.region}: cannot read the earlier images of {pipeline_arn}: {describe_error(err)}",
+        )
+    earlier = [
+        image_from(r, event.region, event.account, {})
+        for r in raw
+        if r["ImageId"] != new.image_id and r.get("State") == "available"
+    ]
+    return (max(earlier, key=lambda i: (i.creation_date, i.image_id)) if earlier else None), ""

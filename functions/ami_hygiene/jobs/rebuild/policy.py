@@ -33,7 +33,8 @@ launch their build instance from the image, so it must be of that architecture).
 this image", and a rebuild never changes it; it makes a new image next to it,
 which rotation then treats like any other newer image (the retained one stays).
 
-The policy is pure: no AWS, no clock, no environment.
+The policy is pure: no AWS, no clock, no environment. The types it plans with and
+the names it shares with the other modules are in model.py.
 """
 
 from __future__ import annotations
@@ -41,15 +42,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
 
 from ami_hygiene.core.estate import (
-    ARCHITECTURES,
-    EMPTY_TAGS,
     TAG_FAMILY,
     TAG_PIPELINE,
     TAG_PREFIX,
@@ -60,26 +57,30 @@ from ami_hygiene.core.estate import (
 )
 from ami_hygiene.core.families import FamilyTagError, derived_family, family_of
 from ami_hygiene.core.plan import Action, Decision, Plan
-from ami_hygiene.core.settings import DEFAULT_INSTANCE_TYPES, INSTANCE_TYPE
-
-JOB = "rebuild"
-
-# Control tags this job reads. Defined here until estate.py carries them.
-TAG_BASE_IMAGE = f"{TAG_PREFIX}base-image"
-TAG_BASE_PARAMETER = f"{TAG_PREFIX}base-parameter"
-TAG_BASE_OWNER = f"{TAG_PREFIX}base-owner"
-TAG_BASE_NAME = f"{TAG_PREFIX}base-name"
-TAG_SOURCE_IMAGE = f"{TAG_PREFIX}source-image"  # written by the tag job for copies
-
-RUNBOOK_LINUX = "AWS-UpdateLinuxAmi"
-RUNBOOK_WINDOWS = "AWS-UpdateWindowsAmi"
-PIPELINE_ENABLED = "ENABLED"
+from ami_hygiene.jobs.rebuild.model import (
+    JOB,
+    PIPELINE_ARN,
+    PIPELINE_ENABLED,
+    RUNBOOK_LINUX,
+    RUNBOOK_WINDOWS,
+    TAG_BASE_IMAGE,
+    TAG_BASE_NAME,
+    TAG_BASE_OWNER,
+    TAG_BASE_PARAMETER,
+    TAG_SOURCE_IMAGE,
+    BaseResolution,
+    BuildKind,
+    RebuildDecision,
+    RebuildSettings,
+    RunningBuild,
+    StaleKind,
+    base_reference,
+)
+from ami_hygiene.jobs.rebuild.settings import DEFAULT_INSTANCE_TYPES
 
 # Control tags that describe the family rather than one image: the rebuilt image
 # inherits them, or the next run could no longer find its pipeline or check its base.
 INHERITED_CONTROL_TAGS = (TAG_FAMILY, TAG_PIPELINE, TAG_BASE_PARAMETER, TAG_BASE_OWNER, TAG_BASE_NAME)
-# StartImagePipelineExecution: imagePipelineArn pattern from the Image Builder API reference.
-PIPELINE_ARN = re.compile(r"^arn:aws[^:]*:imagebuilder:[^:]+:(?:[0-9]{12}|aws):image-pipeline/[a-z0-9-_]+$")
 # What a reason suggests for an architecture without an instance type (i386 runs on t2 and
 # other older families; Mac images need Mac instances on a dedicated host).
 EXAMPLE_INSTANCE_TYPES = {
@@ -92,151 +93,7 @@ CLIENT_TOKEN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 _TOKEN_NAMESPACE = uuid.UUID("6f0e1a52-3c1d-5b8e-9a47-2d6b1c0e7f31")
 
 
-class BuildKind(StrEnum):
-    IMAGE_BUILDER = "image-builder"
-    SSM_AUTOMATION = "ssm-automation"
-
-
-class StaleKind(StrEnum):
-    AGE = "age"
-    BASE_MOVED = "base-moved"
-
-
-@dataclass(frozen=True)
-class RebuildSettings:
-    max_image_age_days: int = 30
-    # family -> Image Builder pipeline ARN, for families whose images carry no pipeline tag.
-    pipelines: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
-    # Keys copied from the newest image to the rebuilt one (normally the RequiredTags keys).
-    required_tags: tuple[str, ...] = ()
-    # Image architecture -> InstanceType of the runbook's build instance (AUTOMATION_INSTANCE_TYPES).
-    instance_types: Mapping[str, str] = field(default_factory=lambda: DEFAULT_INSTANCE_TYPES)
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.max_image_age_days <= 3650:
-            raise ValueError(f"max_image_age_days must be 1 to 3650, not {self.max_image_age_days}")
-        for family, arn in self.pipelines.items():
-            if not PIPELINE_ARN.match(arn):
-                raise ValueError(f"pipeline for family {family} is {arn!r}, not an image pipeline ARN")
-        for architecture, instance_type in self.instance_types.items():
-            if architecture not in ARCHITECTURES:
-                raise ValueError(f"instance type for {architecture!r}, which is no image architecture")
-            if not INSTANCE_TYPE.match(instance_type):
-                raise ValueError(
-                    f"instance type for {architecture} is {instance_type!r}, not an instance type"
-                )
-
-    @property
-    def max_image_age(self) -> timedelta:
-        return timedelta(days=self.max_image_age_days)
-
-
-@dataclass(frozen=True)
-class BaseReference:
-    """What a family's base is named by; ``key`` is what the job resolves for ``bases``."""
-
-    parameter: str | None = None
-    owner: str | None = None
-    name: str | None = None
-
-    @property
-    def key(self) -> str:
-        """The parameter name (starts with "/"), or ``OWNER:NAME-PATTERN``."""
-        return self.parameter if self.parameter else f"{self.owner}:{self.name}"
-
-    def describe(self) -> str:
-        if self.parameter:
-            return f"SSM parameter {self.parameter}"
-        return f"newest image of owner {self.owner} named {self.name}"
-
-
-@dataclass(frozen=True)
-class BaseResolution:
-    """What a base reference resolves to today: an image id, or why it could not be resolved."""
-
-    image_id: str | None = None
-    error: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.image_id is None) == (self.error is None):
-            raise ValueError("BaseResolution needs exactly one of image_id and error")
-
-
-@dataclass(frozen=True)
-class RunningBuild:
-    """A build of a family that has not finished (Image Builder image or SSM Automation execution)."""
-
-    kind: BuildKind
-    id: str  # image build version ARN, or automation execution id
-    started: datetime | None
-    status: str
-
-
-@dataclass(frozen=True)
-class RebuildDecision(Decision):
-    """A REBUILD: how to start the family's build, and what its new image gets.
-
-    ``method`` is image-builder (``pipeline_arn``) or ssm-automation (``runbook``
-    on ``source_image_id``, the family's newest image, with a build instance of
-    ``instance_type``, which matches that image's architecture). ``client_token`` is the
-    idempotency token for StartImagePipelineExecution / StartAutomationExecution
-    (see ``client_token``). ``family_tags`` go on the new image so rotation puts
-    it in the same family and the next run can check it again.
-    """
-
-    method: BuildKind = BuildKind.IMAGE_BUILDER
-    pipeline_arn: str | None = None
-    runbook: str | None = None
-    instance_type: str | None = None  # the runbook's InstanceType, matching the image's architecture
-    source_image_id: str = ""
-    client_token: str = ""
-    family_tags: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
-    stale: tuple[StaleKind, ...] = ()
-    base_image_id: str | None = None  # what the base resolves to today, when known
-    # Set by the executor once started: image build version ARN, or automation execution id.
-    build_id: str | None = None
-
-    def details(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "method": self.method.value,
-            "source_image_id": self.source_image_id,
-            "client_token": self.client_token,
-            "stale": [str(k) for k in self.stale],
-            "family_tags": dict(self.family_tags),
-        }
-        if self.pipeline_arn:
-            out["pipeline_arn"] = self.pipeline_arn
-        if self.runbook:
-            out["runbook"] = self.runbook
-        if self.instance_type:
-            out["instance_type"] = self.instance_type
-        if self.base_image_id:
-            out["base_image_id"] = self.base_image_id
-        if self.build_id:
-            out["build_id"] = self.build_id
-        return out
-
-
 # -- public helpers ----------------------------------------------------------------------
-
-
-def base_reference(image: Image) -> BaseReference | None:
-    """The base reference named by the image's tags; ValueError when the tags are half there."""
-    parameter = image.tags.get(TAG_BASE_PARAMETER, "").strip()
-    if parameter:
-        if not parameter.startswith("/"):
-            raise ValueError(
-                f"tag {TAG_BASE_PARAMETER}={parameter!r} is not a parameter name (starts with /)"
-            )
-        return BaseReference(parameter=parameter)
-    owner = image.tags.get(TAG_BASE_OWNER, "").strip()
-    name = image.tags.get(TAG_BASE_NAME, "").strip()
-    if owner and name:
-        return BaseReference(owner=owner, name=name)
-    if owner or name:
-        have, lack = (TAG_BASE_OWNER, TAG_BASE_NAME) if owner else (TAG_BASE_NAME, TAG_BASE_OWNER)
-        raise ValueError(f"tag {have} is set but {lack} is not; both name the base")
-    return None
 
 
 def parent_image(image: Image) -> tuple[str, str] | None:

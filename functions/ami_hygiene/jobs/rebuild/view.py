@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.settings import Mode, Settings
-from ami_hygiene.core.view import View, counted_outcome
-
-if TYPE_CHECKING:
-    from ami_hygiene.core.report import Report
-from ami_hygiene.jobs.rebuild.policy import JOB
+from ami_hygiene.core.settings import Mode
+from ami_hygiene.core.view import Report, View, counted_outcome
+from ami_hygiene.jobs.rebuild.model import JOB, BuildResult
+from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
 
 
 class RebuildView(View):
@@ -22,27 +21,27 @@ class RebuildView(View):
     def summary(self, report: Report) -> dict[str, Any]:
         decisions = report.decisions
         effective = counted_outcome(report)
-        ended = [d for d in decisions if _build_ended(d)]
+        ended = _ended(decisions)
         return {
             "stale_families": len({(d.region, d.family) for d in decisions if _is_stale(d)}),
             "builds_started": sum(
                 1
                 for d in decisions
-                if d.action is Action.REBUILD and not _is_build_result(d) and d.outcome is effective
+                if d.action is Action.REBUILD and not isinstance(d, BuildResult) and d.outcome is effective
             ),
-            "builds_finished": sum(1 for d in ended if getattr(d, "succeeded", False)),
-            "builds_failed": sum(1 for d in ended if not getattr(d, "succeeded", False)),
+            "builds_finished": sum(1 for d in ended if d.succeeded),
+            "builds_failed": sum(1 for d in ended if not d.succeeded),
         }
 
     def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
-        results = [d for d in report.decisions if _is_build_result(d)]
+        results = [d for d in report.decisions if isinstance(d, BuildResult)]
         if results:
             parts = []
             for d in results:
-                if _build_ended(d) and getattr(d, "succeeded", False):
-                    parts.append(f"{d.family} rebuilt: {getattr(d, 'new_image_id', None) or 'no image'}")
+                if d.finished and d.succeeded:
+                    parts.append(f"{d.family} rebuilt: {d.new_image_id or 'no image'}")
                 else:
-                    parts.append(f"{d.family} build {getattr(d, 'status', '')}")
+                    parts.append(f"{d.family} build {d.status}")
             return parts
         started = "build started" if s["builds_started"] == 1 else "builds started"
         verb = "to rebuild" if s["would_change"] else started
@@ -56,7 +55,7 @@ class RebuildView(View):
             f"  builds failed        {s['builds_failed']}",
         ]
 
-    def settings_line(self, settings: Settings) -> str:
+    def settings_line(self, settings: RebuildJobSettings) -> str:
         pipelines = ", ".join(
             f"{family}={arn.rsplit('/', 1)[-1]}" for family, arn in sorted(settings.family_pipelines.items())
         )
@@ -73,8 +72,8 @@ class RebuildView(View):
                 "A family is rebuilt by the pipeline in its ami-hygiene:pipeline tag or FamilyPipelines, "
                 "else by the AWS-UpdateLinuxAmi / AWS-UpdateWindowsAmi runbook."
             )
-        ended = [d for d in report.decisions if _build_ended(d)]
-        if any(not getattr(d, "succeeded", False) for d in ended):
+        ended = _ended(report.decisions)
+        if any(not d.succeeded for d in ended):
             return (
                 "A failed build is started again by the first sweep of the next UTC day (a start the same "
                 "day carries the same client token and gets this build back)."
@@ -87,21 +86,17 @@ class RebuildView(View):
 
     def is_finding(self, decision: Decision) -> bool:
         # A rebuild planned or started, a finished build (either way), or a failure.
-        if _is_build_result(decision):
-            return _build_ended(decision)
+        if isinstance(decision, BuildResult):
+            return decision.finished
         return decision.action is Action.REBUILD or decision.outcome is Outcome.FAILED
 
 
 VIEW = RebuildView()
 
 
-def _is_build_result(d: Decision) -> bool:
-    """A decision reporting how a build ended (rebuild_actions.BuildResult), known by its fields."""
-    return hasattr(d, "finished") and hasattr(d, "succeeded")
-
-
-def _build_ended(d: Decision) -> bool:
-    return _is_build_result(d) and bool(getattr(d, "finished", False))
+def _ended(decisions: Iterable[Decision]) -> list[BuildResult]:
+    """The reports of builds that ended (either way), from their completion events."""
+    return [d for d in decisions if isinstance(d, BuildResult) and d.finished]
 
 
 def _is_stale(d: Decision) -> bool:

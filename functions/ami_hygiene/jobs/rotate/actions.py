@@ -7,23 +7,30 @@ ec2:DeleteSnapshot on them (EC2 API reference, DeregisterImage).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ami_hygiene.core.estate import TAG_DISABLED_AT, TAG_RETIRED_AT, TAG_RETIRED_BY, TAG_RETIRED_WITH
 from ami_hygiene.core.executor import RunContext, Writers, writes
 from ami_hygiene.core.launch_record import record_of
 from ami_hygiene.core.plan import Action, Decision, Outcome, SnapshotResult
 
+if TYPE_CHECKING:
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_ec2.type_defs import TagTypeDef
+
 
 @writes("ec2:EnableImageDeprecation")
-def deprecate(ec2: Any, decision: Decision, run: RunContext) -> Decision:
+def deprecate(ec2: EC2Client, decision: Decision, run: RunContext) -> Decision:
+    if decision.deprecate_at is None:  # the policy always sets it; a safety net
+        return decision.with_outcome(Outcome.FAILED, error="not applied: no deprecation time")
     ec2.enable_image_deprecation(ImageId=decision.image_id, DeprecateAt=decision.deprecate_at)
     return decision.with_outcome(Outcome.DONE)
 
 
 @writes("ec2:CreateTags", "ec2:DisableImage")
-def disable(ec2: Any, decision: Decision, run: RunContext) -> Decision:
+def disable(ec2: EC2Client, decision: Decision, run: RunContext) -> Decision:
     # Tag first: a disabled image without our tag would look disabled by
     # someone else and never be retired; a tag on an image whose disabling
     # failed is harmless (the next run overwrites it). DisableImage drops
@@ -41,11 +48,11 @@ def disable(ec2: Any, decision: Decision, run: RunContext) -> Decision:
 
 
 @writes("ec2:CreateTags", "ec2:DeregisterImage", "ec2:DeleteSnapshot")
-def deregister(ec2: Any, decision: Decision, run: RunContext) -> Decision:
+def deregister(ec2: EC2Client, decision: Decision, run: RunContext) -> Decision:
     # The retired-by tag lets a Recycle Bin rule keep what we delete restorable.
     doomed = [s.snapshot_id for s in decision.snapshots]
     # Recycle Bin rules match a tag value exactly: the job name, the time apart.
-    retired = [
+    retired: list[TagTypeDef] = [
         {"Key": TAG_RETIRED_BY, "Value": run.job},
         {"Key": TAG_RETIRED_AT, "Value": _iso(run.now)},
     ]
@@ -74,7 +81,7 @@ def deregister(ec2: Any, decision: Decision, run: RunContext) -> Decision:
 WRITERS: Writers = {Action.DEPRECATE: deprecate, Action.DISABLE: disable, Action.DEREGISTER: deregister}
 
 
-def _record_tags(decision: Decision) -> list[dict[str, str]] | None:
+def _record_tags(decision: Decision) -> list[TagTypeDef] | None:
     """The launch-permission record of a decision, as CreateTags takes it; None if it cannot be."""
     tags = record_of(decision.shared_with).tags() if decision.shared_with else {}
     return None if tags is None else [{"Key": key, "Value": value} for key, value in tags.items()]
@@ -83,7 +90,7 @@ def _record_tags(decision: Decision) -> list[dict[str, str]] | None:
 UNRECORDABLE = "not applied: its launch permissions are too many to record, and retiring would drop them"
 
 
-def _snapshot_results(response: dict[str, Any], doomed: list[str]) -> tuple[SnapshotResult, ...]:
+def _snapshot_results(response: Mapping[str, Any], doomed: list[str]) -> tuple[SnapshotResult, ...]:
     reported = {
         r.get("SnapshotId"): r.get("ReturnCode", "") for r in response.get("DeleteSnapshotResults", [])
     }

@@ -46,7 +46,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, UnknownRegionError
 
@@ -56,6 +56,9 @@ from ami_hygiene.core.estate import ConsumerCheck, RegionEstate, Usage
 from ami_hygiene.core.paging import pages
 from ami_hygiene.jobs.rotate.inventory import UsageMap, merge_references, read_references, read_usage
 
+if TYPE_CHECKING:
+    from types_boto3_organizations import OrganizationsClient
+
 SESSION_NAME = "ami-hygiene-consumer-check"
 # arn:PARTITION:organizations::MANAGEMENT:organization/o-x or .../ou/o-x/ou-y
 ORG_PRINCIPAL = re.compile(
@@ -63,7 +66,7 @@ ORG_PRINCIPAL = re.compile(
 )
 
 # Makes an account's Clients from AssumeRole's Credentials (tests may count or fake them).
-ClientsFactory = Callable[[Mapping[str, Any]], Any]
+ClientsFactory = Callable[[Mapping[str, Any]], Clients]
 
 
 def clients_from_credentials(credentials: Mapping[str, Any]) -> Clients:
@@ -93,7 +96,7 @@ class ConsumerReader:
 
     def __init__(
         self,
-        clients: Any,
+        clients: Clients,
         role_name: str,
         owner_account: str,
         clients_factory: ClientsFactory = clients_from_credentials,
@@ -102,7 +105,7 @@ class ConsumerReader:
         self.role_name = role_name.strip("/")
         self.owner_account = owner_account
         self.clients_factory = clients_factory
-        self._accounts: dict[str, Any] = {}  # account -> its Clients
+        self._accounts: dict[str, Clients] = {}  # account -> its Clients
         self._refused: dict[str, str] = {}  # account -> why no session
         self._reads: dict[tuple[str, str], _AccountRead] = {}
         self._members: dict[str, tuple[tuple[str, ...], str]] = {}  # org / OU ARN -> (accounts, problem)
@@ -213,7 +216,7 @@ class ConsumerReader:
             return "its usage was not read"  # not reached: every account asked about is read
         return read.problem or read.references_problem
 
-    def _session(self, account: str, region: str) -> Any:
+    def _session(self, account: str, region: str) -> Clients | None:
         """The account's Clients from AssumeRole, once per run (a refusal too is remembered)."""
         if account in self._accounts:
             return self._accounts[account]
@@ -268,7 +271,7 @@ class ConsumerReader:
             return (), f"could not list its accounts ({describe_error(err)})"
         return tuple(sorted(set(accounts))), ""
 
-    def _walk(self, org: Any, unit: str) -> list[str]:
+    def _walk(self, org: OrganizationsClient, unit: str) -> list[str]:
         """Accounts in `unit` and in every OU below it (ListAccountsForParent lists one level)."""
         accounts: list[str] = []
         todo, seen = [unit], set()

@@ -15,10 +15,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error, error_code
 from ami_hygiene.core.estate import (
     RegionEstate,
@@ -34,6 +35,11 @@ from ami_hygiene.core.paging import (
     snapshot_sizes,
 )
 
+if TYPE_CHECKING:
+    from types_boto3_autoscaling import AutoScalingClient
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_ssm import SSMClient
+
 AMI_ID = re.compile(r"\bami-[0-9a-f]{8,17}\b")
 LIVE_INSTANCE_STATES = ["pending", "running", "shutting-down", "stopping", "stopped"]
 INSTANCE_REFERENCES = {
@@ -47,7 +53,7 @@ SSM_GET_BATCH = 10
 UsageMap = dict[str, list[Usage]]
 
 
-def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
+def read_region(clients: Clients, region: str, account_id: str) -> RegionEstate:
     """Everything the cheap checks need: images, snapshot sizes, usage."""
     ec2 = clients.ec2(region)
     raw_images = list_owned_images(ec2, region)
@@ -76,7 +82,7 @@ def read_region(clients: Any, region: str, account_id: str) -> RegionEstate:
     return estate
 
 
-def read_usage(clients: Any, region: str) -> tuple[UsageMap, dict[str, str]]:
+def read_usage(clients: Clients, region: str) -> tuple[UsageMap, dict[str, str]]:
     """What uses images in one account and region, by image id, read in whole pages.
 
     Instances in any state but terminated, launch templates ($Default, $Latest and
@@ -105,7 +111,7 @@ def read_usage(clients: Any, region: str) -> tuple[UsageMap, dict[str, str]]:
     return usages, unread
 
 
-def read_checks(clients: Any, estate: RegionEstate, image_ids: Iterable[str]) -> RegionEstate:
+def read_checks(clients: Clients, estate: RegionEstate, image_ids: Iterable[str]) -> RegionEstate:
     """Per-image checks for the images a policy wants to act on.
 
     Launch permissions (one DescribeImageAttribute each) and resource
@@ -137,7 +143,7 @@ def read_checks(clients: Any, estate: RegionEstate, image_ids: Iterable[str]) ->
 # -- usage --------------------------------------------------------------------------------
 
 
-def _instance_usages(ec2: Any) -> UsageMap:
+def _instance_usages(ec2: EC2Client) -> UsageMap:
     found: UsageMap = defaultdict(list)
     filters = [{"Name": "instance-state-name", "Values": LIVE_INSTANCE_STATES}]
     for reservation in pages(ec2, "describe_instances", "Reservations", 1000, Filters=filters):
@@ -151,7 +157,7 @@ def _instance_usages(ec2: Any) -> UsageMap:
     return found
 
 
-def _launch_template_usages(ec2: Any, autoscaling: Any) -> UsageMap:
+def _launch_template_usages(ec2: EC2Client, autoscaling: AutoScalingClient) -> UsageMap:
     """$Default and $Latest of every template, plus versions Auto Scaling groups pin."""
     found: UsageMap = defaultdict(list)
     # One account-wide listing covers $Default and $Latest of every template;
@@ -181,7 +187,9 @@ def _launch_template_usages(ec2: Any, autoscaling: Any) -> UsageMap:
     return found
 
 
-def _template_versions(ec2: Any, field: str, template: str, versions: list[str]) -> list[Mapping[str, Any]]:
+def _template_versions(
+    ec2: EC2Client, field: str, template: str, versions: list[str]
+) -> list[Mapping[str, Any]]:
     try:
         return list(
             pages(
@@ -209,7 +217,7 @@ def _add_template_usage(found: UsageMap, version: Mapping[str, Any], detail: str
         )
 
 
-def _pinned_versions(autoscaling: Any) -> dict[tuple[str, str], dict[str, set[str]]]:
+def _pinned_versions(autoscaling: AutoScalingClient) -> dict[tuple[str, str], dict[str, set[str]]]:
     """(LaunchTemplateId|LaunchTemplateName, value) -> numeric version -> group names."""
     pins: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for group in pages(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", 100):
@@ -239,7 +247,7 @@ def _template_specs(group: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
             yield override["LaunchTemplateSpecification"]
 
 
-def _launch_configuration_usages(autoscaling: Any) -> UsageMap:
+def _launch_configuration_usages(autoscaling: AutoScalingClient) -> UsageMap:
     found: UsageMap = defaultdict(list)
     for config in pages(autoscaling, "describe_launch_configurations", "LaunchConfigurations", 100):
         image_id = config.get("ImageId")
@@ -250,7 +258,7 @@ def _launch_configuration_usages(autoscaling: Any) -> UsageMap:
     return found
 
 
-def _ssm_parameter_usages(ssm: Any) -> UsageMap:
+def _ssm_parameter_usages(ssm: SSMClient) -> UsageMap:
     """Parameters of data type aws:ec2:image, or whose text value holds an AMI id."""
     names = [
         p["Name"]
@@ -280,7 +288,7 @@ def merge_references(
     return merged
 
 
-def read_references(ec2: Any, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
+def read_references(ec2: EC2Client, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
     """(usages, whether the API answered, problem) from DescribeImageReferences.
 
     "Describes your Amazon Web Services resources that are referencing the specified

@@ -69,9 +69,9 @@ from ami_hygiene.core.estate import (
 )
 from ami_hygiene.core.families import FamilyTagError, derived_family, family_of
 from ami_hygiene.core.launch_record import MAX_TAGS, TAG_LAUNCH_PERMISSIONS, record_of
-from ami_hygiene.core.plan import ACTION_PRIORITY, Action, Decision, Outcome, Plan
-from ami_hygiene.core.settings import ConsumerUsageUnknown, Settings
+from ami_hygiene.core.plan import Action, Decision, Plan, within_budget
 from ami_hygiene.core.tag_rules import problems
+from ami_hygiene.jobs.rotate.settings import ConsumerUsageUnknown, RotateJobSettings
 
 JOB = "rotate"
 PENDING_SHARING = "launch permissions"
@@ -120,7 +120,7 @@ class _Context:
     """What every rule needs, computed once per plan."""
 
     estate: RegionEstate
-    settings: Settings
+    settings: RotateJobSettings
     now: datetime
     families: Mapping[str, str]  # image_id -> family shown in the decision
     family_errors: Mapping[str, FamilyTagError]
@@ -137,11 +137,17 @@ class _Context:
         return len(keys) - bisect.bisect_right(keys, (image.creation_date, image.image_id))
 
 
-def plan_rotation(estate: RegionEstate, settings: Settings, now: datetime, budget: int) -> Plan:
+def plan_rotation(estate: RegionEstate, settings: RotateJobSettings, now: datetime, budget: int) -> Plan:
     """One decision per image of `estate`; at most `budget` actions not deferred."""
     ctx = _context(estate, settings, now)
     drafts = _ordered([_decide(image, ctx) for image in estate.images])
-    decisions = _apply_budget([d.decision for d in drafts], budget, settings, estate.region)
+    decisions = within_budget(
+        [d.decision for d in drafts],
+        budget,
+        limit=settings.max_actions,
+        region=estate.region,
+        rank=_retire_first,
+    )
     return Plan(
         job=JOB,
         region=estate.region,
@@ -180,7 +186,7 @@ def _read_errors(estate: RegionEstate) -> list[str]:
 # -- context -------------------------------------------------------------------------------
 
 
-def _context(estate: RegionEstate, settings: Settings, now: datetime) -> _Context:
+def _context(estate: RegionEstate, settings: RotateJobSettings, now: datetime) -> _Context:
     families: dict[str, str] = {}
     errors: dict[str, FamilyTagError] = {}
     for image in estate.images:
@@ -636,27 +642,13 @@ def _sharing_fact(image: Image, ctx: _Context) -> str:
 
 # -- budget --------------------------------------------------------------------------------
 
+# Under the budget, deregistrations go first (they reclaim storage), then disables, then
+# deprecations; the oldest image first within each.
+ACTION_PRIORITY = {Action.DEREGISTER: 0, Action.DISABLE: 1, Action.DEPRECATE: 2}
 
-def _apply_budget(decisions: list[Decision], budget: int, settings: Settings, region: str) -> list[Decision]:
-    """The first `budget` actions by (priority, age, id) stay planned; the rest are deferred."""
-    ranked = sorted(
-        (i for i, d in enumerate(decisions) if d.is_action),
-        key=lambda i: (
-            ACTION_PRIORITY[decisions[i].action],
-            decisions[i].created or _EPOCH,
-            decisions[i].image_id,
-        ),
-    )
-    deferred = set(ranked[max(budget, 0) :])
-    if not deferred:
-        return decisions
-    limit = settings.max_actions
-    left = "" if budget >= limit else f" ({max(budget, 0)} left for {region} after earlier regions)"
-    reason = f"deferred: MaxActionsPerRun ({limit}) reached{left}; the next run continues"
-    return [
-        d.with_outcome(Outcome.DEFERRED, reason=reason) if i in deferred else d
-        for i, d in enumerate(decisions)
-    ]
+
+def _retire_first(d: Decision) -> tuple[int, datetime, str]:
+    return (ACTION_PRIORITY[d.action], d.created or _EPOCH, d.image_id)
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.estate import RegionEstate
 from ami_hygiene.core.executor import Executor, RunContext, never_stop
 from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Action, Outcome, Plan
 from ami_hygiene.core.report import Report
-from ami_hygiene.core.settings import Settings
 from ami_hygiene.jobs.rotate.actions import WRITERS
 from ami_hygiene.jobs.rotate.consumers import ConsumerReader
 from ami_hygiene.jobs.rotate.inventory import read_checks, read_region
 from ami_hygiene.jobs.rotate.policy import JOB, PENDING_CONSUMERS, PENDING_SHARING, plan_rotation
+from ami_hygiene.jobs.rotate.settings import RotateJobSettings
 from ami_hygiene.jobs.rotate.view import VIEW
 
 # Guards the check loop: each round checks new images, so it ends anyway;
@@ -24,8 +24,8 @@ MAX_CHECK_ROUNDS = 50
 
 
 def run_rotation(
-    settings: Settings,
-    clients: Any,
+    settings: RotateJobSettings,
+    clients: Clients,
     now: datetime | None = None,
     should_stop: Callable[[], bool] = never_stop,
 ) -> Report:
@@ -67,10 +67,10 @@ def run_rotation(
 
 def plan_with_checks(
     estate: RegionEstate,
-    settings: Settings,
+    settings: RotateJobSettings,
     now: datetime,
     budget: int,
-    clients: Any,
+    clients: Clients,
     consumers: ConsumerReader | None = None,
 ) -> Plan:
     """Plan, read the per-image checks the plan asks for, and plan again.

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ami_hygiene.core.plan import Action, Decision
-from ami_hygiene.core.settings import Mode, Settings
-from ami_hygiene.core.view import View, count, counted_outcome
-
-if TYPE_CHECKING:
-    from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Mode
+from ami_hygiene.core.view import Report, View, count, counted_outcome
 from ami_hygiene.jobs.rotate.policy import JOB
+from ami_hygiene.jobs.rotate.settings import RotateJobSettings
 
 
 class RotateView(View):
@@ -63,7 +61,7 @@ class RotateView(View):
             )
         return lines
 
-    def settings_line(self, settings: Settings) -> str:
+    def settings_line(self, settings: RotateJobSettings) -> str:
         if settings.consumer_role_name:
             consumers = f"consumers read with role {settings.consumer_role_name}"
         else:

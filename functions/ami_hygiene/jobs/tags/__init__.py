@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ami_hygiene.core.job import JobSpec
+from ami_hygiene.jobs.tags.actions import WRITERS
 from ami_hygiene.jobs.tags.events import RULES, ImageEvent, parse_event
 from ami_hygiene.jobs.tags.policy import JOB
 from ami_hygiene.jobs.tags.run import run_tags
+from ami_hygiene.jobs.tags.settings import TagsJobSettings
 
 SPEC: JobSpec[ImageEvent] = JobSpec(
     JOB,
@@ -14,5 +16,7 @@ SPEC: JobSpec[ImageEvent] = JobSpec(
     parse_event=parse_event,
     log_keys=lambda e: {"event_name": e.event_name, "image_ids": list(e.image_ids)},
     events=RULES,
+    settings=TagsJobSettings,
+    writers=WRITERS,
     schedule_parameter="TagSweepSchedule",
 )

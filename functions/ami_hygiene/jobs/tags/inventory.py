@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import RegionEstate
 from ami_hygiene.core.paging import InventoryError, find_images, image_from, list_owned_images, pages
+
+if TYPE_CHECKING:
+    from types_boto3_ec2 import EC2Client
 
 PAGE = 1000
 FILTER_VALUES = 200  # EC2 accepts up to 200 values per filter
@@ -36,7 +40,7 @@ class TagEstate:
     problems: tuple[str, ...] = field(default=())
 
 
-def read_all(clients: Any, region: str, account_id: str) -> TagEstate:
+def read_all(clients: Clients, region: str, account_id: str) -> TagEstate:
     """Every owned image of the region, and every owned snapshot's tags."""
     ec2 = clients.ec2(region)
     raw = list_owned_images(ec2, region)
@@ -50,7 +54,7 @@ def read_all(clients: Any, region: str, account_id: str) -> TagEstate:
     )
 
 
-def read_named(clients: Any, region: str, account_id: str, image_ids: Iterable[str]) -> TagEstate:
+def read_named(clients: Clients, region: str, account_id: str, image_ids: Iterable[str]) -> TagEstate:
     """The named images (any owner: the policy refuses foreign ones), plus what shares their snapshots."""
     ids = list(dict.fromkeys(image_ids))
     ec2 = clients.ec2(region)
@@ -98,7 +102,7 @@ def read_named(clients: Any, region: str, account_id: str, image_ids: Iterable[s
     )
 
 
-def _snapshots(ec2: Any, **kwargs: Any) -> tuple[dict[str, tuple[int, dict[str, str]]] | None, str]:
+def _snapshots(ec2: EC2Client, **kwargs: Any) -> tuple[dict[str, tuple[int, dict[str, str]]] | None, str]:
     """snapshot id -> (size, tags); None and the reason when they could not be read."""
     try:
         return {

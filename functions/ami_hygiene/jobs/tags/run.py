@@ -8,58 +8,40 @@ deprecate); notices are free. What is over budget is deferred to the next run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any
 
-from ami_hygiene.core.executor import Executor, RunContext, never_stop
 from ami_hygiene.core.plan import Plan
-from ami_hygiene.core.regions import report_of, run_regions, within_budget
-from ami_hygiene.core.report import Report
-from ami_hygiene.core.settings import Settings
+from ami_hygiene.core.regions import Frame, JobRun
 from ami_hygiene.jobs.tags.actions import WRITERS
 from ami_hygiene.jobs.tags.events import ImageEvent
 from ami_hygiene.jobs.tags.inventory import TagEstate, read_all, read_named
 from ami_hygiene.jobs.tags.policy import JOB, CreatorInfo, TagSettings, plan_tagging
+from ami_hygiene.jobs.tags.settings import TagsJobSettings
 from ami_hygiene.jobs.tags.view import VIEW
 
 
-def run_tags(
-    settings: Settings,
-    clients: Any,
-    now: datetime | None = None,
-    should_stop: Callable[[], bool] = never_stop,
-    event: ImageEvent | None = None,
-) -> Report:
-    now = now or datetime.now(UTC)
-    started = datetime.now(UTC)
-    regions = (event.region,) if event else settings.regions
-    account = event.account if event else clients.account_id(regions[0])
-    executor = Executor(RunContext(clients, JOB, now), settings.mode, WRITERS, should_stop)
-    tag_settings = TagSettings(
-        grace_hours=settings.tag_grace_hours,
-        propagate_tags=settings.propagate_tags,
-        escalation_days=settings.tag_escalation_days,
-    )
+class TagsRun(JobRun[TagsJobSettings, ImageEvent]):
+    job, view, writers = JOB, VIEW, WRITERS
 
-    def plan(region: str, budget: int) -> Plan:
-        read = (
-            read_named(clients, region, account, event.image_ids)
-            if event
-            else read_all(clients, region, account)
+    def plan(self, frame: Frame[TagsJobSettings, ImageEvent], region: str) -> Plan:
+        settings, event = frame.settings, frame.event
+        tag_settings = TagSettings(
+            grace_hours=settings.tag_grace_hours,
+            propagate_tags=settings.propagate_tags,
+            escalation_days=settings.tag_escalation_days,
         )
+        if event:
+            read = read_named(frame.clients, region, frame.account, event.image_ids)
+        else:
+            read = read_all(frame.clients, region, frame.account)
         creators = _creators(event) if event else {}
         planned = plan_tagging(
-            read.estate, settings.required_tags, tag_settings, now, creators, read.snapshot_tags
+            read.estate, settings.required_tags, tag_settings, frame.now, creators, read.snapshot_tags
         )
-        planned = _for_event(planned, read, event) if event else _with_problems(planned, read)
-        return within_budget(planned, budget)
+        return _for_event(planned, read, event) if event else _with_problems(planned, read)
 
-    plans, errors = run_regions(regions, settings.max_actions, plan, executor)
-    return report_of(
-        VIEW, settings, clients, account=account, regions=regions, plans=plans, started=started, errors=errors
-    )
+
+run_tags = TagsRun()
 
 
 def _creators(event: ImageEvent) -> dict[str, CreatorInfo]:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.settings import Mode, Settings
-from ami_hygiene.core.view import View, count, counted_outcome
-
-if TYPE_CHECKING:
-    from ami_hygiene.core.report import Report
+from ami_hygiene.core.settings import Mode
+from ami_hygiene.core.view import Report, View, count, counted_outcome
 from ami_hygiene.jobs.tags.policy import JOB
+from ami_hygiene.jobs.tags.settings import TagsJobSettings
 
 TOP_PROBLEMS = 5  # broken rules listed in a tag report's summary, most common first
 
@@ -58,7 +56,7 @@ class TagsView(View):
             + (" (would be)" if s["would_change"] else ""),
         ]
 
-    def settings_line(self, settings: Settings) -> str:
+    def settings_line(self, settings: TagsJobSettings) -> str:
         rules = ", ".join(r.spec for r in settings.required_tags) or "none"
         keys = "the required keys"
         if settings.propagate_tags is not None:

@@ -1,0 +1,132 @@
+"""Working with the embedded AWS: make images and snapshots, read tags, errors and what was published."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.helpers.constants import ACCOUNT, FOREIGN, REGION
+
+# -- images and snapshots -----------------------------------------------------------------
+
+
+def snapshot(ec2: Any, size: int = 8, **extra: Any) -> str:
+    """A snapshot of a new volume of `size` GiB."""
+    volume = ec2.create_volume(Size=size, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    return str(ec2.create_snapshot(VolumeId=volume, **extra)["SnapshotId"])
+
+
+def register(ec2: Any, name: str, *snapshots: str, **extra: Any) -> str:
+    """RegisterImage with one block device per snapshot (/dev/xvda, /dev/xvdb, ...): the new image id."""
+    mappings = [
+        {"DeviceName": f"/dev/xvd{chr(97 + k)}", "Ebs": {"SnapshotId": s}} for k, s in enumerate(snapshots)
+    ]
+    answer = ec2.register_image(Name=name, RootDeviceName="/dev/xvda", BlockDeviceMappings=mappings, **extra)
+    return str(answer["ImageId"])
+
+
+def described(ec2: Any, image_id: str) -> dict[str, Any]:
+    """DescribeImages' answer for one image, disabled ones included."""
+    return dict(ec2.describe_images(ImageIds=[image_id], IncludeDisabled=True)["Images"][0])
+
+
+def foreign_image(
+    image_id: str, *, shared: bool = False, owner: str = FOREIGN, name: str | None = None, **attrs: Any
+) -> str:
+    """An image of another account in REGION, shared with us or not (seeded: no API makes one).
+
+    `attrs` are moto's Ami arguments, e.g. public=True.
+    """
+    from moto.ec2.models.amis import Ami
+
+    import sandbox
+
+    backend = sandbox.backend("ec2", REGION, ACCOUNT)
+    image = Ami(backend, image_id, name=name or f"theirs-{image_id}", owner_id=owner, **attrs)
+    if shared:
+        image.launch_permissions.append({"UserId": ACCOUNT})
+    backend.amis[image.id] = image
+    return image_id
+
+
+def make_public(image_id: str) -> str:
+    """Add launch permission group all to an image in REGION: its id."""
+    boto3.client("ec2", region_name=REGION).modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]}
+    )
+    return image_id
+
+
+def launch_permissions(image_id: str) -> list[dict[str, str]]:
+    """An image's launch permissions in REGION, in a stable order."""
+    found: Any = boto3.client("ec2", region_name=REGION).describe_image_attribute(
+        ImageId=image_id, Attribute="launchPermission"
+    )
+    return sorted(found["LaunchPermissions"], key=lambda p: sorted(p.items()))
+
+
+def is_public(image_id: str) -> bool:
+    """Whether an image in REGION has launch permission group all."""
+    found = boto3.client("ec2", region_name=REGION).describe_image_attribute(
+        ImageId=image_id, Attribute="launchPermission"
+    )
+    return {"Group": "all"} in found["LaunchPermissions"]
+
+
+def tags_of(resource_id: str) -> dict[str, str]:
+    """The tags of an image (disabled ones included) or a snapshot in REGION."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    if resource_id.startswith("ami-"):
+        (image,) = ec2.describe_images(ImageIds=[resource_id], IncludeDisabled=True)["Images"]
+        return {t["Key"]: t["Value"] for t in image.get("Tags", [])}
+    (snap,) = ec2.describe_snapshots(SnapshotIds=[resource_id])["Snapshots"]
+    return {t["Key"]: t["Value"] for t in snap.get("Tags", [])}
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+def error_code(caught: pytest.ExceptionInfo[ClientError]) -> str:
+    """The AWS error code a call answered."""
+    return str(caught.value.response["Error"]["Code"])
+
+
+def error_and_status(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    """The AWS error code a call answered, and its HTTP status."""
+    response = caught.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def client_error(code: str, status: int, operation: str = "Op") -> ClientError:
+    """The ClientError boto3 raises for an answer of `code` with HTTP `status`."""
+    response: Any = {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, operation)
+
+
+# -- what a handler published -------------------------------------------------------------
+
+
+def report_topic(name: str = "ami-hygiene") -> str:
+    """A topic in REGION for a job's reports: its ARN."""
+    return str(boto3.client("sns", region_name=REGION).create_topic(Name=name)["TopicArn"])
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message the embedded SNS received: its subject and its JSON body (one entry per protocol)."""
+
+    subject: str
+    body: dict[str, Any]
+
+
+def notifications(topic_arn: str) -> list[Notification]:
+    """Every message published to `topic_arn` in REGION, in order."""
+    from moto.sns.models import sns_backends
+
+    topic = sns_backends[ACCOUNT][REGION].topics[topic_arn]
+    return [Notification(str(subject), json.loads(body)) for _, body, subject, *_ in topic.sent_notifications]
