@@ -19,15 +19,14 @@ from constructs import Construct
 from ami_hygiene.core.observability import (
     EVENTS_IGNORED_METRIC,
     JOB_DIMENSION,
-    JOB_IMAGE_METRICS,
     NAMESPACE,
     RUN_ERRORS_METRIC,
     SERVICE,
-    STORAGE_JOBS,
     SWEEPS_SKIPPED_METRIC,
     UNHANDLED_ERRORS_METRIC,
 )
 from ami_hygiene.core.publisher import REPORT_PREFIX
+from ami_hygiene.core.view import View
 
 from .nag import acknowledge
 from .parameters import StackParameters
@@ -139,10 +138,11 @@ class Reporting(Construct):
             "itself and add nothing for objects nobody else writes.",
         )
 
-    def dashboard(self, jobs: Sequence[str]) -> cloudwatch.Dashboard:
+    def dashboard(self, views: Sequence[View]) -> cloudwatch.Dashboard:
         """One row per job with its run metrics (Powertools EMF: namespace, service and job dimensions)."""
         board = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{Aws.STACK_NAME}-{Aws.REGION}")
-        for job in jobs:
+        for view in views:
+            job = view.job
 
             def metric(name: str, statistic: str = "Sum", job: str = job) -> cloudwatch.Metric:
                 return cloudwatch.Metric(
@@ -157,7 +157,7 @@ class Reporting(Construct):
                 cloudwatch.TextWidget(markdown=f"## {job}", width=24, height=1),
                 cloudwatch.GraphWidget(
                     title=f"{job}: images",
-                    left=[metric(n) for n in JOB_IMAGE_METRICS.get(job, ("ImagesSeen",))],
+                    left=[metric(n) for n in view.dashboard_metrics],
                     width=8,
                 ),
                 cloudwatch.GraphWidget(
@@ -166,7 +166,7 @@ class Reporting(Construct):
                     width=8,
                 ),
             ]
-            if job in STORAGE_JOBS:
+            if view.storage_graph:
                 widgets.append(
                     cloudwatch.GraphWidget(
                         title=f"{job}: storage",

@@ -110,7 +110,7 @@ class AmiHygieneStack(Stack):
                     detail=dict(rule.detail) or None,
                     exclude_roles=own_roles if rule.own_writes_excluded else (),
                 )
-        self.reporting.dashboard([j.job for j in self.jobs])
+        self.reporting.dashboard([spec.view for spec in JOBS])
 
         CfnOutput(
             self, "TopicArn", value=self.reporting.topic.topic_arn, description="Subscribe to the reports"

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tests.helpers.constants import ACCOUNT, REGION
-
-# Kept for test modules that still import them from here; new tests import tests.helpers.constants.
-ACCOUNT_ID = ACCOUNT
-__all__ = ["ACCOUNT_ID", "REGION"]
+from tests.helpers.constants import REGION
 
 pytest_plugins = ["tests.helpers.fixtures"]
 

@@ -24,6 +24,7 @@ import pytest
 import time_machine
 
 from ami_hygiene.core.observability import metric_names_for
+from ami_hygiene.jobs.rotate import SPEC as ROTATE
 from tests.helpers.constants import ACCOUNT, REAL_NOW, REGION
 from tests.helpers.deployed import Wiring, deploy, make_wiring, scheduled_now
 from tests.helpers.synthesized import Synthesized
@@ -124,8 +125,10 @@ def test_scheduled_run_publishes_a_readable_email_and_a_json_report(
     # Powertools metrics (EMF on stdout): every metric the dashboard draws, per job.
     [emf] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     [directive] = emf["_aws"]["CloudWatchMetrics"]
-    assert {m["Name"] for m in directive["Metrics"]} == metric_names_for(report["summary"])
-    assert "ImagesRetired" in metric_names_for(report["summary"])
+    assert {m["Name"] for m in directive["Metrics"]} == metric_names_for(
+        report["summary"], ROTATE.view.metrics
+    )
+    assert "ImagesRetired" in metric_names_for(report["summary"], ROTATE.view.metrics)
     assert directive["Dimensions"] == [["job", "service"]] and emf["job"] == "rotate"
     assert (emf["ImagesSeen"], emf["ImagesDisabled"]) == ([8.0], [3.0])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ami_hygiene.core.observability import JOB_IMAGE_METRICS, METRIC_NAMES, NAMESPACE, RUN_METRICS
+from ami_hygiene.core.observability import METRIC_NAMES, NAMESPACE, run_metrics
+from ami_hygiene.registry import BY_NAME, JOBS
 from tests.helpers.synthesized import Synthesized
 from tests.helpers.template import HANDLERS, evaluated, one_resource
 
@@ -49,7 +50,7 @@ def test_report_bucket_is_encrypted_private_tls_only_and_expires_reports(synth: 
 def test_dashboard_shows_every_job_metric(synth: Synthesized) -> None:
     _, board = one_resource(synth, "AWS::CloudWatch::Dashboard")
     body = json.dumps(board["Properties"]["DashboardBody"])
-    for name in METRIC_NAMES:
+    for name in (*METRIC_NAMES, *(m for spec in JOBS for m in spec.view.dashboard_metrics)):
         assert f'\\"{NAMESPACE}\\",\\"{name}\\"' in body, name
 
 
@@ -58,14 +59,17 @@ def test_dashboard_has_a_row_per_job_with_its_metrics(synth: Synthesized) -> Non
     body = json.dumps(board["Properties"]["DashboardBody"])
     for job in HANDLERS:
         assert f"## {job}" in body, job
-        for name in JOB_IMAGE_METRICS.get(job, ()):
-            assert name in RUN_METRICS
+        view = BY_NAME[job].view
+        for name in view.dashboard_metrics:
+            assert name in run_metrics(view.metrics)
             assert f'\\"{name}\\",\\"job\\",\\"{job}\\"' in body, (job, name)
 
 
 def test_public_and_rebuild_metrics_read_the_summary_keys_of_their_jobs() -> None:
-    keys = {name: key for name, (key, _) in RUN_METRICS.items()}
-    public = {keys[n] for n in JOB_IMAGE_METRICS["public"] if n != "ImagesSeen"}
+    def keys(job: str) -> dict[str, str]:
+        return {name: key for name, (key, _) in run_metrics(BY_NAME[job].view.metrics).items()}
+
+    public = {keys("public")[n] for n in BY_NAME["public"].view.dashboard_metrics if n != "ImagesSeen"}
     assert public == {"public", "foreign_shared", "revoked", "block_public_access_enabled"}
-    rebuild = {keys[n] for n in JOB_IMAGE_METRICS["rebuild"]}
+    rebuild = {keys("rebuild")[n] for n in BY_NAME["rebuild"].view.dashboard_metrics}
     assert rebuild == {"stale_families", "builds_started", "builds_finished", "builds_failed"}

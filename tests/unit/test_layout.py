@@ -198,3 +198,14 @@ def test_the_rules_see_deferred_relative_and_module_imports_and_cycles() -> None
     assert {"ami_hygiene.jobs.tags", "boto3", "ami_hygiene.plan", "ami_hygiene.core.view"} <= found
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_every_package_is_installed_with_the_command() -> None:
+    """pyproject lists the packages `pip install .` puts beside the `ami-hygiene` command."""
+    import tomllib
+
+    pyproject = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    present = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert present <= listed, sorted(present - listed)
+    assert {p for p in listed if p.startswith("ami_hygiene")} <= present

@@ -15,7 +15,7 @@ Where the formats come from:
   aws-cn ``^cn\\-\\w+\\-\\d+$``, aws-us-gov ``^us\\-gov\\-\\w+\\-\\d+$``, aws-iso(-b,-e,-f)
   ``^us\\-iso[bf]?\\-...``, ``^eu\\-isoe\\-...``, aws-eusc ``^eusc\\-(de)\\-\\w+\\-\\d+$``).
   REGION_NAME is their union written with lower-case letters only (``\\w`` would
-  also let in upper case, digits and ``_``); tests/unit/test_event_fields.py
+  also let in upper case, digits and ``_``); tests/unit/core/test_events.py
   checks that every region botocore knows matches it.
 * Image and snapshot ids: the prefix and 8 or 17 lower-case hexadecimal digits
   (EC2 User Guide, "Resource IDs": 8 characters before January 2016, 17 since).
@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -279,8 +279,9 @@ DurationMs = Annotated[float, Field(ge=0, le=DURATION_MAX.total_seconds() * 1000
 class Envelope(EventBridgeModel):
     """Powertools' EventBridgeModel with every envelope field constrained.
 
-    A job's model subclasses it and sets `detail` to its model (and `source` /
-    `detail_type` to the one value it expects); GenericEvent takes any object.
+    A job's event is `Event[Detail]`, the envelope with its detail model; a model that
+    also fixes `source` / `detail_type` subclasses it (the handlers' ScheduledEvent);
+    GenericEvent takes any object.
     """
 
     version: ShortName
@@ -298,6 +299,19 @@ class GenericEvent(Envelope):
     """Any event of the right envelope: what a parser reads first, to tell which model applies."""
 
     detail: dict[str, Any]
+
+
+D = TypeVar("D", bound=BaseModel)
+
+
+class Event(Envelope, Generic[D]):
+    """An event of one kind, its detail read as a job's model: `Event[CloudTrailDetail]`.
+
+    The parser has chosen the model by the event's source and detail-type (`kind_of`)
+    before it validates the whole event with it.
+    """
+
+    detail: D
 
 
 class Loose(BaseModel):

@@ -14,6 +14,7 @@ from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.executor import Writers
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
+from ami_hygiene.core.view import View
 
 E = TypeVar("E")
 
@@ -53,6 +54,8 @@ class JobSpec(Generic[E]):
     parse_event: Callable[[Any, str], E] | None = None
     ignore: Callable[[E], str | None] = lambda _event: None
     log_keys: Callable[[E], dict[str, Any]] = lambda _event: {}
+    # Its part of the report, with its run metrics and dashboard row.
+    view: View = field(kw_only=True)
     events: tuple[EventRule, ...] = ()
     # Its writes, each with the IAM actions it calls: the stack grants the job's role these.
     writers: Writers = field(default_factory=dict)

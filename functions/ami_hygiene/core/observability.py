@@ -20,44 +20,13 @@ NAMESPACE = "AmiHygiene"
 # Every metric carries the service dimension (Powertools adds it) and this one.
 JOB_DIMENSION = "job"
 
-# Metric name -> (report summary key, unit). One data point per run and job.
-RUN_METRICS: dict[str, tuple[str, MetricUnit]] = {
+# Metric name -> (report summary key, unit). One data point per run and job. These are every
+# job's; a job's own come from its view (View.metrics, jobs/<job>/view.py).
+COMMON_RUN_METRICS: dict[str, tuple[str, MetricUnit]] = {
     "ImagesSeen": ("images", MetricUnit.Count),
-    "ImagesRetired": ("retired", MetricUnit.Count),
-    "ImagesDisabled": ("disabled", MetricUnit.Count),
-    "ImagesDeprecated": ("deprecated", MetricUnit.Count),
     "ActionsDeferred": ("deferred", MetricUnit.Count),
     "ActionsFailed": ("failed", MetricUnit.Count),
-    "GiBReclaimed": ("gib_reclaimed", MetricUnit.Gigabytes),
-    "EstimatedMonthlySavingUSD": ("monthly_saving_usd", MetricUnit.NoUnit),
-    "ImagesNonCompliant": ("non_compliant", MetricUnit.Count),
-    "ImagesTagged": ("tagged", MetricUnit.Count),
-    "SnapshotsTagged": ("propagated_snapshots", MetricUnit.Count),
-    "ImagesEscalated": ("escalated", MetricUnit.Count),
-    "ImagesPublic": ("public", MetricUnit.Count),
-    "ImagesSharedOutside": ("foreign_shared", MetricUnit.Count),
-    "ImagesRevoked": ("revoked", MetricUnit.Count),
-    "BlockPublicAccessEnabled": ("block_public_access_enabled", MetricUnit.Count),
-    "FamiliesStale": ("stale_families", MetricUnit.Count),
-    "BuildsStarted": ("builds_started", MetricUnit.Count),
-    "BuildsFinished": ("builds_finished", MetricUnit.Count),
-    "BuildsFailed": ("builds_failed", MetricUnit.Count),
 }
-# What each job's dashboard row draws in its "images" graph.
-JOB_IMAGE_METRICS: dict[str, tuple[str, ...]] = {
-    "rotate": ("ImagesSeen", "ImagesRetired", "ImagesDisabled", "ImagesDeprecated"),
-    "tags": ("ImagesSeen", "ImagesNonCompliant", "ImagesTagged", "SnapshotsTagged", "ImagesEscalated"),
-    "public": (
-        "ImagesSeen",
-        "ImagesPublic",
-        "ImagesSharedOutside",
-        "ImagesRevoked",
-        "BlockPublicAccessEnabled",
-    ),
-    "rebuild": ("FamiliesStale", "BuildsStarted", "BuildsFinished", "BuildsFailed"),
-}
-# Jobs that reclaim storage get the storage graph.
-STORAGE_JOBS = frozenset({"rotate"})
 # Emitted when a run could not start or read a region: bad event, bad settings, errors.
 RUN_ERRORS_METRIC = "RunErrors"
 # Emitted when an event needed nothing done (e.g. a share was removed, not added).
@@ -67,7 +36,7 @@ SWEEPS_SKIPPED_METRIC = "SweepsSkipped"
 # Emitted when something escaped a job (a bug, not bad input or AWS trouble): handlers/common.py.
 UNHANDLED_ERRORS_METRIC = "UnhandledErrors"
 METRIC_NAMES: tuple[str, ...] = (
-    *RUN_METRICS,
+    *COMMON_RUN_METRICS,
     RUN_ERRORS_METRIC,
     EVENTS_IGNORED_METRIC,
     SWEEPS_SKIPPED_METRIC,
@@ -75,9 +44,17 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 
 
-def metric_names_for(summary: Mapping[str, Any]) -> set[str]:
+def run_metrics(job_metrics: Mapping[str, tuple[str, MetricUnit]]) -> dict[str, tuple[str, MetricUnit]]:
+    """Every metric a job's run may emit: the common ones and the job's own."""
+    return {**COMMON_RUN_METRICS, **job_metrics}
+
+
+def metric_names_for(
+    summary: Mapping[str, Any], job_metrics: Mapping[str, tuple[str, MetricUnit]]
+) -> set[str]:
     """The metrics a run with this summary emits: those its job's summary has, and RunErrors."""
-    return {name for name, (key, _) in RUN_METRICS.items() if key in summary} | {RUN_ERRORS_METRIC}
+    found = {name for name, (key, _) in run_metrics(job_metrics).items() if key in summary}
+    return found | {RUN_ERRORS_METRIC}
 
 
 logger = Logger(service=SERVICE)
@@ -85,11 +62,13 @@ tracer = Tracer(service=SERVICE)
 metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE)
 
 
-def record_run(job: str, summary: Mapping[str, Any]) -> None:
+def record_run(
+    job: str, summary: Mapping[str, Any], job_metrics: Mapping[str, tuple[str, MetricUnit]]
+) -> None:
     """Adds one data point per run metric the job's summary has."""
     metrics.add_dimension(name=JOB_DIMENSION, value=job)
-    emitted = metric_names_for(summary)
-    for name, (key, unit) in RUN_METRICS.items():
+    emitted = metric_names_for(summary, job_metrics)
+    for name, (key, unit) in run_metrics(job_metrics).items():
         if name in emitted:
             metrics.add_metric(name=name, unit=unit, value=float(summary[key] or 0))
     metrics.add_metric(name=RUN_ERRORS_METRIC, unit=MetricUnit.Count, value=float(summary.get("errors", 0)))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
-from ami_hygiene.core.estate import SnapshotRef
+from ami_hygiene.core.estate import Image, SnapshotRef
 
 
 class Action(StrEnum):
@@ -92,6 +92,33 @@ class Decision:
             reasons=reasons,
             snapshot_results=self.snapshot_results if snapshot_results is None else snapshot_results,
         )
+
+
+class ImageDecision(TypedDict):
+    """The fields every decision about an image sets, for `Decision(**image_decision(...), ...)`."""
+
+    # What the image says of itself.
+    image_id: str
+    region: str
+    name: str
+    created: datetime | None
+    # What the policy says of it.
+    family: str
+    action: Action
+    reasons: tuple[str, ...]
+
+
+def image_decision(image: Image, family: str, action: Action, reasons: Iterable[str]) -> ImageDecision:
+    """What every job's decision about `image` says first: which image, its family, the action and why."""
+    return ImageDecision(
+        image_id=image.image_id,
+        region=image.region,
+        name=image.name,
+        created=image.creation_date,
+        family=family,
+        action=action,
+        reasons=tuple(reasons),
+    )
 
 
 @dataclass(frozen=True)

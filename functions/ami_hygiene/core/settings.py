@@ -1,10 +1,10 @@
 """Settings of a run: each declared once, as a typed field that says where it comes from.
 
-A setting is a field of a frozen pydantic dataclass. Its type and `Field(...)`
-constraints are the rule a value must keep; its `Setting` metadata names the
-environment variable it is read from, the CLI flag that overrides it
-(RETENTION_DAYS <-> --retention-days), the flag's help and, through `Parameter`,
-the stack parameter it is deployed from. From that one declaration come:
+A setting is a field of a settings model (`@settings_model`: a frozen pydantic dataclass).
+Its type and constraints (`Field(...)`, `whole_number(low, high)`, ...) are the rule a value
+must keep; its `Setting` metadata names the environment variable it is read from, the CLI
+flag that overrides it (RETENTION_DAYS <-> --retention-days), the flag's help and, through
+`Parameter`, the stack parameter it is deployed from. From that one declaration come:
 
 - `Settings.load(env, overrides)`: the environment parsed, the flags applied, a bad
   value refused with a one-line SettingsError naming its variable;
@@ -14,8 +14,8 @@ the stack parameter it is deployed from. From that one declaration come:
 This module holds the machinery and the settings every job shares (`Settings`: mode,
 regions, max_actions) or several jobs read (`AllowedSharingSettings`,
 `RequiredTagsSettings`). A job's own settings extend them in jobs/<job>/settings.py; a
-job says there how it offers a shared setting (`variants`: its own mode parameter, its
-own flag or help, or not offered at all).
+job says there how it offers a shared setting (`variants`: its own mode parameter,
+`mode_variant`; its own flag or help; or not offered at all).
 """
 
 from __future__ import annotations

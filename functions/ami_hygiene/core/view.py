@@ -10,8 +10,11 @@ and a view reads the report only through the small `Report` protocol here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.core.settings import Mode
@@ -45,6 +48,11 @@ class View:
     job: str
     seen_label = "images seen"
     actions: Sequence[Action] = ()
+    # Its run metrics beyond the common ones (core/observability): name -> (summary key, unit).
+    metrics: Mapping[str, tuple[str, MetricUnit]] = MappingProxyType({})
+    # What its dashboard row draws in the "images" graph, and whether it gets a storage graph.
+    dashboard_metrics: tuple[str, ...] = ("ImagesSeen",)
+    storage_graph = False
 
     def summary(self, report: Report) -> dict[str, Any]:
         raise NotImplementedError

@@ -248,7 +248,7 @@ def skip(job: str, held: Held) -> dict[str, Any]:
 def finish(job: str, report: Report, clients: Clients, target: Target) -> dict[str, Any]:
     """Record metrics, publish what is worth telling, log, and answer the invocation."""
     summary = report.summary()
-    record_run(job, summary)
+    record_run(job, summary, report.view.metrics)
     published = Publisher(clients, target).publish_report(report) if target.topic_arn else []
     if not target.topic_arn:
         logger.warning("TOPIC_ARN is not set: the report is only logged")

@@ -16,6 +16,7 @@ from ami_hygiene.core.errors import is_transient
 from ami_hygiene.core.job import JobSpec as Job
 from ami_hygiene.handlers import common
 from ami_hygiene.handlers.common import handle
+from ami_hygiene.jobs.tags.view import VIEW as TAGS_VIEW
 from tests.helpers.constants import REGION
 from tests.helpers.events import scheduled_event
 from tests.helpers.lambda_context import LambdaContext
@@ -29,7 +30,7 @@ def _failing(err: Exception) -> Job[Any]:
     def run(*_: Any) -> Any:
         raise err
 
-    return Job("tags", summary="tags", run=run)
+    return Job("tags", summary="tags", run=run, view=TAGS_VIEW)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from ami_hygiene.jobs.public.events import RULES, SharingEvent, parse_sharing_ev
 from ami_hygiene.jobs.public.policy import JOB
 from ami_hygiene.jobs.public.run import run_public
 from ami_hygiene.jobs.public.settings import PublicJobSettings
+from ami_hygiene.jobs.public.view import VIEW
 
 SPEC: JobSpec[SharingEvent] = JobSpec(
     JOB,
@@ -23,5 +24,6 @@ SPEC: JobSpec[SharingEvent] = JobSpec(
     events=RULES,
     settings=PublicJobSettings,
     writers=WRITERS,
+    view=VIEW,
     schedule_parameter="PublicScanSchedule",
 )

@@ -40,7 +40,7 @@ from ami_hygiene.core.events import (
     SOURCE,
     AccountId,
     CloudTrailRecord,
-    Envelope,
+    Event,
     EventError,
     GenericEvent,
     ImageId,
@@ -153,10 +153,7 @@ class SharingDetail(CloudTrailRecord):
     request_parameters: SharingParameters | None = Field(default=None, alias="requestParameters")
 
 
-class SharingCloudTrailEvent(Envelope):
-    source: Literal["aws.ec2"]
-    detail_type: Literal["AWS API Call via CloudTrail"] = Field(alias="detail-type")
-    detail: SharingDetail
+SharingCloudTrailEvent = Event[SharingDetail]
 
 
 # -- parsing --------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from typing import Any, Final, Literal
 
 from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED, Image, ImageState, RegionEstate, Sharing
 from ami_hygiene.core.families import FamilyTagError, derived_family, family_of
-from ami_hygiene.core.plan import Action, Decision, Plan
+from ami_hygiene.core.plan import Action, Decision, Plan, image_decision
 
 JOB = "public"
 PUBLIC_GROUP = "all"
@@ -249,13 +249,7 @@ def _image_decision(
     severity: Severity = "info",
 ) -> SharingDecision:
     return SharingDecision(
-        image_id=image.image_id,
-        region=image.region,
-        family=_family(image),
-        name=image.name,
-        action=action,
-        reasons=tuple(reasons),
-        created=image.creation_date,
+        **image_decision(image, _family(image), action, reasons),
         resource_type="image",
         remove_groups=remove_groups,
         remove_accounts=remove_accounts,

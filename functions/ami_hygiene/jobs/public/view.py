@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Outcome
 from ami_hygiene.core.settings import Mode
@@ -15,6 +18,21 @@ class PublicView(View):
     job = JOB
     seen_label = "resources seen"
     actions = (Action.REVOKE_PUBLIC, Action.REVOKE_ACCOUNTS, Action.BLOCK_PUBLIC_ACCESS)
+    metrics = MappingProxyType(
+        {
+            "ImagesPublic": ("public", MetricUnit.Count),
+            "ImagesSharedOutside": ("foreign_shared", MetricUnit.Count),
+            "ImagesRevoked": ("revoked", MetricUnit.Count),
+            "BlockPublicAccessEnabled": ("block_public_access_enabled", MetricUnit.Count),
+        }
+    )
+    dashboard_metrics = (
+        "ImagesSeen",
+        "ImagesPublic",
+        "ImagesSharedOutside",
+        "ImagesRevoked",
+        "BlockPublicAccessEnabled",
+    )
 
     def summary(self, report: Report) -> dict[str, Any]:
         decisions = report.decisions

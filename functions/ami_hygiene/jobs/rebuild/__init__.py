@@ -8,6 +8,7 @@ from ami_hygiene.jobs.rebuild.events import RULES, BuildEvent, parse_build_event
 from ami_hygiene.jobs.rebuild.model import JOB
 from ami_hygiene.jobs.rebuild.run import run_rebuild
 from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
+from ami_hygiene.jobs.rebuild.view import VIEW
 
 SPEC: JobSpec[BuildEvent] = JobSpec(
     JOB,
@@ -18,5 +19,6 @@ SPEC: JobSpec[BuildEvent] = JobSpec(
     events=RULES,
     settings=RebuildJobSettings,
     writers=WRITERS,
+    view=VIEW,
     schedule_parameter="RebuildSchedule",
 )

@@ -44,7 +44,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
@@ -53,7 +53,7 @@ from ami_hygiene.core.events import (
     PARTITION,
     REGION_NAME,
     DurationMs,
-    Envelope,
+    Event,
     EventError,
     EventTime,
     ExecutionId,
@@ -195,16 +195,8 @@ class AutomationDetail(Loose):
     time_ms: DurationMs | None = Field(default=None, alias="Time")
 
 
-class ImageBuilderEvent(Envelope):
-    source: Literal["aws.imagebuilder"]
-    detail_type: Literal["EC2 Image Builder Image State Change"] = Field(alias="detail-type")
-    detail: ImageBuilderDetail
-
-
-class AutomationEvent(Envelope):
-    source: Literal["aws.ssm"]
-    detail_type: Literal["EC2 Automation Execution Status-change Notification"] = Field(alias="detail-type")
-    detail: AutomationDetail
+ImageBuilderEvent = Event[ImageBuilderDetail]
+AutomationEvent = Event[AutomationDetail]
 
 
 # -- parsing ---------------------------------------------------------------------------------

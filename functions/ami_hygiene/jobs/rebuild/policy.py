@@ -56,7 +56,7 @@ from ami_hygiene.core.estate import (
     RegionEstate,
 )
 from ami_hygiene.core.families import FamilyTagError, derived_family, family_of
-from ami_hygiene.core.plan import Action, Decision, Plan
+from ami_hygiene.core.plan import Action, Decision, Plan, image_decision
 from ami_hygiene.jobs.rebuild.model import (
     JOB,
     PIPELINE_ARN,
@@ -254,13 +254,7 @@ def _decide(
         )
     token_stale = tuple(f"{k}:{base_id}" if k is StaleKind.BASE_MOVED else str(k) for k in stale)
     decision = RebuildDecision(
-        image_id=newest.image_id,
-        region=newest.region,
-        family=family.name,
-        name=newest.name,
-        action=Action.REBUILD,
-        reasons=tuple(reasons),
-        created=newest.creation_date,
+        **image_decision(newest, family.name, Action.REBUILD, reasons),
         method=method,
         pipeline_arn=pipeline_arn,
         runbook=runbook,
@@ -397,15 +391,7 @@ def _bad_family_tag(image: Image) -> bool:
 
 
 def _keep(image: Image, family: str, reasons: list[str]) -> Decision:
-    return Decision(
-        image_id=image.image_id,
-        region=image.region,
-        family=family,
-        name=image.name,
-        action=Action.KEEP,
-        reasons=tuple(reasons),
-        created=image.creation_date,
-    )
+    return Decision(**image_decision(image, family, Action.KEEP, reasons))
 
 
 def _age_key(image: Image) -> tuple[datetime, str]:

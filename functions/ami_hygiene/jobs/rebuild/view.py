@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import MappingProxyType
 from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.core.settings import Mode
@@ -14,6 +17,16 @@ from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
 
 class RebuildView(View):
     """The patch-rebuild job: stale families, builds started, and how builds ended."""
+
+    metrics = MappingProxyType(
+        {
+            "FamiliesStale": ("stale_families", MetricUnit.Count),
+            "BuildsStarted": ("builds_started", MetricUnit.Count),
+            "BuildsFinished": ("builds_finished", MetricUnit.Count),
+            "BuildsFailed": ("builds_failed", MetricUnit.Count),
+        }
+    )
+    dashboard_metrics = ("FamiliesStale", "BuildsStarted", "BuildsFinished", "BuildsFailed")
 
     job = JOB
     actions = (Action.REBUILD,)

@@ -7,6 +7,7 @@ from ami_hygiene.jobs.rotate.actions import WRITERS
 from ami_hygiene.jobs.rotate.policy import JOB
 from ami_hygiene.jobs.rotate.run import run_rotation
 from ami_hygiene.jobs.rotate.settings import RotateJobSettings
+from ami_hygiene.jobs.rotate.view import VIEW
 
 SPEC: JobSpec[None] = JobSpec(
     JOB,
@@ -14,5 +15,6 @@ SPEC: JobSpec[None] = JobSpec(
     run=lambda settings, clients, stop, _event: run_rotation(settings, clients, should_stop=stop),
     settings=RotateJobSettings,
     writers=WRITERS,
+    view=VIEW,
     schedule_parameter="RotationSchedule",
 )

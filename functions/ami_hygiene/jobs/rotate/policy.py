@@ -69,7 +69,7 @@ from ami_hygiene.core.estate import (
 )
 from ami_hygiene.core.families import FamilyTagError, derived_family, family_of
 from ami_hygiene.core.launch_record import MAX_TAGS, TAG_LAUNCH_PERMISSIONS, record_of
-from ami_hygiene.core.plan import Action, Decision, Plan, within_budget
+from ami_hygiene.core.plan import Action, Decision, Plan, image_decision, within_budget
 from ami_hygiene.core.tag_rules import problems
 from ami_hygiene.jobs.rotate.settings import ConsumerUsageUnknown, RotateJobSettings
 
@@ -671,13 +671,7 @@ def _decision(
 ) -> Decision:
     check = ctx.estate.consumers.get(image.image_id) or ConsumerCheck()
     return RotationDecision(
-        image_id=image.image_id,
-        region=image.region,
-        family=ctx.families[image.image_id],
-        name=image.name,
-        action=action,
-        reasons=tuple(reasons),
-        created=image.creation_date,
+        **image_decision(image, ctx.families[image.image_id], action, reasons),
         deprecate_at=deprecate_at,
         snapshots=snapshots,
         pending_checks=pending_checks,

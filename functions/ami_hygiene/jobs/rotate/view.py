@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from types import MappingProxyType
 from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Decision
 from ami_hygiene.core.settings import Mode
@@ -14,6 +17,18 @@ from ami_hygiene.jobs.rotate.settings import RotateJobSettings
 
 class RotateView(View):
     """Retired, disabled, deprecated; snapshots and storage reclaimed; consumer accounts read."""
+
+    metrics = MappingProxyType(
+        {
+            "ImagesRetired": ("retired", MetricUnit.Count),
+            "ImagesDisabled": ("disabled", MetricUnit.Count),
+            "ImagesDeprecated": ("deprecated", MetricUnit.Count),
+            "GiBReclaimed": ("gib_reclaimed", MetricUnit.Gigabytes),
+            "EstimatedMonthlySavingUSD": ("monthly_saving_usd", MetricUnit.NoUnit),
+        }
+    )
+    dashboard_metrics = ("ImagesSeen", "ImagesRetired", "ImagesDisabled", "ImagesDeprecated")
+    storage_graph = True
 
     job = JOB
     seen_label = "images seen"

@@ -8,6 +8,7 @@ from ami_hygiene.jobs.tags.events import RULES, ImageEvent, parse_event
 from ami_hygiene.jobs.tags.policy import JOB
 from ami_hygiene.jobs.tags.run import run_tags
 from ami_hygiene.jobs.tags.settings import TagsJobSettings
+from ami_hygiene.jobs.tags.view import VIEW
 
 SPEC: JobSpec[ImageEvent] = JobSpec(
     JOB,
@@ -18,5 +19,6 @@ SPEC: JobSpec[ImageEvent] = JobSpec(
     events=RULES,
     settings=TagsJobSettings,
     writers=WRITERS,
+    view=VIEW,
     schedule_parameter="TagSweepSchedule",
 )

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -39,7 +39,7 @@ from ami_hygiene.core.events import (
     SOURCE,
     CloudTrailRecord,
     Ec2ResourceId,
-    Envelope,
+    Event,
     EventError,
     GenericEvent,
     ImageId,
@@ -134,16 +134,8 @@ class StateChangeDetail(Loose):
     state: Token = Field(alias="State")
 
 
-class CloudTrailEvent(Envelope):
-    source: Literal["aws.ec2"]
-    detail_type: Literal["AWS API Call via CloudTrail"] = Field(alias="detail-type")
-    detail: CloudTrailDetail
-
-
-class StateChangeEvent(Envelope):
-    source: Literal["aws.ec2"]
-    detail_type: Literal["EC2 AMI State Change"] = Field(alias="detail-type")
-    detail: StateChangeDetail
+CloudTrailEvent = Event[CloudTrailDetail]
+StateChangeEvent = Event[StateChangeDetail]
 
 
 # -- parsing ---------------------------------------------------------------------------------

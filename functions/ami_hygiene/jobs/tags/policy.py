@@ -41,7 +41,7 @@ from typing import Any
 
 from ami_hygiene.core.estate import EMPTY_TAGS, TAG_ESCALATED_AT, TAG_PREFIX, Image, ImageState, RegionEstate
 from ami_hygiene.core.families import FamilyTagError, derived_family, family_of
-from ami_hygiene.core.plan import Action, Decision, Plan
+from ami_hygiene.core.plan import Action, Decision, Plan, image_decision
 from ami_hygiene.core.tag_rules import TagRule, problems
 
 JOB = "tags"
@@ -342,13 +342,7 @@ def _decision(
     except FamilyTagError:
         family = derived_family(image)
     return TagDecision(
-        image_id=image.image_id,
-        region=image.region,
-        family=family,
-        name=image.name,
-        action=action,
-        reasons=tuple(reasons),
-        created=image.creation_date,
+        **image_decision(image, family, action, reasons),
         tags=dict(tags),
         remove_tags=remove_tags,
         deprecate_at=deprecate_at,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from types import MappingProxyType
 from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.core.settings import Mode
@@ -18,6 +21,21 @@ class TagsView(View):
     job = JOB
     seen_label = "images seen"
     actions = (Action.TAG, Action.PROPAGATE, Action.NOTIFY, Action.DEPRECATE)
+    metrics = MappingProxyType(
+        {
+            "ImagesNonCompliant": ("non_compliant", MetricUnit.Count),
+            "ImagesTagged": ("tagged", MetricUnit.Count),
+            "SnapshotsTagged": ("propagated_snapshots", MetricUnit.Count),
+            "ImagesEscalated": ("escalated", MetricUnit.Count),
+        }
+    )
+    dashboard_metrics = (
+        "ImagesSeen",
+        "ImagesNonCompliant",
+        "ImagesTagged",
+        "SnapshotsTagged",
+        "ImagesEscalated",
+    )
 
     def summary(self, report: Report) -> dict[str, Any]:
         decisions = report.decisions

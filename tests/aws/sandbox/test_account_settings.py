@@ -16,12 +16,9 @@ import sandbox
 from ami_hygiene.doctor.permissions import Probe
 from ami_hygiene.doctor.run import CALLS
 from sandbox.lambda_account import set_concurrency_quota
-from tests.conftest import ACCOUNT_ID, REGION
-
-
-@pytest.fixture
-def ec2(aws: None) -> Any:
-    return boto3.client("ec2", region_name=REGION)
+from tests.helpers.constants import ACCOUNT as ACCOUNT_ID
+from tests.helpers.constants import REGION
+from tests.helpers.sandbox import error_code
 
 
 def _image_and_snapshot(ec2: Any) -> tuple[str, str]:
@@ -30,10 +27,6 @@ def _image_and_snapshot(ec2: Any) -> tuple[str, str]:
     mappings = [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}]
     image = ec2.register_image(Name="web-1", RootDeviceName="/dev/xvda", BlockDeviceMappings=mappings)
     return str(image["ImageId"]), snapshot
-
-
-def _code(err: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(err.value.response["Error"]["Code"])
 
 
 # -- DryRun ----------------------------------------------------------------------------------
@@ -53,7 +46,7 @@ def test_reads_moto_answered_despite_dry_run_now_answer_dry_run_operation(
     filled = {k: v.format(image=image, snapshot=snapshot) for k, v in params.items()}
     with pytest.raises(ClientError) as err:
         getattr(ec2, operation)(DryRun=True, **filled)
-    assert _code(err) == "DryRunOperation"
+    assert error_code(err) == "DryRunOperation"
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
     getattr(ec2, operation)(**filled)  # without DryRun, the read answers as before
 
@@ -63,7 +56,7 @@ def test_a_dry_run_read_still_validates_the_resource(ec2: Any) -> None:
         ec2.describe_image_attribute(
             ImageId="ami-00000000000000000", Attribute="launchPermission", DryRun=True
         )
-    assert _code(err) == "InvalidAMIID.NotFound"
+    assert error_code(err) == "InvalidAMIID.NotFound"
 
 
 def test_every_ec2_call_doctor_tries_answers_dry_run_operation_and_changes_nothing(ec2: Any) -> None:
@@ -82,7 +75,7 @@ def test_every_ec2_call_doctor_tries_answers_dry_run_operation_and_changes_nothi
         params = _fill(dict(call.params), names)
         with pytest.raises(ClientError) as err:
             getattr(ec2, xform_name(call.operation))(DryRun=True, **params)
-        assert _code(err) == "DryRunOperation", call.action
+        assert error_code(err) == "DryRunOperation", call.action
         tried.add(call.operation)
     assert {
         "DisableImage",
@@ -167,10 +160,10 @@ def test_snapshot_block_public_access_state(ec2: Any) -> None:
 def test_snapshot_block_public_access_refuses_unblocked_on_enable_and_honours_dry_run(ec2: Any) -> None:
     with pytest.raises(ClientError) as err:
         ec2.enable_snapshot_block_public_access(State="unblocked")
-    assert _code(err) == "InvalidParameterValue"
+    assert error_code(err) == "InvalidParameterValue"
     with pytest.raises(ClientError) as err:
         ec2.enable_snapshot_block_public_access(State="block-new-sharing", DryRun=True)
-    assert _code(err) == "DryRunOperation"
+    assert error_code(err) == "DryRunOperation"
     assert ec2.get_snapshot_block_public_access_state()["State"] == "unblocked"
 
 
@@ -184,7 +177,7 @@ def test_recipe_reads_answer_as_an_account_without_recipes(aws: None) -> None:
     arn = f"arn:aws:imagebuilder:{REGION}:{ACCOUNT_ID}:container-recipe/web/1.0.0"
     with pytest.raises(ClientError) as err:
         builder.get_container_recipe(containerRecipeArn=arn)
-    assert _code(err) == "ResourceNotFoundException"
+    assert error_code(err) == "ResourceNotFoundException"
     with pytest.raises(ClientError) as err:
         builder.get_container_recipe(containerRecipeArn="arn:aws:imagebuilder:nowhere")
-    assert _code(err) == "InvalidRequestException"
+    assert error_code(err) == "InvalidRequestException"
