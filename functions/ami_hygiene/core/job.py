@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.executor import Writers
+from ami_hygiene.core.regions import JobRun
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
 from ami_hygiene.core.view import View
@@ -39,28 +40,44 @@ class EventRule:
 class JobSpec(Generic[E]):
     """How one job is run, triggered, deployed and shown.
 
-    `run(settings, clients, should_stop, event)` runs it; event is None for a sweep; settings
-    are its own model's (`settings`, jobs/<job>/settings.py), as `settings.load(env)` makes them.
-    `parse_event` turns a non-schedule event into the job's event record (or raises
-    EventError); None means the job runs on its schedule only. `ignore` says why a
-    parsed event needs nothing done (None: it does).
+    `runner` is the job's JobRun (jobs/<job>/run.py): its name, view, writers and settings
+    model come with it. `parse_event` turns a non-schedule event into the job's event
+    record (or raises EventError); None means the job runs on its schedule only. `ignore`
+    says why a parsed event needs nothing done (None: it does).
     """
 
-    name: str
+    runner: JobRun[Any, Any]
     summary: str  # one line: the CLI's help and the function's description
-    run: Callable[[Any, Clients, Callable[[], bool], E | None], Report]
-    # Its settings: the model its handler and CLI subcommand load (each job extends Settings).
-    settings: type[Settings] = Settings
+    # The stack parameter holding the job's schedule expression.
+    schedule_parameter: str
     parse_event: Callable[[Any, str], E] | None = None
     ignore: Callable[[E], str | None] = lambda _event: None
     log_keys: Callable[[E], dict[str, Any]] = lambda _event: {}
-    # Its part of the report, with its run metrics and dashboard row.
-    view: View = field(kw_only=True)
     events: tuple[EventRule, ...] = ()
-    # Its writes, each with the IAM actions it calls: the stack grants the job's role these.
-    writers: Writers = field(default_factory=dict)
-    # The stack parameter holding the job's schedule expression.
-    schedule_parameter: str = ""
+
+    def run(
+        self, settings: Any, clients: Clients, should_stop: Callable[[], bool], event: E | None
+    ) -> Report:
+        """Run the job; event is None for a sweep; settings are its own model's (`settings.load(env)`)."""
+        return self.runner(settings, clients, should_stop=should_stop, event=event)
+
+    @property
+    def name(self) -> str:
+        return self.runner.job
+
+    @property
+    def view(self) -> View:
+        """Its part of the report, with its run metrics and dashboard row."""
+        return self.runner.view
+
+    @property
+    def writers(self) -> Writers:
+        """Its writes, each with the IAM actions it calls: the stack grants the job's role these."""
+        return self.runner.writers
+
+    @property
+    def settings(self) -> type[Settings]:
+        return self.runner.settings_model
 
     @property
     def construct_id(self) -> str:

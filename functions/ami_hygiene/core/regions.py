@@ -7,7 +7,7 @@ executor with the job's writers) and walks the regions; the job says how to plan
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -55,6 +55,7 @@ def report_of(
     plans: tuple[Plan, ...],
     started: datetime,
     errors: tuple[str, ...] = (),
+    calls_by_account: dict[str, dict[str, int]] | None = None,
 ) -> Report:
     return Report(
         job=view.job,
@@ -66,6 +67,7 @@ def report_of(
         started=started,
         finished=datetime.now(UTC),
         api_calls=dict(clients.counter.calls),
+        api_calls_by_account=calls_by_account or {},
         errors=errors,
         view=view,
     )
@@ -94,6 +96,8 @@ class Frame(Generic[S, E]):
     now: datetime
     account: str
     event: E | None
+    # Calls by account, when the run read other accounts too (rotation's consumers); else empty.
+    calls_by_account: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class JobRun(Generic[S, E]):
@@ -107,6 +111,7 @@ class JobRun(Generic[S, E]):
     job: str
     view: View
     writers: Writers
+    settings_model: type[S]  # what its handler and CLI subcommand load (jobs/<job>/settings.py)
 
     def __call__(
         self,
@@ -130,6 +135,7 @@ class JobRun(Generic[S, E]):
             plans=plans,
             started=started,
             errors=errors,
+            calls_by_account=frame.calls_by_account,
         )
 
     def run(

@@ -66,7 +66,20 @@ class View:
     def settings_line(self, settings: Any) -> str:  # the job's own settings model
         raise NotImplementedError
 
+    # The stack parameter that turns the job to enforce, and what the report-mode footer adds.
+    mode_parameter: str = ""
+    to_apply: str = "."
+
     def footer(self, report: Report) -> str:
+        if report.mode is Mode.REPORT:
+            return (
+                "To apply: run with --mode enforce (CLI) or set the stack parameter "
+                f"{self.mode_parameter}=enforce{self.to_apply}"
+            )
+        return self.enforced_footer(report)
+
+    def enforced_footer(self, report: Report) -> str:
+        """The footer of an enforce-mode report: what happens next, how to undo or allow."""
         raise NotImplementedError
 
     def is_finding(self, decision: Decision) -> bool:

@@ -34,6 +34,7 @@ from ami_hygiene.handlers.public import PUBLIC, public
 from sandbox.demo import Seeder
 from tests.helpers.constants import NOW, REGION
 from tests.helpers.events import cloudtrail_event, scheduled_event
+from tests.helpers.jobs import with_run
 from tests.helpers.lambda_context import LambdaContext
 from tests.helpers.sandbox import is_public, make_public, notifications, report_topic
 
@@ -190,7 +191,7 @@ def test_a_second_sweep_is_skipped_while_an_event_is_still_handled(seeder: Seede
     first: dict[str, Any] = {}
     sweep = threading.Thread(
         target=lambda: first.update(
-            handle(replace(PUBLIC, run=paused_run), SCHEDULED, first_context, env, Clients())
+            handle(with_run(PUBLIC, paused_run), SCHEDULED, first_context, env, Clients())
         )
     )
     sweep.start()
@@ -227,7 +228,7 @@ def test_a_sweep_takes_and_releases_the_lease_and_without_a_table_takes_none(see
         taken.append(_items())
         return PUBLIC.run(*args)
 
-    watching = replace(PUBLIC, run=watched_run)
+    watching = with_run(PUBLIC, watched_run)
     result = handle(watching, SCHEDULED, LambdaContext(FUNCTION), _env(), Clients())
     assert result["status"] == "completed"
     assert list(taken[0]) == ["public"] and _items() == {}

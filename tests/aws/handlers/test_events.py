@@ -7,7 +7,6 @@ event with a malformed region is refused: logged, reported once, and the job nev
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from sandbox.demo import Seeder
 from tests.helpers.constants import ACCOUNT, FOREIGN, REGION
 from tests.helpers.events import cloudtrail_event, scheduled_event
 from tests.helpers.hostile import CONTROL, HUGE, MALFORMED_REGIONS
+from tests.helpers.jobs import with_run
 from tests.helpers.lambda_context import LambdaContext
 from tests.helpers.sandbox import notifications, report_topic, tags_of
 
@@ -50,7 +50,7 @@ def _never_run(job: Job[Any]) -> Job[Any]:
     def run(*_: Any) -> Any:
         raise AssertionError(f"the {job.name} job ran on an event it must refuse")
 
-    return replace(job, run=run)
+    return with_run(job, run)
 
 
 # -- account ---------------------------------------------------------------------------------

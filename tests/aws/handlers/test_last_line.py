@@ -16,7 +16,7 @@ from ami_hygiene.core.errors import is_transient
 from ami_hygiene.core.job import JobSpec as Job
 from ami_hygiene.handlers import common
 from ami_hygiene.handlers.common import handle
-from ami_hygiene.jobs.tags.view import VIEW as TAGS_VIEW
+from ami_hygiene.jobs.tags.run import TagsRun
 from tests.helpers.constants import REGION
 from tests.helpers.events import scheduled_event
 from tests.helpers.lambda_context import LambdaContext
@@ -26,11 +26,18 @@ EVENT_ID = "5f9b1c2d-0000-4a4a-9b9b-123456789abc"
 FUNCTION = "ami-hygiene-tags"
 
 
-def _failing(err: Exception) -> Job[Any]:
-    def run(*_: Any) -> Any:
-        raise err
+class _Failing(TagsRun):
+    """The tag job's run, failing the way a bug would."""
 
-    return Job("tags", summary="tags", run=run, view=TAGS_VIEW)
+    def __init__(self, err: Exception) -> None:
+        self.err = err
+
+    def run(self, *_: Any) -> Any:
+        raise self.err
+
+
+def _failing(err: Exception) -> Job[Any]:
+    return Job(_Failing(err), summary="tags", schedule_parameter="TagSweepSchedule")
 
 
 @pytest.fixture

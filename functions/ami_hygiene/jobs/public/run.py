@@ -31,7 +31,7 @@ PRIORITY = {Action.REVOKE_PUBLIC: 0, Action.REVOKE_ACCOUNTS: 1, Action.BLOCK_PUB
 
 
 class PublicRun(JobRun[PublicJobSettings, SharingEvent]):
-    job, view, writers = JOB, VIEW, WRITERS
+    job, view, writers, settings_model = JOB, VIEW, WRITERS, PublicJobSettings
 
     def plan(self, frame: Frame[PublicJobSettings, SharingEvent], region: str) -> Plan:
         settings, event = frame.settings, frame.event

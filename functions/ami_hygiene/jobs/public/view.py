@@ -8,7 +8,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Outcome
-from ami_hygiene.core.settings import Mode
 from ami_hygiene.core.view import Report, View, count, counted_outcome, highest
 from ami_hygiene.jobs.public.policy import JOB
 from ami_hygiene.jobs.public.settings import PublicJobSettings
@@ -16,6 +15,8 @@ from ami_hygiene.jobs.public.settings import PublicJobSettings
 
 class PublicView(View):
     job = JOB
+    mode_parameter = "PublicSharingMode"
+    to_apply = ". Allow an image to be public with the tag ami-hygiene:public-allowed=true."
     seen_label = "resources seen"
     actions = (Action.REVOKE_PUBLIC, Action.REVOKE_ACCOUNTS, Action.BLOCK_PUBLIC_ACCESS)
     metrics = MappingProxyType(
@@ -72,13 +73,7 @@ class PublicView(View):
         allowed = ", ".join(sorted(settings.allowed_share_accounts)) or "none"
         return f"allowed share accounts {allowed} · at most {settings.max_actions} actions per run"
 
-    def footer(self, report: Report) -> str:
-        if report.mode is Mode.REPORT:
-            return (
-                "To apply: run with --mode enforce (CLI) or set the stack parameter "
-                "PublicSharingMode=enforce. Allow an image to be public with the tag "
-                "ami-hygiene:public-allowed=true."
-            )
+    def enforced_footer(self, report: Report) -> str:
         return (
             "To share on purpose: add the account to AllowedShareAccounts, or tag the image "
             "ami-hygiene:public-allowed=true."

@@ -52,7 +52,7 @@ from ami_hygiene.jobs.rebuild.view import VIEW
 
 
 class RebuildRun(JobRun[RebuildJobSettings, BuildEvent]):
-    job, view, writers = JOB, VIEW, WRITERS
+    job, view, writers, settings_model = JOB, VIEW, WRITERS, RebuildJobSettings
 
     def run(
         self,

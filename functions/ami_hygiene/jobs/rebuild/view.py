@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.settings import Mode
 from ami_hygiene.core.view import Report, View, counted_outcome
 from ami_hygiene.jobs.rebuild.model import JOB, BuildResult
 from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
@@ -29,6 +28,11 @@ class RebuildView(View):
     dashboard_metrics = ("FamiliesStale", "BuildsStarted", "BuildsFinished", "BuildsFailed")
 
     job = JOB
+    mode_parameter = "RebuildMode"
+    to_apply = (
+        ". A family is rebuilt by the pipeline in its ami-hygiene:pipeline tag or FamilyPipelines, "
+        "else by the AWS-UpdateLinuxAmi / AWS-UpdateWindowsAmi runbook."
+    )
     actions = (Action.REBUILD,)
 
     def summary(self, report: Report) -> dict[str, Any]:
@@ -78,13 +82,7 @@ class RebuildView(View):
             f"other families by SSM runbook (role {role}) · at most {settings.max_actions} builds per run"
         )
 
-    def footer(self, report: Report) -> str:
-        if report.mode is Mode.REPORT:
-            return (
-                "To apply: run with --mode enforce (CLI) or set the stack parameter RebuildMode=enforce. "
-                "A family is rebuilt by the pipeline in its ami-hygiene:pipeline tag or FamilyPipelines, "
-                "else by the AWS-UpdateLinuxAmi / AWS-UpdateWindowsAmi runbook."
-            )
+    def enforced_footer(self, report: Report) -> str:
         ended = _ended(report.decisions)
         if any(not d.succeeded for d in ended):
             return (

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.estate import RegionEstate
-from ami_hygiene.core.executor import Executor, RunContext, never_stop
-from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Action, Outcome, Plan
-from ami_hygiene.core.report import Report
+from ami_hygiene.core.regions import Frame, JobRun, RunEvent, run_regions
 from ami_hygiene.jobs.rotate.actions import WRITERS
 from ami_hygiene.jobs.rotate.consumers import ConsumerReader
 from ami_hygiene.jobs.rotate.inventory import read_checks, read_region
@@ -23,46 +21,33 @@ from ami_hygiene.jobs.rotate.view import VIEW
 MAX_CHECK_ROUNDS = 50
 
 
-def run_rotation(
-    settings: RotateJobSettings,
-    clients: Clients,
-    now: datetime | None = None,
-    should_stop: Callable[[], bool] = never_stop,
-) -> Report:
-    now = now or datetime.now(UTC)
-    started = datetime.now(UTC)
-    account = clients.account_id(settings.regions[0])
-    executor = Executor(RunContext(clients, JOB, now, account), settings.mode, WRITERS, should_stop)
-    # One reader for the whole run: each consumer account is assumed once, and read
-    # once per region, however many images and regions ask about it.
-    consumers = ConsumerReader(clients, settings.consumer_role_name, account)
-    budget = settings.max_actions
-    plans: list[Plan] = []
-    errors: list[str] = []
-    for region in settings.regions:
-        try:
-            estate = read_region(clients, region, account)
-        except InventoryError as err:
-            errors.append(f"{region}: {err}")
-            continue
-        plan = plan_with_checks(estate, settings, now, budget, clients, consumers)
-        plan = executor.apply(plan)
-        budget = max(0, budget - plan.budget_used())
-        plans.append(plan)
-    return Report(
-        job=JOB,
-        mode=settings.mode,
-        account=account,
-        regions=settings.regions,
-        plans=tuple(plans),
-        settings=settings,
-        started=started,
-        finished=datetime.now(UTC),
-        api_calls=dict(clients.counter.calls),
-        api_calls_by_account={account: dict(clients.counter.calls), **consumers.calls_by_account()},
-        errors=tuple(errors),
-        view=VIEW,
-    )
+class RotateRun(JobRun[RotateJobSettings, RunEvent]):
+    """A sweep only: rotation answers no event."""
+
+    job, view, writers, settings_model = JOB, VIEW, WRITERS, RotateJobSettings
+
+    def run(
+        self,
+        frame: Frame[RotateJobSettings, RunEvent],
+        regions: tuple[str, ...],
+        should_stop: Callable[[], bool],
+    ) -> tuple[tuple[Plan, ...], tuple[str, ...]]:
+        # One reader for the whole run: each consumer account is assumed once, and read
+        # once per region, however many images and regions ask about it.
+        consumers = ConsumerReader(frame.clients, frame.settings.consumer_role_name, frame.account)
+
+        def plan(region: str, budget: int) -> Plan:
+            # The policy spends the budget itself: its checks go to what the budget lets through.
+            estate = read_region(frame.clients, region, frame.account)
+            return plan_with_checks(estate, frame.settings, frame.now, budget, frame.clients, consumers)
+
+        done = run_regions(regions, frame.settings.max_actions, plan, self.executor(frame, should_stop))
+        calls = frame.clients.counter.calls
+        frame.calls_by_account.update({frame.account: dict(calls), **consumers.calls_by_account()})
+        return done
+
+
+run_rotation = RotateRun()
 
 
 def plan_with_checks(

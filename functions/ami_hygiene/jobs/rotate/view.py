@@ -31,6 +31,8 @@ class RotateView(View):
     storage_graph = True
 
     job = JOB
+    mode_parameter = "RotationMode"
+    to_apply = ". Protect an image with the tag ami-hygiene:retain=true."
     seen_label = "images seen"
     actions: Sequence[Action] = (Action.DEPRECATE, Action.DISABLE, Action.DEREGISTER)
 
@@ -87,12 +89,7 @@ class RotateView(View):
             f"{consumers}"
         )
 
-    def footer(self, report: Report) -> str:
-        if report.mode is Mode.REPORT:
-            return (
-                "To apply: run with --mode enforce (CLI) or set the stack parameter RotationMode=enforce. "
-                "Protect an image with the tag ami-hygiene:retain=true."
-            )
+    def enforced_footer(self, report: Report) -> str:
         return "Retired images stay restorable from the Recycle Bin while its retention rule lasts."
 
 

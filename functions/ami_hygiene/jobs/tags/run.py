@@ -21,7 +21,7 @@ from ami_hygiene.jobs.tags.view import VIEW
 
 
 class TagsRun(JobRun[TagsJobSettings, ImageEvent]):
-    job, view, writers = JOB, VIEW, WRITERS
+    job, view, writers, settings_model = JOB, VIEW, WRITERS, TagsJobSettings
 
     def plan(self, frame: Frame[TagsJobSettings, ImageEvent], region: str) -> Plan:
         settings, event = frame.settings, frame.event

@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.settings import Mode
 from ami_hygiene.core.view import Report, View, count, counted_outcome
 from ami_hygiene.jobs.tags.policy import JOB
 from ami_hygiene.jobs.tags.settings import TagsJobSettings
@@ -19,6 +18,8 @@ TOP_PROBLEMS = 5  # broken rules listed in a tag report's summary, most common f
 
 class TagsView(View):
     job = JOB
+    mode_parameter = "TagPolicyMode"
+    to_apply = " (it only adds tags; escalation also needs TagEscalationDays > 0)."
     seen_label = "images seen"
     actions = (Action.TAG, Action.PROPAGATE, Action.NOTIFY, Action.DEPRECATE)
     metrics = MappingProxyType(
@@ -89,12 +90,7 @@ class TagsView(View):
             f"propagate {keys}"
         )
 
-    def footer(self, report: Report) -> str:
-        if report.mode is Mode.REPORT:
-            return (
-                "To apply: run with --mode enforce (CLI) or set the stack parameter TagPolicyMode=enforce "
-                "(it only adds tags; escalation also needs TagEscalationDays > 0)."
-            )
+    def enforced_footer(self, report: Report) -> str:
         return "Fix an image by adding the missing tags; the tag job re-checks it within seconds."
 
     def is_finding(self, decision: Decision) -> bool:
