@@ -84,6 +84,9 @@ class RunEvent(Protocol):
 
 
 S = TypeVar("S", bound=Settings)
+# What a run's region walk gives: the plans as applied, and the regions it could not read.
+Results = tuple[tuple[Plan, ...], tuple[str, ...]]
+StopCheck = Callable[[], bool]
 E = TypeVar("E", bound=RunEvent)
 
 
@@ -138,9 +141,7 @@ class JobRun(Generic[S, E]):
             calls_by_account=frame.calls_by_account,
         )
 
-    def run(
-        self, frame: Frame[S, E], regions: tuple[str, ...], should_stop: Callable[[], bool]
-    ) -> tuple[tuple[Plan, ...], tuple[str, ...]]:
+    def run(self, frame: Frame[S, E], regions: tuple[str, ...], should_stop: StopCheck) -> Results:
         def plan(region: str, budget: int) -> Plan:
             planned = self.plan(frame, region)
             limit = frame.settings.max_actions

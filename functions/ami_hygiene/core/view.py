@@ -50,11 +50,18 @@ class View:
     actions: Sequence[Action] = ()
     # Its run metrics beyond the common ones (core/observability): name -> (summary key, unit).
     metrics: Mapping[str, tuple[str, MetricUnit]] = MappingProxyType({})
-    # What its dashboard row draws in the "images" graph, and whether it gets a storage graph.
-    dashboard_metrics: tuple[str, ...] = ("ImagesSeen",)
-    storage_graph = False
+    storage_graph = False  # whether its dashboard row has a storage graph
+
+    @property
+    def dashboard_metrics(self) -> tuple[str, ...]:
+        """What its dashboard row draws in the "images" graph."""
+        return ("ImagesSeen", *self.metrics)
 
     def summary(self, report: Report) -> dict[str, Any]:
+        return self.summarize(report.decisions, counted_outcome(report), report)
+
+    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
+        """Its summary keys; `effective` is the outcome that counts (DONE enforced, else PLANNED)."""
         raise NotImplementedError
 
     def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
@@ -102,6 +109,16 @@ def highest(severities: Iterable[str]) -> str:
 def counted_outcome(report: Report) -> Outcome:
     """The outcome a report counts: DONE when enforced, PLANNED in report mode."""
     return Outcome.DONE if report.mode is Mode.ENFORCE else Outcome.PLANNED
+
+
+def counts(**names: str) -> Mapping[str, tuple[str, MetricUnit]]:
+    """Run metrics that count: metric name = summary key."""
+    return MappingProxyType({name: (key, MetricUnit.Count) for name, key in names.items()})
+
+
+def changes(s: Mapping[str, Any], *phrases: tuple[str, str, str]) -> list[str]:
+    """One phrase per nonzero count: "3 to tag" in report mode, "3 tagged" once done."""
+    return [f"{s[key]} {planned if s['would_change'] else done}" for key, planned, done in phrases if s[key]]
 
 
 def count(decisions: Iterable[Decision], action: Action, outcome: Outcome) -> int:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from collections.abc import Sequence
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
-from ami_hygiene.core.plan import Action, Outcome
-from ami_hygiene.core.view import Report, View, count, counted_outcome, highest
+from ami_hygiene.core.plan import Action, Decision, Outcome
+from ami_hygiene.core.view import Report, View, count, counts, highest
 from ami_hygiene.jobs.public.policy import JOB
 from ami_hygiene.jobs.public.settings import PublicJobSettings
 
@@ -19,25 +17,14 @@ class PublicView(View):
     to_apply = ". Allow an image to be public with the tag ami-hygiene:public-allowed=true."
     seen_label = "resources seen"
     actions = (Action.REVOKE_PUBLIC, Action.REVOKE_ACCOUNTS, Action.BLOCK_PUBLIC_ACCESS)
-    metrics = MappingProxyType(
-        {
-            "ImagesPublic": ("public", MetricUnit.Count),
-            "ImagesSharedOutside": ("foreign_shared", MetricUnit.Count),
-            "ImagesRevoked": ("revoked", MetricUnit.Count),
-            "BlockPublicAccessEnabled": ("block_public_access_enabled", MetricUnit.Count),
-        }
-    )
-    dashboard_metrics = (
-        "ImagesSeen",
-        "ImagesPublic",
-        "ImagesSharedOutside",
-        "ImagesRevoked",
-        "BlockPublicAccessEnabled",
+    metrics = counts(
+        ImagesPublic="public",
+        ImagesSharedOutside="foreign_shared",
+        ImagesRevoked="revoked",
+        BlockPublicAccessEnabled="block_public_access_enabled",
     )
 
-    def summary(self, report: Report) -> dict[str, Any]:
-        decisions = report.decisions
-        effective = counted_outcome(report)
+    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
         public = [d for d in decisions if d.action is Action.REVOKE_PUBLIC]
         foreign = [d for d in decisions if d.action is Action.REVOKE_ACCOUNTS]
         return {

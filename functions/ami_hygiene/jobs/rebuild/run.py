@@ -16,7 +16,7 @@ same executor, with the same writers, as the sweep's builds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -24,7 +24,7 @@ from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.estate import ARCHITECTURES, RegionEstate
 from ami_hygiene.core.executor import never_stop
 from ami_hygiene.core.plan import Action, Decision, Plan
-from ami_hygiene.core.regions import Frame, JobRun
+from ami_hygiene.core.regions import Frame, JobRun, Results, StopCheck
 from ami_hygiene.jobs.rebuild.actions import WRITERS
 from ami_hygiene.jobs.rebuild.completion import complete
 from ami_hygiene.jobs.rebuild.events import BuildEvent
@@ -55,11 +55,8 @@ class RebuildRun(JobRun[RebuildJobSettings, BuildEvent]):
     job, view, writers, settings_model = JOB, VIEW, WRITERS, RebuildJobSettings
 
     def run(
-        self,
-        frame: Frame[RebuildJobSettings, BuildEvent],
-        regions: tuple[str, ...],
-        should_stop: Callable[[], bool],
-    ) -> tuple[tuple[Plan, ...], tuple[str, ...]]:
+        self, frame: Frame[RebuildJobSettings, BuildEvent], regions: tuple[str, ...], should_stop: StopCheck
+    ) -> Results:
         if frame.event is None:
             return super().run(frame, regions, should_stop)
         # One event, one chance: its tag write is never deferred, as nothing would retry it.

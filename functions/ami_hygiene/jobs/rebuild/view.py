@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from types import MappingProxyType
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.view import Report, View, counted_outcome
+from ami_hygiene.core.view import Report, View, counts
 from ami_hygiene.jobs.rebuild.model import JOB, BuildResult
 from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
 
@@ -17,15 +14,13 @@ from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
 class RebuildView(View):
     """The patch-rebuild job: stale families, builds started, and how builds ended."""
 
-    metrics = MappingProxyType(
-        {
-            "FamiliesStale": ("stale_families", MetricUnit.Count),
-            "BuildsStarted": ("builds_started", MetricUnit.Count),
-            "BuildsFinished": ("builds_finished", MetricUnit.Count),
-            "BuildsFailed": ("builds_failed", MetricUnit.Count),
-        }
+    metrics = counts(
+        FamiliesStale="stale_families",
+        BuildsStarted="builds_started",
+        BuildsFinished="builds_finished",
+        BuildsFailed="builds_failed",
     )
-    dashboard_metrics = ("FamiliesStale", "BuildsStarted", "BuildsFinished", "BuildsFailed")
+    dashboard_metrics = tuple(metrics)  # no ImagesSeen: a rebuild counts families
 
     job = JOB
     mode_parameter = "RebuildMode"
@@ -35,9 +30,7 @@ class RebuildView(View):
     )
     actions = (Action.REBUILD,)
 
-    def summary(self, report: Report) -> dict[str, Any]:
-        decisions = report.decisions
-        effective = counted_outcome(report)
+    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
         ended = _ended(decisions)
         return {
             "stale_families": len({(d.region, d.family) for d in decisions if _is_stale(d)}),

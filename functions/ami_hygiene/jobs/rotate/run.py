@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.estate import RegionEstate
 from ami_hygiene.core.plan import Action, Outcome, Plan
-from ami_hygiene.core.regions import Frame, JobRun, RunEvent, run_regions
+from ami_hygiene.core.regions import Frame, JobRun, Results, RunEvent, StopCheck, run_regions
 from ami_hygiene.jobs.rotate.actions import WRITERS
 from ami_hygiene.jobs.rotate.consumers import ConsumerReader
 from ami_hygiene.jobs.rotate.inventory import read_checks, read_region
@@ -27,11 +26,8 @@ class RotateRun(JobRun[RotateJobSettings, RunEvent]):
     job, view, writers, settings_model = JOB, VIEW, WRITERS, RotateJobSettings
 
     def run(
-        self,
-        frame: Frame[RotateJobSettings, RunEvent],
-        regions: tuple[str, ...],
-        should_stop: Callable[[], bool],
-    ) -> tuple[tuple[Plan, ...], tuple[str, ...]]:
+        self, frame: Frame[RotateJobSettings, RunEvent], regions: tuple[str, ...], should_stop: StopCheck
+    ) -> Results:
         # One reader for the whole run: each consumer account is assumed once, and read
         # once per region, however many images and regions ask about it.
         consumers = ConsumerReader(frame.clients, frame.settings.consumer_role_name, frame.account)

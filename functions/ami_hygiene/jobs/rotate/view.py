@@ -8,9 +8,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ami_hygiene.core.plan import Action, Decision
+from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.core.settings import Mode
-from ami_hygiene.core.view import Report, View, count, counted_outcome
+from ami_hygiene.core.view import Report, View, changes, count, counts
 from ami_hygiene.jobs.rotate.policy import JOB
 from ami_hygiene.jobs.rotate.settings import RotateJobSettings
 
@@ -20,9 +20,7 @@ class RotateView(View):
 
     metrics = MappingProxyType(
         {
-            "ImagesRetired": ("retired", MetricUnit.Count),
-            "ImagesDisabled": ("disabled", MetricUnit.Count),
-            "ImagesDeprecated": ("deprecated", MetricUnit.Count),
+            **counts(ImagesRetired="retired", ImagesDisabled="disabled", ImagesDeprecated="deprecated"),
             "GiBReclaimed": ("gib_reclaimed", MetricUnit.Gigabytes),
             "EstimatedMonthlySavingUSD": ("monthly_saving_usd", MetricUnit.NoUnit),
         }
@@ -33,12 +31,9 @@ class RotateView(View):
     job = JOB
     mode_parameter = "RotationMode"
     to_apply = ". Protect an image with the tag ami-hygiene:retain=true."
-    seen_label = "images seen"
     actions: Sequence[Action] = (Action.DEPRECATE, Action.DISABLE, Action.DEREGISTER)
 
-    def summary(self, report: Report) -> dict[str, Any]:
-        decisions = report.decisions
-        effective = counted_outcome(report)
+    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
         deregistered = [d for d in decisions if d.action is Action.DEREGISTER and d.outcome is effective]
         snapshots = list(_reclaimed_snapshots(deregistered, enforced=report.mode is Mode.ENFORCE))
         gib = sum(size for _, size in snapshots)
@@ -57,9 +52,7 @@ class RotateView(View):
         parts = [f"{s['retired']} {verb}"]
         if s["gib_reclaimed"]:
             parts.append(f"{s['gib_reclaimed']:,} GiB {'reclaimable' if s['would_change'] else 'reclaimed'}")
-        if s["disabled"]:
-            parts.append(f"{s['disabled']} {'to disable' if s['would_change'] else 'disabled'}")
-        return parts
+        return parts + changes(s, ("disabled", "to disable", "disabled"))
 
     def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
         lines = [

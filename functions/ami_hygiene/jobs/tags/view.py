@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from types import MappingProxyType
+from collections.abc import Sequence
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.view import Report, View, count, counted_outcome
+from ami_hygiene.core.view import Report, View, changes, count, counts
 from ami_hygiene.jobs.tags.policy import JOB
 from ami_hygiene.jobs.tags.settings import TagsJobSettings
 
@@ -20,27 +18,15 @@ class TagsView(View):
     job = JOB
     mode_parameter = "TagPolicyMode"
     to_apply = " (it only adds tags; escalation also needs TagEscalationDays > 0)."
-    seen_label = "images seen"
     actions = (Action.TAG, Action.PROPAGATE, Action.NOTIFY, Action.DEPRECATE)
-    metrics = MappingProxyType(
-        {
-            "ImagesNonCompliant": ("non_compliant", MetricUnit.Count),
-            "ImagesTagged": ("tagged", MetricUnit.Count),
-            "SnapshotsTagged": ("propagated_snapshots", MetricUnit.Count),
-            "ImagesEscalated": ("escalated", MetricUnit.Count),
-        }
-    )
-    dashboard_metrics = (
-        "ImagesSeen",
-        "ImagesNonCompliant",
-        "ImagesTagged",
-        "SnapshotsTagged",
-        "ImagesEscalated",
+    metrics = counts(
+        ImagesNonCompliant="non_compliant",
+        ImagesTagged="tagged",
+        SnapshotsTagged="propagated_snapshots",
+        ImagesEscalated="escalated",
     )
 
-    def summary(self, report: Report) -> dict[str, Any]:
-        decisions = report.decisions
-        effective = counted_outcome(report)
+    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
         non_compliant = {d.image_id for d in decisions if d.findings}
         # Each image once: its decisions all carry the same findings.
         findings = {d.image_id: d.findings for d in decisions if d.findings}
@@ -59,12 +45,8 @@ class TagsView(View):
         }
 
     def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
-        parts = [f"{s['non_compliant']} non-compliant"]
-        if s["tagged"]:
-            parts.append(f"{s['tagged']} {'to tag' if s['would_change'] else 'tagged'}")
-        if s["escalated"]:
-            parts.append(f"{s['escalated']} {'to escalate' if s['would_change'] else 'escalated'}")
-        return parts
+        done = changes(s, ("tagged", "to tag", "tagged"), ("escalated", "to escalate", "escalated"))
+        return [f"{s['non_compliant']} non-compliant", *done]
 
     def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
         top = list(s["non_compliant_by_problem"].items())[:TOP_PROBLEMS]
