@@ -209,3 +209,23 @@ def test_every_package_is_installed_with_the_command() -> None:
     present = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
     assert present <= listed, sorted(present - listed)
     assert {p for p in listed if p.startswith("ami_hygiene")} <= present
+
+
+@pytest.mark.parametrize("job", JOB_NAMES)
+def test_a_jobs_lambda_handler_loads_no_other_job(job: str) -> None:
+    """A function's cold start imports its own job only (the handler takes its SPEC, not the registry)."""
+    import subprocess
+    import sys
+
+    others = [f"ami_hygiene.jobs.{other}" for other in JOB_NAMES if other != job]
+    probe = (
+        f"import sys, ami_hygiene.handlers.{job}; print(','.join(m for m in {others!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(PACKAGE.parent), "AWS_DEFAULT_REGION": "eu-west-1", "PATH": ""},
+    )
+    assert done.stdout.strip() == "", f"handlers/{job}.py loads {done.stdout.strip()}"

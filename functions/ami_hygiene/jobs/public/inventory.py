@@ -36,7 +36,7 @@ from ami_hygiene.core.paging import (
     pages,
     read_launch_permissions,
 )
-from ami_hygiene.jobs.public.policy import BlockPublicAccess, SharingEstate, SnapshotSharing
+from ami_hygiene.jobs.public.model import BlockPublicAccess, SharingEstate, SnapshotSharing
 
 if TYPE_CHECKING:
     from types_boto3_ec2 import EC2Client

@@ -22,7 +22,8 @@ from ami_hygiene.core.regions import Frame, JobRun
 from ami_hygiene.jobs.public.actions import WRITERS
 from ami_hygiene.jobs.public.events import SharingEvent
 from ami_hygiene.jobs.public.inventory import read_sharing
-from ami_hygiene.jobs.public.policy import JOB, SharingDecision, SharingEstate, plan_sharing
+from ami_hygiene.jobs.public.model import SharingEstate
+from ami_hygiene.jobs.public.policy import JOB, SharingDecision, plan_sharing
 from ami_hygiene.jobs.public.settings import PublicJobSettings
 from ami_hygiene.jobs.public.view import VIEW
 

@@ -9,14 +9,8 @@ from hypothesis import strategies as st
 
 from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED, Image, Sharing
 from ami_hygiene.core.plan import Action
-from ami_hygiene.jobs.public.policy import (
-    ALLOWED_PUBLIC_REASON,
-    BlockPublicAccess,
-    SharingDecision,
-    SharingEstate,
-    SnapshotSharing,
-    plan_sharing,
-)
+from ami_hygiene.jobs.public.model import BlockPublicAccess, SharingEstate, SnapshotSharing
+from ami_hygiene.jobs.public.policy import ALLOWED_PUBLIC_REASON, SharingDecision, plan_sharing
 from tests.helpers import builders
 from tests.helpers.constants import ACCOUNT, ALLOWED, FOREIGN, POLICY_NOW, REGION, STRANGER
 from tests.helpers.reasons import Reason, has_reason
