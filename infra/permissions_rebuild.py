@@ -21,12 +21,14 @@ from aws_cdk import Aws, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from ami_hygiene.jobs.rebuild.model import RUNBOOK_LINUX, RUNBOOK_WINDOWS
+
 from .job_function import JobPermissions
 from .nag import acknowledge
 from .parameters import StackParameters
 from .permissions import IMAGES, NAG_IMAGES, REGION_REASON, sweep_reads
 
-RUNBOOKS = ("AWS-UpdateLinuxAmi", "AWS-UpdateWindowsAmi")
+RUNBOOKS = (RUNBOOK_LINUX, RUNBOOK_WINDOWS)
 PUBLIC_PARAMETERS = f"arn:{Aws.PARTITION}:ssm:*::parameter/aws/service/*"
 PIPELINES = f"arn:{Aws.PARTITION}:imagebuilder:*:{Aws.ACCOUNT_ID}:image-pipeline/*"
 BUILD_IMAGES = f"arn:{Aws.PARTITION}:imagebuilder:*:{Aws.ACCOUNT_ID}:image/*"

@@ -175,7 +175,7 @@ def test_unknown_consumer_use_is_keep_or_retire() -> None:
 
 
 def test_region_names_follow_the_same_rule_as_events() -> None:
-    # One rule (event_fields.REGION_NAME, from botocore's partitions) for settings, flags and events.
+    # One rule (core/events.py REGION_NAME, from botocore's partitions) for settings, flags and events.
     from ami_hygiene.core.settings import REGION_PATTERN
 
     assert REGION_PATTERN.match("eusc-de-east-1") and REGION_PATTERN.match("us-gov-west-1")

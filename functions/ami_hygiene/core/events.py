@@ -1,6 +1,6 @@
 """The fields of the events the jobs act on, as constrained pydantic types, and how a refusal shows them.
 
-Every parser model (events.py, sharing_events.py, build_events.py, the handlers'
+Every parser model (each job's events.py, the handlers'
 ScheduledEvent) is built from these types, so a value a job reads has been
 checked before the job sees it: its shape, its length, its characters, its range.
 Whatever fails is refused by `validate_event` with an EventError naming the

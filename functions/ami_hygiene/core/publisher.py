@@ -104,7 +104,7 @@ _NOT_KEY_PART = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class Severity(StrEnum):
-    """Message severities, lowest first (report_views.SEVERITY_ORDER)."""
+    """Message severities, lowest first (core/view.py SEVERITY_ORDER)."""
 
     INFO = "info"  # actions planned or done, or an "all clean"
     WARNING = "warning"  # work left for the next run (deferred)

@@ -254,7 +254,7 @@ def mode_variant(name: str, label: str, *, report: str, enforce: str, default: M
     return Variant(parameter=Parameter(name, label, description, default=template_default))
 
 
-# One region-name rule for settings, flags and events (event_fields: botocore's partitions' patterns).
+# One region-name rule for settings, flags and events (core/events.py: botocore's partitions' patterns).
 REGION_PATTERN = re.compile(rf"^{REGION_NAME.pattern}\Z", re.ASCII)
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 ORG_ARN_PATTERN = re.compile(

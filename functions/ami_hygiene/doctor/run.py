@@ -54,9 +54,9 @@ SNAPSHOT_ATTRIBUTE = {"SnapshotId": "{snapshot}", "Attribute": "createVolumePerm
 PROBE_TAG = [{"Key": f"{TAG_PREFIX}doctor", "Value": "dry-run"}]
 PUBLIC_GROUP = [{"Group": "all"}]
 
-# Every call each job makes, from the code (inventory.py, executor.py, tag_actions.py,
-# sharing_inventory.py, remediation.py, rebuild_inventory.py, rebuild_actions.py,
-# jobs/rebuild.py, coverage.py) and the IAM actions the stack grants (infra/permissions*.py).
+# Every call each job makes, from the code (jobs/<job>/inventory.py and actions.py, whose
+# writers declare their IAM actions; rebuild's completion.py; core/coverage.py) and the IAM
+# actions the stack grants (infra/permissions*.py).
 # Left out, as only the Lambda handlers make them: sns:Publish and s3:PutObject (the
 # report), dynamodb:PutItem/DeleteItem (a sweep's lease); the command line prints its report.
 ALLOWED_IMAGES = "ec2:GetAllowedImagesSettings"  # every run: coverage.allowed_images_warnings

@@ -48,7 +48,7 @@ STOP_MARGIN_MS = 60_000
 
 
 class ScheduledEvent(Envelope):
-    """What an EventBridge schedule rule sends; every field constrained (event_fields.Envelope).
+    """What an EventBridge schedule rule sends; every field constrained (core/events.py Envelope).
 
     Its `account` must be the invocation's (checked in `handle`); its `region`,
     the rule's, a well-formed region name.

@@ -22,7 +22,7 @@ as "nothing to guard" without logging an error. EventError is raised for
 everything the guard must not act on: malformed events, another account
 (``account`` or ``detail.recipientAccountId``), a failed call (``errorCode``),
 another service or call. Every field read is validated first by the models
-below, built from the constrained types of event_fields (image and snapshot
+below, built from the constrained types of core/events.py (image and snapshot
 ids, account ids, organization and OU ARNs, region names, bounded text and
 times); a refusal names the field and shows at most 80 characters of its value.
 """

@@ -31,7 +31,7 @@ job reads it with GetImage (``outputResources.amis``) or GetAutomationExecution
 ``FailureMessage`` has it), so the record says so.
 
 Every field read is validated by the models below, built from the constrained
-types of event_fields: the envelope, the statuses, the execution id, the
+types of core/events.py: the envelope, the statuses, the execution id, the
 runbook name, StartTime / EndTime within EARLIEST_YEAR-LATEST_YEAR and ``Time``
 between 0 and DURATION_MAX, so no duration can overflow. An event of another
 account (``account``, or the account in the image ARN), another source or

@@ -18,7 +18,7 @@ Two shapes arrive through EventBridge (source ``aws.ec2``):
   refused (there is nothing to tag).
 
 Every field read is validated by the models below, built from the
-constrained types of event_fields (account ids, region names, image ids,
+constrained types of core/events.py (account ids, region names, image ids,
 principal ARNs, bounded text, bounded times). Anything else, an event of
 another account (``account`` or CloudTrail ``recipientAccountId`` not this
 account), or a detail missing what is needed raises EventError whose message
@@ -54,9 +54,10 @@ from ami_hygiene.core.events import (
 from ami_hygiene.core.job import EventRule
 
 STATE_CHANGE = "EC2 AMI State Change"
-IMAGE_CALLS = frozenset({"CreateImage", "CopyImage", "RegisterImage"})
+# Tuples, in the order the stack's rule lists them.
+IMAGE_CALLS = ("CreateImage", "CopyImage", "RegisterImage")
 IMPORT_CALL = "ImportImage"
-TAG_CALLS = frozenset({"CreateTags", "DeleteTags"})
+TAG_CALLS = ("CreateTags", "DeleteTags")
 TAG_RESOURCES_MAX = 1000  # CreateTags / DeleteTags: "Up to 1000 resource IDs" (EC2 API reference)
 
 # What starts the job at once. Not ImportImage: its CloudTrail record names an import task, not an
@@ -77,7 +78,7 @@ RULES = (
         CLOUDTRAIL,
         {
             "eventSource": ["ec2.amazonaws.com"],
-            "eventName": ["CreateImage", "CopyImage", "RegisterImage", "CreateTags", "DeleteTags"],
+            "eventName": [*IMAGE_CALLS, *TAG_CALLS],
         },
         own_writes_excluded=True,
     ),
@@ -170,7 +171,7 @@ def _cloudtrail(event: CloudTrailEvent, account_id: str) -> ImageEvent:
             "ImportImage names an import task, not an image: the AMI appears when the task completes, "
             "and the tag sweep checks it then"
         )
-    if name not in IMAGE_CALLS | TAG_CALLS:
+    if name not in (*IMAGE_CALLS, *TAG_CALLS):
         raise EventError(f"CloudTrail event {name} is not an image call the tag job handles")
     if detail.error_code:
         raise EventError(f"{name} failed ({detail.error_code}): it created or changed nothing")
