@@ -17,7 +17,10 @@ from typing import Any
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
+from ami_hygiene.core.allowed_images import READS as ALLOWED_IMAGES_READS
 from ami_hygiene.core.estate import TAG_PREFIX
+from ami_hygiene.jobs.rotate.consumers import CONSUMER_READS, ORGANIZATION_READS
+from ami_hygiene.jobs.rotate.inventory import READS as ROTATION_READS
 
 from .job_function import JobPermissions
 from .parameters import StackParameters
@@ -38,24 +41,9 @@ REGION_REASON = (
     "calls to those regions."
 )
 
-ROTATION_READ_ACTIONS = (
-    # inventory: whole pages of everything that can use an image
-    "ec2:DescribeImages",
-    "ec2:DescribeSnapshots",
-    "ec2:DescribeInstances",
-    "ec2:DescribeLaunchTemplates",
-    "ec2:DescribeLaunchTemplateVersions",
-    "autoscaling:DescribeAutoScalingGroups",
-    "autoscaling:DescribeLaunchConfigurations",
-    "ssm:DescribeParameters",
-    # per-candidate check; with IncludeAllResourceTypes EC2 also asks Image Builder for recipes
-    "ec2:DescribeImageReferences",
-    "imagebuilder:ListImageRecipes",
-    "imagebuilder:ListContainerRecipes",
-)
+ROTATION_READ_ACTIONS = ROTATION_READS
 ROTATION_WRITE_ACTIONS = ("ec2:EnableImageDeprecation", "ec2:DisableImage", "ec2:DeregisterImage")
-# Every sweep reads the Allowed AMIs setting once per region, to warn when it hides images (coverage.py).
-SWEEP_READ_ACTIONS = ("ec2:GetAllowedImagesSettings",)
+SWEEP_READ_ACTIONS = ALLOWED_IMAGES_READS
 
 
 def sweep_reads(regions: Mapping[str, Any]) -> iam.PolicyStatement:
@@ -68,27 +56,8 @@ def sweep_reads(regions: Mapping[str, Any]) -> iam.PolicyStatement:
     )
 
 
-# Organizations listings name the accounts an organization or OU share reaches (consumers.py);
-# they answer only in the management or a delegated administrator account.
-CONSUMER_ORGANIZATION_ACTIONS = (
-    "organizations:DescribeOrganization",
-    "organizations:ListAccounts",
-    "organizations:ListAccountsForParent",
-    "organizations:ListOrganizationalUnitsForParent",
-)
-# What rotation reads in a consumer account (inventory.read_usage and read_references, run there);
-# infra/consumer-role.yaml grants exactly these (tests/infra/test_consumer_role.py).
-CONSUMER_ROLE_ACTIONS = (
-    "ec2:DescribeInstances",
-    "ec2:DescribeLaunchTemplateVersions",
-    "ec2:DescribeImageReferences",
-    "autoscaling:DescribeAutoScalingGroups",
-    "autoscaling:DescribeLaunchConfigurations",
-    "ssm:DescribeParameters",
-    "ssm:GetParameters",
-    "imagebuilder:ListImageRecipes",
-    "imagebuilder:ListContainerRecipes",
-)
+CONSUMER_ORGANIZATION_ACTIONS = ORGANIZATION_READS
+CONSUMER_ROLE_ACTIONS = CONSUMER_READS
 CONSUMER_READ_WILDCARDS = {
     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/<ConsumerRoleName>]": (
         "The accounts images are shared with are only known at run time (launch permissions, "

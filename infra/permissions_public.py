@@ -11,11 +11,13 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
+from ami_hygiene.jobs.public.inventory import READS as PUBLIC_READS
+
 from .job_function import JobPermissions
 from .parameters import StackParameters
 from .permissions import IMAGES, NAG_IMAGES, NAG_SNAPSHOTS, REGION_REASON, SNAPSHOTS, sweep_reads
 
-PUBLIC_LIST_ACTIONS = ("ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:GetImageBlockPublicAccessState")
+PUBLIC_LIST_ACTIONS = PUBLIC_READS
 PUBLIC_WRITE_ACTIONS = (
     "ec2:ModifyImageAttribute",
     "ec2:ModifySnapshotAttribute",

@@ -21,6 +21,7 @@ from aws_cdk import Aws, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from ami_hygiene.jobs.rebuild.inventory import READS as REBUILD_READS
 from ami_hygiene.jobs.rebuild.model import RUNBOOK_LINUX, RUNBOOK_WINDOWS
 
 from .job_function import JobPermissions
@@ -51,11 +52,7 @@ NAG_RUNBOOK_DEFINITIONS = tuple(
 NAG_RUNBOOK_DOCUMENTS = tuple(f"arn:<AWS::Partition>:ssm:*:*:document/{name}" for name in RUNBOOKS)
 NAG_ACCOUNT_ROLES = "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*"
 
-REBUILD_LIST_ACTIONS = (
-    "ec2:DescribeImages",
-    "imagebuilder:ListImagePipelines",
-    "ssm:DescribeAutomationExecutions",
-)
+REBUILD_LIST_ACTIONS = REBUILD_READS
 REBUILD_WRITE_ACTIONS = (
     "imagebuilder:StartImagePipelineExecution",
     "ssm:StartAutomationExecution",

@@ -13,12 +13,13 @@ from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 
 from ami_hygiene.core.estate import TAG_ESCALATED_AT, TAG_PREFIX
+from ami_hygiene.jobs.tags.inventory import READS as TAGS_READS
 
 from .job_function import JobPermissions
 from .parameters import StackParameters
 from .permissions import IMAGES, NAG_IMAGES, NAG_SNAPSHOTS, REGION_REASON, SNAPSHOTS, sweep_reads
 
-TAGS_READ_ACTIONS = ("ec2:DescribeImages", "ec2:DescribeSnapshots")
+TAGS_READ_ACTIONS = TAGS_READS
 TAGS_WRITE_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags", "ec2:EnableImageDeprecation")
 
 

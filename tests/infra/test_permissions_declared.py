@@ -66,3 +66,15 @@ def test_the_check_sees_a_write_and_ignores_reads_and_reporting() -> None:
     assert _writes({"ec2:CreateTags", "ec2:DescribeImages", "sns:Publish", "ssm:GetParameters"}) == {
         "ec2:CreateTags"
     }
+
+
+@pytest.mark.parametrize("spec", JOBS, ids=[spec.name for spec in JOBS])
+def test_a_jobs_role_is_granted_the_reads_its_inventory_declares(spec: Any) -> None:
+    """Each job's inventory lists the IAM actions of its reads beside them (READS)."""
+    import importlib
+
+    from ami_hygiene.core.allowed_images import READS as SWEEP_READS
+
+    declared = set(importlib.import_module(f"ami_hygiene.jobs.{spec.name}.inventory").READS)
+    assert declared and all(a.split(":")[1].startswith(READ_VERBS) for a in declared)
+    assert declared | set(SWEEP_READS) <= _granted(_role_of(spec.name))

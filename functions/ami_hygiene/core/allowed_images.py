@@ -19,6 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.errors import describe_error, error_code
 
+# Every sweep reads the Allowed AMIs setting once per region, to warn when it hides images (coverage.py).
+READS = ("ec2:GetAllowedImagesSettings",)
+
 if TYPE_CHECKING:
     from types_boto3_ec2 import EC2Client
 

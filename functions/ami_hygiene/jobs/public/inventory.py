@@ -38,6 +38,10 @@ from ami_hygiene.core.paging import (
 )
 from ami_hygiene.jobs.public.model import BlockPublicAccess, SharingEstate, SnapshotSharing
 
+# The IAM actions its page reads call (the stack grants them: infra/permissions_public.py).
+READS = ("ec2:DescribeImages", "ec2:DescribeSnapshots", "ec2:GetImageBlockPublicAccessState")
+
+
 if TYPE_CHECKING:
     from types_boto3_ec2 import EC2Client
 

@@ -59,6 +59,14 @@ from ami_hygiene.jobs.rebuild.model import (
     base_reference,
 )
 
+# The IAM actions its page reads call (the stack grants them: infra/permissions_rebuild.py).
+READS = (
+    "ec2:DescribeImages",
+    "imagebuilder:ListImagePipelines",
+    "ssm:DescribeAutomationExecutions",
+)
+
+
 if TYPE_CHECKING:
     from types_boto3_ec2 import EC2Client
     from types_boto3_imagebuilder import ImagebuilderClient

@@ -56,6 +56,28 @@ from ami_hygiene.core.estate import ConsumerCheck, RegionEstate, Usage
 from ami_hygiene.core.paging import pages
 from ami_hygiene.jobs.rotate.inventory import UsageMap, merge_references, read_references, read_usage
 
+# Organizations listings name the accounts an organization or OU share reaches (below);
+# they answer only in the management or a delegated administrator account.
+ORGANIZATION_READS = (
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+)
+# What rotation reads in a consumer account (inventory.read_usage and read_references, run there);
+# infra/consumer-role.yaml grants exactly these (tests/infra/test_consumer_role.py).
+CONSUMER_READS = (
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeImageReferences",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeLaunchConfigurations",
+    "ssm:DescribeParameters",
+    "ssm:GetParameters",
+    "imagebuilder:ListImageRecipes",
+    "imagebuilder:ListContainerRecipes",
+)
+
 if TYPE_CHECKING:
     from types_boto3_organizations import OrganizationsClient
 

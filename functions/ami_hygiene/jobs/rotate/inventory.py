@@ -35,6 +35,24 @@ from ami_hygiene.core.paging import (
     snapshot_sizes,
 )
 
+# The IAM actions these reads call (the stack grants them: infra/permissions.py).
+READS = (
+    # inventory: whole pages of everything that can use an image
+    "ec2:DescribeImages",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeInstances",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeLaunchTemplateVersions",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeLaunchConfigurations",
+    "ssm:DescribeParameters",
+    # per-candidate check; with IncludeAllResourceTypes EC2 also asks Image Builder for recipes
+    "ec2:DescribeImageReferences",
+    "imagebuilder:ListImageRecipes",
+    "imagebuilder:ListContainerRecipes",
+)
+
+
 if TYPE_CHECKING:
     from types_boto3_autoscaling import AutoScalingClient
     from types_boto3_ec2 import EC2Client

@@ -22,6 +22,10 @@ from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import RegionEstate
 from ami_hygiene.core.paging import InventoryError, find_images, image_from, list_owned_images, pages
 
+# The IAM actions its page reads call (the stack grants them: infra/permissions_tags.py).
+READS = ("ec2:DescribeImages", "ec2:DescribeSnapshots")
+
+
 if TYPE_CHECKING:
     from types_boto3_ec2 import EC2Client
 
