@@ -62,3 +62,28 @@ def scheduled_event(
     }
     event.update(copy.deepcopy(changes))
     return event
+
+
+# The envelope and CloudTrail detail fields every CloudTrail parser reads (path, the name a refusal gives it).
+CLOUDTRAIL_READ_FIELDS: tuple[tuple[list[str], str], ...] = (
+    (["version"], "version"),
+    (["id"], "id"),
+    (["account"], "account"),
+    (["time"], "time"),
+    (["region"], "region"),
+    (["source"], "source"),
+    (["detail-type"], "detail-type"),
+    (["detail", "eventSource"], "detail.eventSource"),
+    (["detail", "eventName"], "detail.eventName"),
+    (["detail", "eventTime"], "detail.eventTime"),
+    (["detail", "awsRegion"], "detail.awsRegion"),
+    (["detail", "userIdentity", "arn"], "detail.userIdentity.arn"),
+    (["detail", "sourceIPAddress"], "detail.sourceIPAddress"),
+    (["detail", "recipientAccountId"], "detail.recipientAccountId"),
+    (["detail", "errorCode"], "detail.errorCode"),
+)
+
+
+def cloudtrail_read_fields(fixture: str) -> list[tuple[str, list[str], str]]:
+    """Hostile-value cases for a CloudTrail fixture: (fixture, path, name) for each field above."""
+    return [(fixture, list(path), name) for path, name in CLOUDTRAIL_READ_FIELDS]

@@ -5,7 +5,7 @@ errors, per-action counts, text and JSON. A job's `View` (jobs/<job>/view.py)
 adds its own summary keys, the words of its subject line, the settings it shows,
 which decisions are worth telling a person, and how severe its findings are.
 The report imports no job's view: the job hands its view to the report it makes;
-and a view reads the report only through the small `Report` protocol here.
+and a view reads the report only through the small `ReportFacts` protocol here.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ami_hygiene.core.settings import Mode
 SEVERITY_ORDER = ("info", "warning", "medium", "high", "error", "critical")
 
 
-class Report(Protocol):
+class ReportFacts(Protocol):
     """What a view reads of the report it is part of (core/report.py's Report has it all)."""
 
     @property
@@ -57,17 +57,19 @@ class View:
         """What its dashboard row draws in the "images" graph."""
         return ("ImagesSeen", *self.metrics)
 
-    def summary(self, report: Report) -> dict[str, Any]:
+    def summary(self, report: ReportFacts) -> dict[str, Any]:
         return self.summarize(report.decisions, counted_outcome(report), report)
 
-    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
+    def summarize(
+        self, decisions: Sequence[Decision], effective: Outcome, report: ReportFacts
+    ) -> dict[str, Any]:
         """Its summary keys; `effective` is the outcome that counts (DONE enforced, else PLANNED)."""
         raise NotImplementedError
 
-    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def headline(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         raise NotImplementedError
 
-    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def summary_lines(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         raise NotImplementedError
 
     def settings_line(self, settings: Any) -> str:  # the job's own settings model
@@ -77,7 +79,7 @@ class View:
     mode_parameter: str = ""
     to_apply: str = "."
 
-    def footer(self, report: Report) -> str:
+    def footer(self, report: ReportFacts) -> str:
         if report.mode is Mode.REPORT:
             return (
                 "To apply: run with --mode enforce (CLI) or set the stack parameter "
@@ -85,7 +87,7 @@ class View:
             )
         return self.enforced_footer(report)
 
-    def enforced_footer(self, report: Report) -> str:
+    def enforced_footer(self, report: ReportFacts) -> str:
         """The footer of an enforce-mode report: what happens next, how to undo or allow."""
         raise NotImplementedError
 
@@ -93,7 +95,7 @@ class View:
         """Whether this decision alone is worth a message to a person."""
         return decision.is_action
 
-    def severity(self, report: Report) -> str:
+    def severity(self, report: ReportFacts) -> str:
         if report.all_errors or report.failed:
             return "error"
         if any(d.outcome is Outcome.DEFERRED for d in report.decisions):
@@ -106,7 +108,7 @@ def highest(severities: Iterable[str]) -> str:
     return max(ranked, key=SEVERITY_ORDER.index) if ranked else "info"
 
 
-def counted_outcome(report: Report) -> Outcome:
+def counted_outcome(report: ReportFacts) -> Outcome:
     """The outcome a report counts: DONE when enforced, PLANNED in report mode."""
     return Outcome.DONE if report.mode is Mode.ENFORCE else Outcome.PLANNED
 

@@ -6,9 +6,7 @@ subcommand); this one extends them all, so what it loads can be given to any job
 
 from __future__ import annotations
 
-from pydantic.dataclasses import dataclass
-
-from ami_hygiene.core.settings import CONFIG, Mode, SettingsError
+from ami_hygiene.core.settings import Mode, SettingsError, settings_model
 from ami_hygiene.jobs.public.settings import PublicJobSettings
 from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
 from ami_hygiene.jobs.rotate.settings import ConsumerUsageUnknown, RotateJobSettings
@@ -17,6 +15,6 @@ from ami_hygiene.jobs.tags.settings import TagsJobSettings
 __all__ = ["ConsumerUsageUnknown", "Mode", "Settings", "SettingsError"]
 
 
-@dataclass(frozen=True, config=CONFIG)
+@settings_model
 class Settings(RotateJobSettings, TagsJobSettings, PublicJobSettings, RebuildJobSettings):
     variants = {}  # as each job offers its settings: see the job's own model

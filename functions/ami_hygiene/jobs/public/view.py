@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.view import Report, View, count, counts, highest
+from ami_hygiene.core.view import ReportFacts, View, count, counts, highest
 from ami_hygiene.jobs.public.policy import JOB
 from ami_hygiene.jobs.public.settings import PublicJobSettings
 
@@ -24,7 +24,9 @@ class PublicView(View):
         BlockPublicAccessEnabled="block_public_access_enabled",
     )
 
-    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
+    def summarize(
+        self, decisions: Sequence[Decision], effective: Outcome, report: ReportFacts
+    ) -> dict[str, Any]:
         public = [d for d in decisions if d.action is Action.REVOKE_PUBLIC]
         foreign = [d for d in decisions if d.action is Action.REVOKE_ACCOUNTS]
         return {
@@ -36,7 +38,7 @@ class PublicView(View):
             "block_public_access_off": sum(1 for d in decisions if d.action is Action.BLOCK_PUBLIC_ACCESS),
         }
 
-    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def headline(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         parts: list[str] = []
         done = "to revoke" if s["would_change"] else "revoked"
         if s["public"]:
@@ -50,7 +52,7 @@ class PublicView(View):
             parts.append("block public access off")
         return parts or ["nothing public or foreign-shared"]
 
-    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def summary_lines(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         return [
             f"  public               {s['public']}{_incl_snapshots(s['public_snapshots'])}",
             f"  foreign-shared       {s['foreign_shared']}",
@@ -60,13 +62,13 @@ class PublicView(View):
         allowed = ", ".join(sorted(settings.allowed_share_accounts)) or "none"
         return f"allowed share accounts {allowed} · at most {settings.max_actions} actions per run"
 
-    def enforced_footer(self, report: Report) -> str:
+    def enforced_footer(self, report: ReportFacts) -> str:
         return (
             "To share on purpose: add the account to AllowedShareAccounts, or tag the image "
             "ami-hygiene:public-allowed=true."
         )
 
-    def severity(self, report: Report) -> str:
+    def severity(self, report: ReportFacts) -> str:
         found = [str(getattr(d, "severity", "info")) for d in report.decisions if d.is_action]
         if report.all_errors or report.failed:
             found.append("error")

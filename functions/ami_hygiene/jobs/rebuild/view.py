@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.view import Report, View, counts
+from ami_hygiene.core.view import ReportFacts, View, counts
 from ami_hygiene.jobs.rebuild.model import JOB, BuildResult
 from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
 
@@ -30,7 +30,9 @@ class RebuildView(View):
     )
     actions = (Action.REBUILD,)
 
-    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
+    def summarize(
+        self, decisions: Sequence[Decision], effective: Outcome, report: ReportFacts
+    ) -> dict[str, Any]:
         ended = _ended(decisions)
         return {
             "stale_families": len({(d.region, d.family) for d in decisions if _is_stale(d)}),
@@ -43,7 +45,7 @@ class RebuildView(View):
             "builds_failed": sum(1 for d in ended if not d.succeeded),
         }
 
-    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def headline(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         results = [d for d in report.decisions if isinstance(d, BuildResult)]
         if results:
             parts = []
@@ -57,7 +59,7 @@ class RebuildView(View):
         verb = "to rebuild" if s["would_change"] else started
         return [f"{s['stale_families']} stale", f"{s['builds_started']} {verb}"]
 
-    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def summary_lines(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         return [
             f"  stale families       {s['stale_families']}",
             f"  builds started       {s['builds_started']}" + (" (would be)" if s["would_change"] else ""),
@@ -75,7 +77,7 @@ class RebuildView(View):
             f"other families by SSM runbook (role {role}) · at most {settings.max_actions} builds per run"
         )
 
-    def enforced_footer(self, report: Report) -> str:
+    def enforced_footer(self, report: ReportFacts) -> str:
         ended = _ended(report.decisions)
         if any(not d.succeeded for d in ended):
             return (

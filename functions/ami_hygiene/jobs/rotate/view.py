@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.core.settings import Mode
-from ami_hygiene.core.view import Report, View, changes, count, counts
+from ami_hygiene.core.view import ReportFacts, View, changes, count, counts
 from ami_hygiene.jobs.rotate.policy import JOB
 from ami_hygiene.jobs.rotate.settings import RotateJobSettings
 
@@ -33,7 +33,9 @@ class RotateView(View):
     to_apply = ". Protect an image with the tag ami-hygiene:retain=true."
     actions: Sequence[Action] = (Action.DEPRECATE, Action.DISABLE, Action.DEREGISTER)
 
-    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
+    def summarize(
+        self, decisions: Sequence[Decision], effective: Outcome, report: ReportFacts
+    ) -> dict[str, Any]:
         deregistered = [d for d in decisions if d.action is Action.DEREGISTER and d.outcome is effective]
         snapshots = list(_reclaimed_snapshots(deregistered, enforced=report.mode is Mode.ENFORCE))
         gib = sum(size for _, size in snapshots)
@@ -47,14 +49,14 @@ class RotateView(View):
             "consumers": _consumers(decisions),
         }
 
-    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def headline(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         verb = "would retire" if report.mode is Mode.REPORT else "retired"
         parts = [f"{s['retired']} {verb}"]
         if s["gib_reclaimed"]:
             parts.append(f"{s['gib_reclaimed']:,} GiB {'reclaimable' if s['would_change'] else 'reclaimed'}")
         return parts + changes(s, ("disabled", "to disable", "disabled"))
 
-    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def summary_lines(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         lines = [
             f"  snapshots deleted    {s['snapshots_deleted']}" + (" (would be)" if s["would_change"] else ""),
             f"  storage reclaimed    {s['gib_reclaimed']:,} GiB"
@@ -82,7 +84,7 @@ class RotateView(View):
             f"{consumers}"
         )
 
-    def enforced_footer(self, report: Report) -> str:
+    def enforced_footer(self, report: ReportFacts) -> str:
         return "Retired images stay restorable from the Recycle Bin while its retention rule lasts."
 
 

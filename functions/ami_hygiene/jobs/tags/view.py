@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
-from ami_hygiene.core.view import Report, View, changes, count, counts
+from ami_hygiene.core.view import ReportFacts, View, changes, count, counts
 from ami_hygiene.jobs.tags.policy import JOB
 from ami_hygiene.jobs.tags.settings import TagsJobSettings
 
@@ -26,7 +26,9 @@ class TagsView(View):
         ImagesEscalated="escalated",
     )
 
-    def summarize(self, decisions: Sequence[Decision], effective: Outcome, report: Report) -> dict[str, Any]:
+    def summarize(
+        self, decisions: Sequence[Decision], effective: Outcome, report: ReportFacts
+    ) -> dict[str, Any]:
         non_compliant = {d.image_id for d in decisions if d.findings}
         # Each image once: its decisions all carry the same findings.
         findings = {d.image_id: d.findings for d in decisions if d.findings}
@@ -44,11 +46,11 @@ class TagsView(View):
             "non_compliant_by_problem": dict(by_problem.most_common()),
         }
 
-    def headline(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def headline(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         done = changes(s, ("tagged", "to tag", "tagged"), ("escalated", "to escalate", "escalated"))
         return [f"{s['non_compliant']} non-compliant", *done]
 
-    def summary_lines(self, report: Report, s: dict[str, Any]) -> list[str]:
+    def summary_lines(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
         top = list(s["non_compliant_by_problem"].items())[:TOP_PROBLEMS]
         return [
             f"  non-compliant        {s['non_compliant']}",
@@ -72,7 +74,7 @@ class TagsView(View):
             f"propagate {keys}"
         )
 
-    def enforced_footer(self, report: Report) -> str:
+    def enforced_footer(self, report: ReportFacts) -> str:
         return "Fix an image by adding the missing tags; the tag job re-checks it within seconds."
 
     def is_finding(self, decision: Decision) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from ami_hygiene.jobs.public.events import SharingEvent, parse_sharing_event
 from ami_hygiene.jobs.tags.events import EventError
 from tests.helpers.constants import ACCOUNT
-from tests.helpers.events import load_event
+from tests.helpers.events import cloudtrail_read_fields, load_event
 from tests.helpers.hostile import (
     BAD_TIMES,
     CONTROL,
@@ -210,21 +210,7 @@ def test_duplicate_items_are_listed_once() -> None:
 RP = ["detail", "requestParameters"]
 # (fixture, path of a field the public job reads, the name a refusal gives it)
 READ_FIELDS = [
-    ("image_public.json", ["version"], "version"),
-    ("image_public.json", ["id"], "id"),
-    ("image_public.json", ["account"], "account"),
-    ("image_public.json", ["time"], "time"),
-    ("image_public.json", ["region"], "region"),
-    ("image_public.json", ["source"], "source"),
-    ("image_public.json", ["detail-type"], "detail-type"),
-    ("image_public.json", ["detail", "eventSource"], "detail.eventSource"),
-    ("image_public.json", ["detail", "eventName"], "detail.eventName"),
-    ("image_public.json", ["detail", "eventTime"], "detail.eventTime"),
-    ("image_public.json", ["detail", "awsRegion"], "detail.awsRegion"),
-    ("image_public.json", ["detail", "userIdentity", "arn"], "detail.userIdentity.arn"),
-    ("image_public.json", ["detail", "sourceIPAddress"], "detail.sourceIPAddress"),
-    ("image_public.json", ["detail", "recipientAccountId"], "detail.recipientAccountId"),
-    ("image_public.json", ["detail", "errorCode"], "detail.errorCode"),
+    *cloudtrail_read_fields("image_public.json"),
     ("image_public.json", [*RP, "imageId"], "detail.requestParameters.imageId"),
     ("image_public.json", [*RP, "attributeType"], "detail.requestParameters.attributeType"),
     (

@@ -9,7 +9,7 @@ import pytest
 
 from ami_hygiene.jobs.tags.events import EventError, ImageEvent, parse_event
 from tests.helpers.constants import ACCOUNT
-from tests.helpers.events import load_event
+from tests.helpers.events import cloudtrail_read_fields, load_event
 from tests.helpers.hostile import (
     BAD_TIMES,
     CONTROL,
@@ -134,22 +134,8 @@ def test_refused_events_say_why(event: Any, why: str) -> None:
 
 # (fixture, path of a field the tag job reads, the name a refusal gives it)
 READ_FIELDS = [
-    ("create_image.json", ["version"], "version"),
-    ("create_image.json", ["id"], "id"),
-    ("create_image.json", ["account"], "account"),
-    ("create_image.json", ["time"], "time"),
-    ("create_image.json", ["region"], "region"),
-    ("create_image.json", ["source"], "source"),
-    ("create_image.json", ["detail-type"], "detail-type"),
+    *cloudtrail_read_fields("create_image.json"),
     ("create_image.json", ["replay-name"], "replay-name"),
-    ("create_image.json", ["detail", "eventSource"], "detail.eventSource"),
-    ("create_image.json", ["detail", "eventName"], "detail.eventName"),
-    ("create_image.json", ["detail", "eventTime"], "detail.eventTime"),
-    ("create_image.json", ["detail", "awsRegion"], "detail.awsRegion"),
-    ("create_image.json", ["detail", "userIdentity", "arn"], "detail.userIdentity.arn"),
-    ("create_image.json", ["detail", "sourceIPAddress"], "detail.sourceIPAddress"),
-    ("create_image.json", ["detail", "recipientAccountId"], "detail.recipientAccountId"),
-    ("create_image.json", ["detail", "errorCode"], "detail.errorCode"),
     ("create_image.json", ["detail", "responseElements", "imageId"], "detail.responseElements.imageId"),
     (
         "copy_image.json",
