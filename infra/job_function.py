@@ -74,7 +74,14 @@ class JobFunction(Construct):
         memory_size: int,
         description: str,
         lease: LeaseTable | None = None,
+        report_prefixes: Sequence[str] | None = None,
+        report_reads: Sequence[str] = (),
+        lease_statement: iam.PolicyStatement | None = None,
     ) -> None:
+        """`report_prefixes`: where in the report bucket it may store objects (default: its own
+        reports/<job>/ prefix); `report_reads`: prefixes it may also list and read (the hub's digest).
+        `lease_statement`: which leases of `lease` it may hold (default: the job's own,
+        LeaseTable.statement)."""
         super().__init__(scope, construct_id)
         self.job = job
         self.log_group = logs.LogGroup(
@@ -86,7 +93,11 @@ class JobFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"ami-hygiene {job} job: only the calls this job makes",
         )
-        policies = [self._attach("Reads", permissions.reads, None, permissions.read_wildcards)]
+        policies = (
+            [self._attach("Reads", permissions.reads, None, permissions.read_wildcards)]
+            if permissions.reads
+            else []
+        )
         if permissions.writes:
             # Not a dependency of the function: it may not exist (report mode).
             self._attach(
@@ -100,10 +111,17 @@ class JobFunction(Construct):
                 permissions.optional_read_condition,
                 permissions.optional_read_wildcards,
             )
-        policies.append(self._allow_reporting(reporting))
+        policies.append(
+            self._allow_reporting(
+                reporting,
+                report_prefixes if report_prefixes is not None else (f"{REPORT_PREFIX}/{job}/*",),
+                report_reads,
+            )
+        )
         lease_env: dict[str, str] = {}
         if lease is not None:
-            policies.append(iam.Policy(self, "Lease", statements=[lease.statement(job)], roles=[self.role]))
+            statement = lease_statement if lease_statement is not None else lease.statement(job)
+            policies.append(iam.Policy(self, "Lease", statements=[statement], roles=[self.role]))
             lease_env[LEASE_TABLE_ENV] = lease.table.table_name
 
         self.failed = sqs.Queue(
@@ -196,36 +214,54 @@ class JobFunction(Construct):
             acknowledge(policy, (finding,), reason)
         return policy
 
-    def _allow_reporting(self, reporting: Reporting) -> iam.Policy:
-        """Publish to the topic, log, and store oversized reports under this job's prefix."""
+    def _allow_reporting(
+        self, reporting: Reporting, prefixes: Sequence[str], reads: Sequence[str]
+    ) -> iam.Policy:
+        """Publish to the topic, log, and store reports under its prefixes (and read under `reads`)."""
         self.log_group.grant_write(self.role)
-        prefix = f"{REPORT_PREFIX}/{self.job}/*"
-        policy = iam.Policy(
-            self,
-            "Reporting",
-            roles=[self.role],
-            statements=[
+        statements = [
+            iam.PolicyStatement(
+                sid="PublishReports", actions=["sns:Publish"], resources=[reporting.topic.topic_arn]
+            ),
+            iam.PolicyStatement(
+                sid="EncryptForTopicAndBucket",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[reporting.key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="StoreOversizedReports",
+                actions=["s3:PutObject"],
+                resources=[reporting.bucket.arn_for_objects(prefix) for prefix in prefixes],
+            ),
+        ]
+        if reads:
+            statements += [
                 iam.PolicyStatement(
-                    sid="PublishReports", actions=["sns:Publish"], resources=[reporting.topic.topic_arn]
+                    sid="ReadReports",
+                    actions=["s3:GetObject"],
+                    resources=[reporting.bucket.arn_for_objects(prefix) for prefix in reads],
                 ),
                 iam.PolicyStatement(
-                    sid="EncryptForTopicAndBucket",
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[reporting.key.key_arn],
+                    # ListObjectsV2 is authorized on the bucket; s3:prefix holds it to the prefixes
+                    # (Amazon S3 user guide, "Condition key examples": s3:prefix).
+                    sid="ListReports",
+                    actions=["s3:ListBucket"],
+                    resources=[reporting.bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": list(reads)}},
                 ),
-                iam.PolicyStatement(
-                    sid="StoreOversizedReports",
-                    actions=["s3:PutObject"],
-                    resources=[reporting.bucket.arn_for_objects(prefix)],
-                ),
-            ],
-        )
-        acknowledge(
-            policy,
-            (f"AwsSolutions-IAM5[Resource::<{_logical_id(reporting.bucket)}.Arn>/{prefix}]",),
-            "Report object names are made per run (time and a random suffix); the grant is PutObject only, "
-            f"and only under {prefix}.",
-        )
+            ]
+        policy = iam.Policy(self, "Reporting", roles=[self.role], statements=statements)
+        bucket = _logical_id(reporting.bucket)
+        for prefix in dict.fromkeys([*prefixes, *reads]):
+            granted = " and ".join(
+                action for action, where in (("PutObject", prefixes), ("GetObject", reads)) if prefix in where
+            )
+            acknowledge(
+                policy,
+                (f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{prefix}]",),
+                "Report object names are made per run (time and a random suffix); the grant is "
+                f"{granted} only, and only under {prefix}.",
+            )
         return policy
 
 

@@ -13,10 +13,20 @@ mode; all reach their function as MODE) and its own write condition.
 The rest are the stack's own (schedules, the e-mail, the Recycle Bin, the sample
 pipeline, NotifyAllClean for the publisher), declared below; GROUPS lays all of them
 out in the console.
+
+Three templates take parameters, each with its Layout:
+- ACCOUNT, the single-account stack (AmiHygiene): SPECS in GROUPS.
+- HUB, the organization hub (AmiHygieneOrganization): the same parameters with the same
+  names and meanings, but for HUB_OMITTED (with the reason), plus the organization's own
+  (ORGANIZATION_SPECS, first in the console).
+- MEMBER, the member template the hub's StackSet deploys: only what its roles and Recycle
+  Bin rules read, passed down from the hub's parameters of the same names (no console
+  layout: nobody fills it in by hand).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -229,10 +239,13 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _laid_out(specs: tuple[ParameterSpec, ...]) -> tuple[ParameterSpec, ...]:
-    """Every parameter, in GROUPS' order; each declared parameter is in exactly one group."""
+Groups = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _laid_out(specs: tuple[ParameterSpec, ...], groups: Groups = GROUPS) -> tuple[ParameterSpec, ...]:
+    """Every parameter, in the groups' order; each declared parameter is in exactly one group."""
     by_name = {spec.name: spec for spec in specs}
-    names = [name for _, group in GROUPS for name in group]
+    names = [name for _, group in groups for name in group]
     if len(by_name) != len(specs) or sorted(names) != sorted(by_name):
         raise ValueError(
             "GROUPS must place every parameter once: "
@@ -244,14 +257,151 @@ def _laid_out(specs: tuple[ParameterSpec, ...]) -> tuple[ParameterSpec, ...]:
 
 SPECS: tuple[ParameterSpec, ...] = _laid_out((*setting_specs(), *STACK_SPECS))
 
+# -- the organization hub ------------------------------------------------------------------------
+
+# Organizations identifiers, as the Organizations API reference gives their patterns
+# (botocore organizations service-2.json: ParentId, OrganizationId, AccountId), and
+# as AWS::CloudFormation::StackSet DeploymentTargets takes them (OrganizationalUnitIds).
+PARENT_ID = r"(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})"
+ACCOUNT_ID = r"[0-9]{12}"
+# IAM role names: 1-64 characters of [\w+=,.@-] (IAM API reference, CreateRole RoleName).
+ROLE_NAME = r"[\w+=,.@-]{1,64}"
+MAX_CONCURRENT_TARGETS = 1000  # Lambda's default concurrency quota per region
+
+ORGANIZATION_SPECS: tuple[ParameterSpec, ...] = (
+    ParameterSpec(
+        "OrganizationalUnitIds",
+        "Target OUs",
+        "The organization's root (r-...) or OUs (ou-...) whose accounts the hub covers, comma-separated, "
+        "without spaces. The member StackSets deploy to every account in them, child OUs included, and to "
+        "accounts that join them later; the sweeps act in every active account under them. The "
+        "management account itself is never a StackSet target (CloudFormation never deploys service-"
+        "managed stack instances to it).",
+        "String",
+        None,
+        "OrganizationalUnitIds must be root or OU ids (r-xxxx, ou-xxxx-xxxxxxxx) separated by commas, "
+        "without spaces.",
+        allowed_pattern=rf"^{PARENT_ID}(,{PARENT_ID})*$",
+        env_var="ORGANIZATIONAL_UNIT_IDS",
+    ),
+    ParameterSpec(
+        "OrganizationId",
+        "Organization id",
+        "The organization's id (o-...; Organizations console, or `aws organizations describe-organization`). "
+        "Only principals of this organization may put events on the hub's bus (aws:PrincipalOrgID), and "
+        "the jobs may only assume member roles in its accounts (aws:ResourceOrgID).",
+        "String",
+        None,
+        "OrganizationId must be an organization id like o-a1b2c3d4e5.",
+        allowed_pattern=r"^o-[a-z0-9]{10,32}$",
+    ),
+    ParameterSpec(
+        "ExcludedAccounts",
+        "Excluded accounts",
+        "12-digit account ids, comma-separated, that get no member stacks and in which the jobs never act, "
+        "even when they are in the target OUs. Empty: none.",
+        "String",
+        "",
+        "ExcludedAccounts must be empty or 12-digit account ids separated by commas, without spaces.",
+        allowed_pattern=rf"^$|^{ACCOUNT_ID}(,{ACCOUNT_ID})*$",
+        env_var="EXCLUDED_ACCOUNTS",
+        jobs=ALL_JOBS,
+    ),
+    ParameterSpec(
+        "MemberRoleName",
+        "Member role name",
+        "The name of the role the member StackSet creates in every member account; the hub's jobs assume "
+        "it there, and it trusts only them.",
+        "String",
+        "AmiHygieneMember",
+        "MemberRoleName must be an IAM role name: 1-64 letters, digits and +=,.@_-.",
+        allowed_pattern=rf"^{ROLE_NAME}$",
+        env_var="MEMBER_ROLE_NAME",
+        jobs=ALL_JOBS,
+    ),
+    ParameterSpec(
+        "CallAs",
+        "Deploying as",
+        "SELF when this stack is deployed in the organization's management account, DELEGATED_ADMIN in a "
+        "member account registered as a StackSets delegated administrator (AWS::CloudFormation::StackSet "
+        "CallAs).",
+        "String",
+        "SELF",
+        "CallAs must be SELF or DELEGATED_ADMIN.",
+        allowed_values=("SELF", "DELEGATED_ADMIN"),
+    ),
+    ParameterSpec(
+        "MaxConcurrentTargets",
+        "Concurrent targets",
+        "How many account-region targets one sweep works on at once (the state machine's Map "
+        "concurrency). Each is one Lambda invocation of the job in the hub's account.",
+        "Number",
+        20,
+        f"MaxConcurrentTargets must be a whole number from 1 to {MAX_CONCURRENT_TARGETS}.",
+        min_value=1,
+        max_value=MAX_CONCURRENT_TARGETS,
+    ),
+)
+
+# What a hub has no use for, and why (each is left out of the hub's template).
+HUB_OMITTED: dict[str, str] = {
+    "CreateSamplePipeline": (
+        "the sample Image Builder pipeline is a single-account demonstration; a hub would build it in its "
+        "own account, where the jobs do not act (they act in the member accounts, with their own pipelines)"
+    ),
+}
+
+HUB_GROUPS: Groups = (
+    ("Organization", tuple(spec.name for spec in ORGANIZATION_SPECS)),
+    *((label, tuple(name for name in names if name not in HUB_OMITTED)) for label, names in GROUPS),
+)
+HUB_SPECS: tuple[ParameterSpec, ...] = _laid_out(
+    (*ORGANIZATION_SPECS, *(spec for spec in SPECS if spec.name not in HUB_OMITTED)), HUB_GROUPS
+)
+
+# The member template's: what its roles' permissions and its Recycle Bin rules read. The hub passes
+# each down with the value of its own parameter of the same name.
+MEMBER_PARAMETERS = (
+    "MemberRoleName",
+    "Regions",
+    "RotationMode",
+    "TagPolicyMode",
+    "PublicSharingMode",
+    "RebuildMode",
+    "ConsumerRoleName",
+    "BaseParameterPaths",
+    "RecycleBinDays",
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A template's parameters, in order, and their console groups (None: no console layout)."""
+
+    specs: tuple[ParameterSpec, ...]
+    groups: Groups | None
+
+
+_HUB_BY_NAME = {spec.name: spec for spec in HUB_SPECS}
+ACCOUNT = Layout(SPECS, GROUPS)
+HUB = Layout(HUB_SPECS, HUB_GROUPS)
+MEMBER = Layout(tuple(_HUB_BY_NAME[name] for name in MEMBER_PARAMETERS), None)
+
 
 class StackParameters(Construct):
-    """The CfnParameters, the conditions built on them, and the console's parameter groups."""
+    """The CfnParameters, the conditions built on them, and the console's parameter groups.
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    A condition is added to the template the first time something asks for it, so a template
+    holds only the conditions its resources use (cfn-lint W8001), and only those whose
+    parameters its layout has.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, layout: Layout = ACCOUNT) -> None:
         super().__init__(scope, construct_id)
+        self.layout = layout
         self.params: dict[str, CfnParameter] = {}
-        for spec in SPECS:
+        self._conditions: dict[str, CfnCondition] = {}
+        for spec in layout.specs:
             param = CfnParameter(
                 self,
                 spec.name,
@@ -267,61 +417,100 @@ class StackParameters(Construct):
             )
             param.override_logical_id(spec.name)
             self.params[spec.name] = param
+        if layout.groups is not None:
+            Stack.of(self).add_metadata(
+                "AWS::CloudFormation::Interface",
+                {
+                    "ParameterGroups": [
+                        {"Label": {"default": label}, "Parameters": list(names)}
+                        for label, names in layout.groups
+                    ],
+                    "ParameterLabels": {spec.name: {"default": spec.label} for spec in layout.specs},
+                },
+            )
 
-        self.has_alert_email = self._condition(
-            "HasAlertEmail", Fn.condition_not(Fn.condition_equals(self.value("AlertEmail"), ""))
+    # -- conditions ------------------------------------------------------------------------------
+
+    def _condition(self, name: str, expression: Callable[[], Any]) -> CfnCondition:
+        """The condition `name`, created with `expression()` the first time it is asked for."""
+        if name not in self._conditions:
+            condition = CfnCondition(self, name, expression=expression())
+            condition.override_logical_id(name)
+            self._conditions[name] = condition
+        return self._conditions[name]
+
+    def _given(self, name: str, value: str) -> CfnCondition:
+        """`name`: `value` is not empty."""
+        return self._condition(name, lambda: Fn.condition_not(Fn.condition_equals(value, "")))
+
+    def _not_empty(self, name: str, parameter: str) -> CfnCondition:
+        return self._given(name, self.value(parameter))
+
+    def _equals(self, name: str, parameter: str, value: str) -> CfnCondition:
+        return self._condition(name, lambda: Fn.condition_equals(self.value(parameter), value))
+
+    @property
+    def has_alert_email(self) -> CfnCondition:
+        return self._not_empty("HasAlertEmail", "AlertEmail")
+
+    @property
+    def recycle_bin_on(self) -> CfnCondition:
+        return self._condition(
+            "RecycleBinOn", lambda: Fn.condition_not(Fn.condition_equals(self.value("RecycleBinDays"), "0"))
         )
-        self.recycle_bin_on = self._condition(
-            "RecycleBinOn", Fn.condition_not(Fn.condition_equals(self.value("RecycleBinDays"), "0"))
-        )
-        self.regions_empty = self._condition("RegionsEmpty", Fn.condition_equals(self.value("Regions"), ""))
-        self.reads_consumers = self._condition(
-            "ReadsConsumers", Fn.condition_not(Fn.condition_equals(self.value("ConsumerRoleName"), ""))
-        )
-        # One write condition per job: a job's write policy exists only while its mode is enforce.
-        self.enforce_mode = self._condition(
-            "EnforceMode", Fn.condition_equals(self.value("RotationMode"), "enforce")
-        )
-        self.tags_enforce = self._condition(
-            "TagsEnforceMode", Fn.condition_equals(self.value("TagPolicyMode"), "enforce")
-        )
-        self.public_enforce = self._condition(
-            "PublicEnforceMode", Fn.condition_equals(self.value("PublicSharingMode"), "enforce")
-        )
-        self.rebuild_enforce = self._condition(
-            "RebuildEnforceMode", Fn.condition_equals(self.value("RebuildMode"), "enforce")
-        )
-        self.sample_pipeline_on = self._condition(
-            "SamplePipelineOn", Fn.condition_equals(self.value("CreateSamplePipeline"), "true")
-        )
-        # BaseParameterPaths one by one: Fn::Select cannot go past the list's end, so the list
-        # is padded with empty items first, and each item counts only when it is not empty.
-        # (Fn::Equals may hold Ref, Fn::Join, Fn::Select and Fn::Split: cfn-lint's rule E8003
-        # schema for it, functions/equals.json.)
+
+    @property
+    def regions_empty(self) -> CfnCondition:
+        return self._equals("RegionsEmpty", "Regions", "")
+
+    @property
+    def reads_consumers(self) -> CfnCondition:
+        return self._not_empty("ReadsConsumers", "ConsumerRoleName")
+
+    # One write condition per job: a job's write policy exists only while its mode is enforce.
+    @property
+    def enforce_mode(self) -> CfnCondition:
+        return self._equals("EnforceMode", "RotationMode", "enforce")
+
+    @property
+    def tags_enforce(self) -> CfnCondition:
+        return self._equals("TagsEnforceMode", "TagPolicyMode", "enforce")
+
+    @property
+    def public_enforce(self) -> CfnCondition:
+        return self._equals("PublicEnforceMode", "PublicSharingMode", "enforce")
+
+    @property
+    def rebuild_enforce(self) -> CfnCondition:
+        return self._equals("RebuildEnforceMode", "RebuildMode", "enforce")
+
+    @property
+    def sample_pipeline_on(self) -> CfnCondition:
+        return self._equals("SamplePipelineOn", "CreateSamplePipeline", "true")
+
+    @property
+    def has_excluded_accounts(self) -> CfnCondition:
+        return self._not_empty("HasExcludedAccounts", "ExcludedAccounts")
+
+    @property
+    def base_parameter_paths(self) -> list[tuple[CfnCondition, str]]:
+        """BaseParameterPaths one by one, each with the condition that it is given.
+
+        Fn::Select cannot go past the list's end, so the list is padded with empty items
+        first, and each item counts only when it is not empty. (Fn::Equals may hold Ref,
+        Fn::Join, Fn::Select and Fn::Split: cfn-lint's rule E8003 schema for it,
+        functions/equals.json.)
+        """
         padded = Fn.split(
             ",", Fn.join("", [self.value("BaseParameterPaths"), "," * (MAX_BASE_PARAMETER_PATHS - 1)])
         )
-        self.base_parameter_paths: list[tuple[CfnCondition, str]] = []
+        found: list[tuple[CfnCondition, str]] = []
         for index in range(MAX_BASE_PARAMETER_PATHS):
             path = Fn.select(index, padded)
-            condition = self._condition(
-                f"HasBaseParameterPath{index + 1}", Fn.condition_not(Fn.condition_equals(path, ""))
-            )
-            self.base_parameter_paths.append((condition, path))
-        Stack.of(self).add_metadata(
-            "AWS::CloudFormation::Interface",
-            {
-                "ParameterGroups": [
-                    {"Label": {"default": label}, "Parameters": list(names)} for label, names in GROUPS
-                ],
-                "ParameterLabels": {spec.name: {"default": spec.label} for spec in SPECS},
-            },
-        )
+            found.append((self._given(f"HasBaseParameterPath{index + 1}", path), path))
+        return found
 
-    def _condition(self, name: str, expression: Any) -> CfnCondition:
-        condition = CfnCondition(self, name, expression=expression)
-        condition.override_logical_id(name)
-        return condition
+    # -- values ----------------------------------------------------------------------------------
 
     def value(self, name: str) -> str:
         return self.params[name].value_as_string
@@ -331,7 +520,11 @@ class StackParameters(Construct):
 
     def function_environment(self, job: str) -> dict[str, str]:
         """The job's environment variables: per setting the job offers (and the publisher's), its value."""
-        return {spec.env_var: self.value(spec.name) for spec in SPECS if spec.env_var and job in spec.jobs}
+        return {
+            spec.env_var: self.value(spec.name)
+            for spec in self.layout.specs
+            if spec.env_var and job in spec.jobs
+        }
 
     def regions(self) -> list[str]:
         """The regions the jobs act in, as a list token: Regions, or the stack's region when empty."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Fn, Stack
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from constructs import Construct
 
 from ami_hygiene.core.coverage import REALTIME_REGIONS
 from ami_hygiene.registry import JOBS
 
+from .forwarding import RegionalForwarding
 from .job_function import JobFunction, JobPermissions
 from .lease_table import LeaseTable
 from .packaging import function_code
@@ -94,11 +95,21 @@ class AmiHygieneStack(Stack):
         own_roles = [j.role.role_arn for j in self.jobs]
         for job in self.jobs:
             job.function.add_environment(OWN_ROLE_ARNS, Fn.join(",", own_roles))
+        # An EventBridge rule sees only its own region's events: the rules below are in the stack's
+        # region, and the forwarding rules send them the events of every other region in Regions.
+        self.forwarding = RegionalForwarding(
+            self,
+            "RegionalForwarding",
+            parameters=self.parameters,
+            rules=[rule for spec in JOBS for rule in spec.events],
+            own_roles=own_roles,
+        )
+        realtime_regions = Fn.join(",", self.parameters.regions())
         for spec in JOBS:
             function = self.functions[spec.name]
             if spec.realtime:
-                # An EventBridge rule sees only its own region's events: a sweep names the other regions.
-                function.function.add_environment(REALTIME_REGIONS, Aws.REGION)
+                # Every region the job runs in has real-time coverage (a sweep names any other).
+                function.function.add_environment(REALTIME_REGIONS, realtime_regions)
             for rule in spec.events:
                 EventTrigger(
                     self,

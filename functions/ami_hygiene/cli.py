@@ -4,8 +4,21 @@ Every setting flag overrides the environment variable of the same name
 (--retention-days <-> RETENTION_DAYS). Credentials come from the standard AWS
 chain; AWS_ENDPOINT_URL points the run at another endpoint (the sandbox).
 
+Across accounts: `--accounts 111122223333,444455556666` (or `--accounts organization`, the
+organization's ACTIVE accounts) runs the job in each account over the settings' regions, with
+the credentials of `--role-name` (default AmiHygieneMember, the hub's member role) assumed there.
+Nothing is read or changed with the caller's own credentials but AssumeRole (and, for
+`organization`, the Organizations listing): the caller's own account is acted in only when it is
+in the list, and then through its role like any other. `organization` lists the caller's own
+account too (Organizations lists the management account); it is acted in when the role can be
+assumed there and otherwise skipped, not an error: service-managed StackSets deploy no stack
+instance to the management account, so it has no member role unless one was made by hand
+(CloudFormation API reference, DeploymentTargets). An account named in a list whose role cannot
+be assumed is an error naming the AWS error; the other accounts complete.
+
 Exit codes: 0 the run completed (findings are not errors); 1 an action failed or
-something could not be read (a usage source, a region); 2 bad arguments, settings or credentials.
+something could not be read (a usage source, a region, an account); 2 bad arguments, settings
+or credentials.
 """
 
 from __future__ import annotations
@@ -15,6 +28,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
@@ -24,12 +39,22 @@ from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.coverage import allowed_images_warnings
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.executor import never_stop
+from ami_hygiene.core.fleet import Digest, TargetResult
 from ami_hygiene.core.job import JobSpec
-from ami_hygiene.core.report import Report
+from ami_hygiene.core.members import (
+    DEFAULT_ROLE_NAME,
+    AccountUnreachable,
+    check_role_name,
+    member_clients,
+    organization_accounts,
+    parse_accounts,
+)
+from ami_hygiene.core.report import SCHEMA_VERSION, Report
 from ami_hygiene.core.settings import Option, SettingsError
 from ami_hygiene.registry import BY_NAME, JOBS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+ORGANIZATION = "organization"  # --accounts organization: the organization's ACTIVE accounts
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +102,41 @@ def _add_job(parser: argparse.ArgumentParser, job: JobSpec[Any]) -> None:
         )
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--output", help="write the report to this file instead of standard output")
+    across = parser.add_argument_group("across accounts")
+    across.add_argument(
+        "--accounts",
+        type=_accounts,
+        metavar="LIST",
+        help="run in each of these accounts, 12-digit ids separated by commas, with the role "
+        "--role-name assumed there; or 'organization': every ACTIVE account of the organization "
+        "(from its management account or a delegated administrator; the caller's own account "
+        "only if the role can be assumed in it). Without it, the job runs in the caller's account.",
+    )
+    across.add_argument(
+        "--role-name",
+        type=_role_name,
+        metavar="NAME",
+        help=f"the role assumed in each account of --accounts [default {DEFAULT_ROLE_NAME}, "
+        "the organization hub's member role]",
+    )
+
+
+def _accounts(text: str) -> str | tuple[str, ...]:
+    if text.strip().lower() == ORGANIZATION:
+        return ORGANIZATION
+    try:
+        return parse_accounts(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"{err} (give 12-digit account ids separated by commas, or {ORGANIZATION})"
+        ) from err
+
+
+def _role_name(text: str) -> str:
+    try:
+        return check_role_name(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _offered(job: JobSpec[Any]) -> tuple[Option, ...]:
@@ -86,7 +146,10 @@ def _offered(job: JobSpec[Any]) -> tuple[Option, ...]:
 def main(
     argv: Sequence[str] | None = None, env: dict[str, str] | None = None, stdout: TextIO | None = None
 ) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "role_name", None) and not getattr(args, "accounts", None):
+        parser.error("--role-name applies only with --accounts")
     env = dict(os.environ) if env is None else env
     out = stdout or sys.stdout
     if args.command == "demo":
@@ -115,6 +178,8 @@ def _run_job(job: JobSpec[Any], args: argparse.Namespace, env: dict[str, str], o
     except SettingsError as err:
         print(f"ami-hygiene: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "accounts", None):
+        return _run_accounts(job, settings, args, out)
     try:
         clients = Clients()
         report = job.run(settings, clients, never_stop, None)
@@ -135,8 +200,150 @@ def _overrides(job: JobSpec[Any], args: argparse.Namespace) -> dict[str, Any]:
     return {option.name: getattr(args, option.name, None) for option in _offered(job)}
 
 
+# -- across accounts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountRun:
+    """The job's run in one account of --accounts: completed (its report), or why not."""
+
+    account: str
+    status: str  # completed | unreachable | failed | skipped
+    error: str = ""
+    report: Report | None = None
+
+    def targets(self, regions: tuple[str, ...]) -> list[TargetResult]:
+        """One result per region (none for a skipped account)."""
+        if self.report is not None:
+            return [
+                TargetResult.from_report(self.report, account=self.account, region=r)
+                for r in self.report.regions
+            ]
+        if self.status == "unreachable":
+            return [TargetResult.unreachable(self.account, r, self.error) for r in regions]
+        if self.status == "failed":
+            return [TargetResult.failed(self.account, r, self.error) for r in regions]
+        return []
+
+    def to_dict(self) -> dict[str, str]:
+        return {"account": self.account, "status": self.status, "error": self.error}
+
+
+def _run_accounts(job: JobSpec[Any], settings: Any, args: argparse.Namespace, out: TextIO) -> int:
+    """The job in each account of --accounts, one digest over them all; exit 1 if any failed."""
+    role = args.role_name or DEFAULT_ROLE_NAME
+    regions: tuple[str, ...] = settings.regions
+    region = regions[0]  # STS and Organizations are asked there (its partition's endpoints)
+    started = datetime.now(UTC)
+    try:
+        base = Clients()
+        caller = base.account_id(region)
+        if args.accounts == ORGANIZATION:
+            accounts = tuple(a.id for a in organization_accounts(base, region))
+        else:
+            accounts = tuple(args.accounts)
+    except (NoCredentialsError, NoRegionError) as err:
+        print(f"ami-hygiene: error: {err} (configure AWS credentials and a region)", file=sys.stderr)
+        return EXIT_USAGE
+    except (ClientError, BotoCoreError) as err:
+        print(
+            f"ami-hygiene: error: could not list the organization's accounts: {describe_error(err)}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    runs = [
+        _run_account(
+            job,
+            settings,
+            base,
+            account,
+            role,
+            skip_if_unreachable=(args.accounts == ORGANIZATION and account == caller),
+        )
+        for account in accounts
+    ]
+    digest = Digest(
+        job.name,
+        settings.mode,
+        tuple(t for run in runs for t in run.targets(regions)),
+        started,
+        datetime.now(UTC),
+    )
+    _write(
+        _accounts_text(digest, runs)
+        if args.format == "text"
+        else _accounts_json(digest, runs, regions, role, caller),
+        args.output,
+        out,
+    )
+    return EXIT_FAILED if digest.failed else EXIT_OK
+
+
+def _run_account(
+    job: JobSpec[Any], settings: Any, base: Clients, account: str, role: str, *, skip_if_unreachable: bool
+) -> AccountRun:
+    region = settings.regions[0]
+    try:
+        clients = member_clients(base, account, role, region, session_name=f"ami-hygiene-cli-{job.name}")
+    except AccountUnreachable as err:
+        if skip_if_unreachable and not err.transient:
+            return AccountRun(
+                account,
+                "skipped",
+                f"{err}: the caller's own account is acted in only when its role can be assumed",
+            )
+        return AccountRun(account, "unreachable", str(err))
+    try:
+        report = job.run(settings, clients, never_stop, None)
+        report = report.with_warnings(allowed_images_warnings(clients, report.regions), clients.counter.calls)
+    except (ClientError, BotoCoreError) as err:
+        return AccountRun(account, "failed", f"account {account}: {describe_error(err)}")
+    return AccountRun(account, "completed", report=report)
+
+
+def _accounts_json(
+    digest: Digest, runs: list[AccountRun], regions: tuple[str, ...], role: str, caller: str
+) -> str:
+    """One document: the accounts and how each ended, the digest, each account's report (its
+    decisions listed once, in `decisions`, each naming its account)."""
+    reports, decisions = [], []
+    for run in runs:
+        if run.report is None:
+            continue
+        report = run.report.to_dict()
+        decisions += [{"account": run.account, **d} for d in report.pop("decisions")]
+        reports.append(report)
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "job": digest.job,
+        "mode": str(digest.mode),
+        "regions": list(regions),
+        "role_name": role,
+        "caller_account": caller,
+        "accounts": [run.to_dict() for run in runs],
+        "digest": digest.to_dict(),
+        "reports": reports,
+        "decisions": decisions,
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _accounts_text(digest: Digest, runs: list[AccountRun]) -> str:
+    parts = [digest.render_text()]
+    skipped = [run for run in runs if run.status == "skipped"]
+    if skipped:
+        parts.append("Skipped\n" + "".join(f"  ~ {run.error}\n" for run in skipped))
+    parts += [run.report.render_text() for run in runs if run.report is not None]
+    return f"\n{'=' * 78}\n\n".join(parts)
+
+
 def write_report(report: Report, fmt: str, path: str | None, out: TextIO) -> None:
-    text = json.dumps(report.to_dict(), indent=2) + "\n" if fmt == "json" else report.render_text()
+    _write(
+        json.dumps(report.to_dict(), indent=2) + "\n" if fmt == "json" else report.render_text(), path, out
+    )
+
+
+def _write(text: str, path: str | None, out: TextIO) -> None:
     if path:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -275,21 +275,36 @@ def test_an_event_made_by_the_stacks_own_role_matches_no_rule_and_does_nothing(
 # -- what a sweep cannot cover ---------------------------------------------------------------
 
 
-def test_a_sweep_names_each_region_its_real_time_rules_do_not_reach(
-    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # An EventBridge rule sees its own region's events only; the stack's rules are in its region.
-    deployed = deploy(synth, wiring, monkeypatch, job="public", Regions=f"{REGION},us-east-1")
-    assert deployed.environment["REALTIME_REGIONS"] == REGION
-    Seeder(REGION, REAL_NOW).image("web-1", 1)
-    boto3.client("ec2", region_name=REGION).modify_image_attribute(
-        ImageId=Seeder(REGION, REAL_NOW).image("web-2", 1), LaunchPermission={"Add": [{"Group": "all"}]}
-    )
+def _sweep_warnings(deployed: Any) -> tuple[set[str], list[str]]:
+    """A sweep with a public image in each region: its reports' warnings, and its e-mails."""
+    for region in (REGION, "us-east-1"):
+        boto3.client("ec2", region_name=region).modify_image_attribute(
+            ImageId=Seeder(region, REAL_NOW).image("web-2", 1), LaunchPermission={"Add": [{"Group": "all"}]}
+        )
     result = deployed.handler(scheduled_now(), deployed.context)
     assert result["status"] == "completed", result
-    reports = [json.loads(body["sqs"]) for body in deployed.published_bodies()]
-    warnings = {w for report in reports for w in report["warnings"]}
+    bodies = deployed.published_bodies()
+    assert {r for body in bodies for r in json.loads(body["sqs"])["regions"]} == {REGION, "us-east-1"}
+    return {w for body in bodies for w in json.loads(body["sqs"])["warnings"]}, [b["email"] for b in bodies]
+
+
+def test_every_region_in_regions_has_real_time_rules_and_a_sweep_warns_of_none(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stack region's rules, and the forwarding rules of the other regions (infra/forwarding.py).
+    deployed = deploy(synth, wiring, monkeypatch, job="public", Regions=f"{REGION},us-east-1")
+    assert deployed.environment["REALTIME_REGIONS"] == f"{REGION},us-east-1"
+    warnings, _ = _sweep_warnings(deployed)
+    assert not any("real-time" in w for w in warnings)
+
+
+def test_a_sweep_names_each_region_no_real_time_rule_reaches(
+    synth: Synthesized, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A function whose rules reach its own region only (deployed without the forwarding rules).
+    deployed = deploy(synth, wiring, monkeypatch, job="public", Regions=f"{REGION},us-east-1")
+    monkeypatch.setenv("REALTIME_REGIONS", REGION)
+    warnings, texts = _sweep_warnings(deployed)
     assert any(w.startswith("us-east-1: no real-time rule here") for w in warnings)
     assert not any(w.startswith(f"{REGION}:") for w in warnings)
-    texts = [body["email"] for body in deployed.published_bodies()]
     assert any("Warnings" in t and "covered by this sweep only" in t for t in texts)

@@ -112,3 +112,28 @@ def job_actions(synth: Synthesized, job: str) -> tuple[set[str], set[str]]:
         actions = {a for s in statements_of(policy) for a in actions_of(s)}
         (conditional if policy.get("Condition") else always).update(actions)
     return always - REPORTING_ACTIONS, conditional
+
+
+# -- the organization hub and its member template ------------------------------------------------
+
+
+def as_synthesized(template: dict[str, Any]) -> Synthesized:
+    """A template that is not a stack of the app (one a StackSet deploys), for the questions above."""
+    from pathlib import Path
+
+    return Synthesized(template=template, outdir=Path("."), stack=None)
+
+
+def managed_policies_of(synth: Synthesized, role: str) -> dict[str, dict[str, Any]]:
+    """Every managed policy attached to the role `role` (a logical id), by logical id."""
+    return {
+        k: v
+        for k, v in synth.resources("AWS::IAM::ManagedPolicy").items()
+        if {"Ref": role} in v["Properties"].get("Roles", [])
+    }
+
+
+def stack_set_parameters(synth: Synthesized, logical_id: str) -> dict[str, Any]:
+    """A StackSet's Parameters as {key: value}."""
+    props = synth.template["Resources"][logical_id]["Properties"]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in props.get("Parameters", [])}

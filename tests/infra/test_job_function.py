@@ -9,8 +9,9 @@ import pytest
 
 from ami_hygiene.core.observability import NAMESPACE
 from infra.parameters import SPECS
+from tests.helpers.constants import REGION
 from tests.helpers.synthesized import Synthesized
-from tests.helpers.template import job_function, one_resource, role_of
+from tests.helpers.template import evaluated, job_function, one_resource, role_of
 
 # -- the rotation function -----------------------------------------------------------------------
 
@@ -160,11 +161,20 @@ def test_no_function_reserves_concurrency(synth: Synthesized) -> None:
     assert "ReservedConcurrentExecutions" not in json.dumps(synth.template)
 
 
-def test_jobs_with_real_time_rules_know_the_region_those_rules_cover(synth: Synthesized) -> None:
+@pytest.mark.parametrize(
+    ("regions", "covered"),
+    [("", REGION), (f"{REGION},us-east-1", f"{REGION},us-east-1"), ("us-east-1", "us-east-1")],
+)
+def test_jobs_with_real_time_rules_know_the_regions_those_rules_cover(
+    synth: Synthesized, regions: str, covered: str
+) -> None:
+    # The stack region's rules and the forwarding rules (infra/forwarding.py) cover every region in Regions.
     for job in ("rotate", "tags", "public", "rebuild"):
         env = job_function(synth, job)[1]["Properties"]["Environment"]["Variables"]
-        expected = None if job == "rotate" else {"Ref": "AWS::Region"}
-        assert env.get("REALTIME_REGIONS") == expected
+        if job == "rotate":
+            assert "REALTIME_REGIONS" not in env  # no real-time rules
+            continue
+        assert evaluated(synth.template, Regions=regions).value(env["REALTIME_REGIONS"]) == covered
 
 
 def test_every_job_knows_the_stacks_own_roles(synth: Synthesized) -> None:

@@ -230,3 +230,128 @@ def test_new_parameters_are_grouped_and_labelled(synth: Synthesized) -> None:
     assert groups["Rebuild"][0] == "RebuildMode" and "CreateSamplePipeline" in groups["Rebuild"]
     assert {"TagSweepSchedule", "PublicScanSchedule", "RebuildSchedule"} <= set(groups["Where and when"])
     assert all(name in interface["ParameterLabels"] for name in NEW_PARAMETERS)
+
+
+# -- the organization hub's parameters -----------------------------------------------------------
+
+HUB_GIVEN = {"OrganizationalUnitIds": "ou-ab12-abcdefgh", "OrganizationId": "o-a1b2c3d4e5"}
+
+
+@pytest.fixture(scope="module")
+def hub_template() -> dict[str, Any]:
+    from tests.helpers.synthesized import synthesize_organization
+
+    return synthesize_organization().template
+
+
+def test_the_hub_has_every_job_parameter_of_the_single_account_stack_with_the_same_name_and_meaning(
+    template: dict[str, Any], hub_template: dict[str, Any]
+) -> None:
+    from infra.parameters import HUB_OMITTED, ORGANIZATION_SPECS
+
+    single, hub = template["Parameters"], hub_template["Parameters"]
+    assert set(HUB_OMITTED) <= set(single)
+    assert set(hub) == (set(single) - set(HUB_OMITTED)) | {s.name for s in ORGANIZATION_SPECS}
+    labels = [
+        t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterLabels"] for t in (template, hub_template)
+    ]
+    for name in set(single) - set(HUB_OMITTED):
+        assert hub[name] == single[name], name  # type, default, constraints, description: all the same
+        assert labels[1].get(name) == labels[0].get(name), name
+
+
+def test_the_organization_parameters_come_first_in_the_console_and_every_parameter_is_grouped(
+    hub_template: dict[str, Any],
+) -> None:
+    interface = hub_template["Metadata"]["AWS::CloudFormation::Interface"]
+    groups = interface["ParameterGroups"]
+    assert groups[0]["Label"]["default"] == "Organization"
+    assert groups[0]["Parameters"][:2] == ["OrganizationalUnitIds", "OrganizationId"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(set(hub_template["Parameters"]) - {"BootstrapVersion"})
+    assert all(name in interface["ParameterLabels"] for name in grouped)
+
+
+def test_the_organization_parameters_and_their_defaults(hub_template: dict[str, Any]) -> None:
+    with pytest.raises(ParameterError, match="OrganizationalUnitIds must have a value"):
+        parameter_values(hub_template, {})
+    values = parameter_values(hub_template, HUB_GIVEN)
+    assert {
+        k: values[k] for k in ("ExcludedAccounts", "MemberRoleName", "CallAs", "MaxConcurrentTargets")
+    } == {
+        "ExcludedAccounts": "",
+        "MemberRoleName": "AmiHygieneMember",
+        "CallAs": "SELF",
+        "MaxConcurrentTargets": "20",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OrganizationalUnitIds", ""),
+        ("OrganizationalUnitIds", "ou-ab12-abcdefgh, r-ab12"),
+        ("OrganizationalUnitIds", "ou-ab12"),
+        ("OrganizationalUnitIds", "o-a1b2c3d4e5"),
+        ("OrganizationalUnitIds", "r-ab12,,ou-ab12-abcdefgh"),
+        ("OrganizationId", "o-short"),
+        ("OrganizationId", "O-A1B2C3D4E5"),
+        ("OrganizationId", "r-a1b2c3d4e5"),
+        ("ExcludedAccounts", "1234"),
+        ("ExcludedAccounts", "111122223333, 444455556666"),
+        ("ExcludedAccounts", "111122223333,"),
+        ("MemberRoleName", ""),
+        ("MemberRoleName", "a role"),
+        ("MemberRoleName", "r" * 65),
+        ("CallAs", "ADMIN"),
+        ("MaxConcurrentTargets", "0"),
+        ("MaxConcurrentTargets", "1001"),
+        ("MaxConcurrentTargets", "many"),
+    ],
+)
+def test_a_bad_organization_parameter_is_refused_with_its_constraint(
+    hub_template: dict[str, Any], name: str, value: str
+) -> None:
+    with pytest.raises(ParameterError) as refused:
+        parameter_values(hub_template, {**HUB_GIVEN, name: value})
+    message = str(refused.value)
+    assert name in message
+    assert (
+        hub_template["Parameters"][name]["ConstraintDescription"] in message or "must be a number" in message
+    )
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"OrganizationalUnitIds": "r-ab12"},
+        {"OrganizationalUnitIds": "r-ab12,ou-ab12-abcdefgh,ou-0123456789-0123456789abcdef"},
+        {"ExcludedAccounts": "111122223333"},
+        {"ExcludedAccounts": "111122223333,444455556666"},
+        {"MemberRoleName": "Team+AMI=hygiene,v2.@-_"},
+        {"CallAs": "DELEGATED_ADMIN", "MaxConcurrentTargets": "1000"},
+        {"MaxConcurrentTargets": "1"},
+    ],
+)
+def test_good_organization_parameters_are_accepted(
+    hub_template: dict[str, Any], given: dict[str, str]
+) -> None:
+    assert parameter_values(hub_template, {**HUB_GIVEN, **given}).items() >= given.items()
+
+
+def test_organization_patterns_agree_with_the_functions() -> None:
+    """What CloudFormation lets through, the hub's functions accept (core/members.py)."""
+    import re
+
+    from ami_hygiene.core.members import PARENT_ID, parse_accounts
+    from infra.parameters import HUB_SPECS
+
+    specs = {spec.name: spec for spec in HUB_SPECS}
+    units = specs["OrganizationalUnitIds"].allowed_pattern
+    accounts = specs["ExcludedAccounts"].allowed_pattern
+    assert units is not None and accounts is not None
+    for good in ("r-ab12", "ou-ab12-abcdefgh", "ou-0123456789-0123456789abcdef"):
+        assert re.fullmatch(units, good) and PARENT_ID.match(good), good
+    for text in ("111122223333", "111122223333,444455556666"):
+        assert re.fullmatch(accounts, text)
+        assert parse_accounts(text) == tuple(text.split(","))

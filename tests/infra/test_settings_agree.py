@@ -20,7 +20,8 @@ from tests.helpers.synthesized import Synthesized
 
 NAMES = [job.name for job in JOBS]
 # Not settings: how the report is written.
-OUTPUT_FLAGS = {"-h", "--help", "--format", "--output"}
+# Flags that are not settings: the output, and where to run (cli.py's "across accounts" group).
+OUTPUT_FLAGS = {"-h", "--help", "--format", "--output", "--accounts", "--role-name"}
 
 
 def _offered(job: JobSpec[Any]) -> list[Option]:

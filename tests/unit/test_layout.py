@@ -2,8 +2,9 @@
 
 The core imports no job; no job imports another; a policy imports no AWS client,
 clock or environment; each handler is a few lines around its job's JobSpec; the
-package's top level stays small; no module imports itself back through others;
-and the registry lists every job folder.
+organization hub's package imports the core and the registry only; the package's top
+level stays small; no module imports itself back through others; and the registry
+lists every job folder.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def test_the_core_imports_no_job_and_nothing_above_it() -> None:
         "ami_hygiene.cli",
         "ami_hygiene.doctor",
         "ami_hygiene.restore",
+        "ami_hygiene.organization",
     )
     wrong = {
         (name, imported)
@@ -118,6 +120,42 @@ def test_a_job_imports_no_other_job_and_not_the_registry(job: str) -> None:
         or _inside(imported, "ami_hygiene.handlers")
     }
     assert not wrong
+
+
+def test_the_organization_hub_imports_the_core_and_the_registry_only() -> None:
+    """organization/ runs any job by its JobSpec (given by the handler) or names it (the registry)."""
+    allowed = ("ami_hygiene.core", "ami_hygiene.registry", "ami_hygiene.organization")
+    wrong = {
+        (name, imported)
+        for name in modules()
+        if _inside(name, "ami_hygiene.organization")
+        for imported in imports_of(name)
+        if _inside(imported, "ami_hygiene") and imported != "ami_hygiene"
+        if not any(_inside(imported, a) for a in allowed)
+    }
+    assert not wrong
+
+
+def test_what_a_jobs_function_loads_of_the_hub_names_no_job() -> None:
+    """handlers/common.py takes Target Sweeps with organization/ modules that never load the registry."""
+    loaded = {m for m in imports_of("ami_hygiene.handlers.common") if _inside(m, "ami_hygiene.organization")}
+    assert loaded
+    seen: set[str] = set()
+    todo = list(loaded)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in modules():
+            continue
+        seen.add(name)
+        todo += [m for m in imports_of(name) if _inside(m, "ami_hygiene.organization")]
+        assert not any(_inside(m, "ami_hygiene.registry") for m in imports_of(name)), name
+
+
+def test_the_hub_functions_handlers_are_a_few_lines() -> None:
+    for name in ("organization_targets", "organization_digest"):
+        path = PACKAGE / "handlers" / f"{name}.py"
+        assert len(path.read_text().splitlines()) <= HANDLER_MAX_LINES, path
+        assert callable(importlib.import_module(f"ami_hygiene.handlers.{name}").handler)
 
 
 @pytest.mark.parametrize("job", JOB_NAMES)

@@ -1,9 +1,12 @@
 """What a sweep cannot see or cover in a region, said in its report as warnings.
 
 - Real time: an EventBridge rule receives only the events of its own region
-  (EventBridge user guide, "Sending and receiving events between AWS accounts
-  and Regions"), and the stack creates its rules in the stack's region only.
-  In every other region of `Regions` a sweep is the only coverage: no guard
+  (EventBridge user guide, "Sending and receiving events between AWS Regions").
+  The stack's job rules are in the stack's region, and forwarding rules in every
+  other region of `Regions` send them that region's events (infra/forwarding.py),
+  so the stack names all of `Regions` in REALTIME_REGIONS. A region of a run
+  that is not named there (a function deployed some other way, or a run over
+  regions its rules were not deployed to) is covered by the sweep only: no guard
   within seconds, no tagging on creation, no rebuild completion e-mail.
 - Allowed AMIs: when the account's Allowed AMIs setting is on, DescribeImages
   leaves out images of other owners outside its criteria (allowed_images).
@@ -19,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from ami_hygiene.core.allowed_images import allowed_images_warning
 from ami_hygiene.core.clients import Clients
 
-# Environment variable the stack sets on functions that have real-time rules:
-# the regions whose rules reach them, comma-separated.
+# Environment variable the stack sets on functions that have real-time rules: the regions
+# whose events reach them (their own rules' region and the forwarding rules'), comma-separated.
 REALTIME_REGIONS = "REALTIME_REGIONS"
 
 
@@ -31,8 +34,8 @@ def realtime_warnings(job: str, regions: Iterable[str], env: Mapping[str, str]) 
     covered = {r.strip() for r in env[REALTIME_REGIONS].split(",") if r.strip()}
     where = ", ".join(sorted(covered)) or "no region"
     return tuple(
-        f"{region}: no real-time rule here (the {job} job's EventBridge rules are in {where} and see only "
-        f"their own region's events); {region} is covered by this sweep only"
+        f"{region}: no real-time rule here (the {job} job's EventBridge and forwarding rules are in {where}, "
+        f"and a rule sees only its own region's events); {region} is covered by this sweep only"
         for region in regions
         if region not in covered
     )

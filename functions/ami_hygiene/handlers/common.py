@@ -1,7 +1,13 @@
-"""What every job's Lambda entry point does the same way: refuse, publish, log, time."""
+"""What every job's Lambda entry point does the same way: refuse, publish, log, time.
+
+In the organization hub (MEMBER_ROLE_NAME set: organization/hub.py) a job's function also
+takes the state machine's Target Sweeps (organization/sweep.py) and job events from member
+accounts, and acts in the member account by its member role.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,6 +32,7 @@ from ami_hygiene.core.events import (
 )
 from ami_hygiene.core.job import JobSpec
 from ami_hygiene.core.lease import Held, LeaseError, Leases, expiry, holding
+from ami_hygiene.core.members import AccountUnreachable
 from ami_hygiene.core.observability import (
     logger,
     metrics,
@@ -39,6 +46,10 @@ from ami_hygiene.core.observability import (
 from ami_hygiene.core.publisher import Publisher, Target, error_message
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import SettingsError
+from ami_hygiene.organization.events import TargetSweep, is_target_sweep
+from ami_hygiene.organization.events import parse as parse_input
+from ami_hygiene.organization.hub import MEMBER_ROLE_NAME, Hub
+from ami_hygiene.organization.sweep import Sweep, sweep_target
 
 E = TypeVar("E")
 
@@ -143,7 +154,19 @@ def _handle(
     except EventError as err:
         problem = "unexpected event" if job.parse_event is None else "event not acted on"
         return refuse(job.name, clients, target, account, region, problem, str(err))
+    try:
+        hub = Hub.from_env(env)
+    except SettingsError as err:
+        return refuse(job.name, clients, target, account, region, "bad settings", str(err))
+    if is_target_sweep(event):
+        return target_sweep(job, event, context, env, clients, target, hub)
     scheduled = event.get("source") == "aws.events"
+    if scheduled and hub is not None:
+        detail = (
+            f"In the organization hub ({MEMBER_ROLE_NAME} is set) the {job.name} job sweeps on the hub's "
+            'state machine, one "Target Sweep" per account and region; a Scheduled Event is not acted on.'
+        )
+        return refuse(job.name, clients, target, account, region, "event not acted on", detail)
     if scheduled or job.parse_event is None:
         try:
             schedule = parse(event=event, model=ScheduledEvent)
@@ -157,7 +180,13 @@ def _handle(
         except EventError as err:
             return refuse(job.name, clients, target, account, region, "event not acted on", str(err))
     else:
-        own = own_role_of(event, env.get("OWN_ROLE_ARNS", ""))
+        if hub is not None:
+            # A member account's event, from the hub bus: acted on in that account, unless excluded.
+            try:
+                account = hub.event_account(event)
+            except EventError as err:
+                return refuse(job.name, clients, target, account, region, "event not acted on", str(err))
+        own = own_role_of(event, env.get("OWN_ROLE_ARNS", ""), hub)
         if own:
             # Defence behind the rules' pattern: the job's own write must not start it again.
             mine = f"made by ami-hygiene itself ({own})"
@@ -183,6 +212,12 @@ def _handle(
     outside = region_refusal(parsed, settings.regions) if parsed is not None else None
     if outside:
         return refuse(job.name, clients, target, account, region, "event not acted on", outside)
+    run_clients = clients
+    if hub is not None and parsed is not None:
+        try:
+            run_clients = member_clients(hub, clients, account)
+        except AccountUnreachable as err:
+            return refuse(job.name, clients, target, account, region, "event not acted on", str(err))
     # Only a scheduled sweep takes the job's lease (lease.py); an event acts on one resource at once.
     leases = Leases.from_env(env, clients, region) if parsed is None else None
     now = datetime.now(UTC)
@@ -196,13 +231,84 @@ def _handle(
             logger.info(
                 f"{job.name} starting", extra={"settings": settings.as_dict(), "sweep": parsed is None}
             )
-            report = job.run(settings, clients, time_is_short(context), parsed)
+            report = job.run(settings, run_clients, time_is_short(context), parsed)
             if parsed is None:
                 report = with_sweep_warnings(report, job, clients, env)
             return finish(job.name, report, clients, target)
     except LeaseError as err:
         detail = f"{err}. The sweep did not run: without its lease it could act alongside another sweep."
         return refuse(job.name, clients, target, account, region, "sweep lease unavailable", detail)
+
+
+def target_sweep(
+    job: JobSpec[Any],
+    event: dict[str, Any],
+    context: Any,
+    env: Mapping[str, str],
+    clients: Clients,
+    target: Target,
+    hub: Hub | None,
+) -> dict[str, Any]:
+    """One account and region of the hub's sweep (organization/sweep.py), once its input is checked.
+
+    Refused (reported, nothing read or changed, nothing written): outside hub mode, a
+    malformed event or one for another job, an excluded account, no REPORT_BUCKET or
+    another bucket than it, a region outside Regions, bad settings.
+    """
+    account, region = account_of(context), env.get("AWS_REGION", "")
+    if hub is None:
+        detail = (
+            'A "Target Sweep" is the organization hub\'s: this function is not in hub mode '
+            f"({MEMBER_ROLE_NAME} is not set), so it acts in its own account only, on its own schedule."
+        )
+        return refuse(job.name, clients, target, account, region, "event not acted on", detail)
+    try:
+        request = parse_input(TargetSweep, event, (job.name,))
+        hub.check(request.account)
+    except EventError as err:
+        return refuse(job.name, clients, target, account, region, "event not acted on", str(err))
+    if not target.bucket:
+        detail = "REPORT_BUCKET is not set: a Target Sweep's report and result go to the hub's report bucket"
+        return refuse(job.name, clients, target, account, region, "bad settings", detail)
+    if request.bucket != target.bucket:
+        detail = f"bucket {request.bucket!r} is not this hub's report bucket ({target.bucket})"
+        return refuse(job.name, clients, target, account, region, "event not acted on", detail)
+    logger.append_keys(target_account=request.account, target_region=request.region, run=request.run)
+    try:
+        settings = job.settings.load(env)
+    except SettingsError as err:
+        return refuse(job.name, clients, target, account, region, "bad settings", str(err))
+    outside = region_refusal(request, settings.regions)
+    if outside:
+        return refuse(job.name, clients, target, account, region, "event not acted on", outside)
+    settings = dataclasses.replace(settings, regions=(request.region,))
+    now = datetime.now(UTC)
+    sweep = Sweep(
+        hub=hub,
+        clients=clients,
+        target=target,
+        leases=Leases.from_env(env, clients, hub.region),
+        holder=str(getattr(context, "aws_request_id", "") or uuid.uuid4()),
+        now=now,
+        expires_at=expiry(now, context.get_remaining_time_in_millis()),
+    )
+
+    def run(member: Clients) -> Report:
+        logger.info(f"{job.name} starting", extra={"settings": settings.as_dict(), "sweep": True})
+        report = job.run(settings, member, time_is_short(context), None)
+        return with_sweep_warnings(report, job, member, env)
+
+    return sweep_target(job.name, request, sweep, run)
+
+
+def member_clients(hub: Hub, clients: Clients, account: str) -> Clients:
+    """The member account's Clients; transient trouble assuming its role raises as the AWS error itself."""
+    try:
+        return hub.clients_for(clients, account)
+    except AccountUnreachable as err:
+        if err.transient and isinstance(err.__cause__, Exception):
+            raise err.__cause__ from None
+        raise
 
 
 def with_sweep_warnings(
@@ -284,20 +390,26 @@ def time_is_short(context: Any) -> Callable[[], bool]:
     return should_stop
 
 
-def own_role_of(event: Any, own_roles: str) -> str:
+def own_role_of(event: Any, own_roles: str, hub: Hub | None = None) -> str:
     """The role ARN of this stack's that made a CloudTrail event, or "".
 
     detail.userIdentity.sessionContext.sessionIssuer.arn is the role behind an
     AssumedRole identity (CloudTrail userIdentity element); a Lambda function
-    calls as such a session of its execution role.
+    calls as such a session of its execution role. In the hub, the jobs write in a
+    member account as its member role: arn:<partition>:iam::<event account>:role/<MEMBER_ROLE_NAME>.
     """
     roles = {r.strip() for r in own_roles.split(",") if r.strip()}
-    if not roles or not isinstance(event, dict):
+    if (not roles and hub is None) or not isinstance(event, dict):
         return ""
     node: Any = event.get("detail")
     for key in ("userIdentity", "sessionContext", "sessionIssuer", "arn"):
         node = node.get(key) if isinstance(node, dict) else None
-    return node if isinstance(node, str) and node in roles else ""
+    if not isinstance(node, str):
+        return ""
+    if node in roles:
+        return node
+    account = event.get("account")
+    return node if hub is not None and isinstance(account, str) and hub.is_member_role(node, account) else ""
 
 
 def account_of(context: Any) -> str:

@@ -37,7 +37,7 @@ from ami_hygiene.core.estate import TAG_FAMILY
 from ami_hygiene.core.executor import RunContext, Writers, writes
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.jobs.rebuild.model import RUNBOOK_LINUX, BuildKind, RebuildDecision, TagNewImage
-from ami_hygiene.jobs.rebuild.settings import RebuildJobSettings
+from ami_hygiene.jobs.rebuild.settings import ACCOUNT_PLACEHOLDER, RebuildJobSettings
 
 if TYPE_CHECKING:
     from types_boto3_ec2 import EC2Client
@@ -61,7 +61,7 @@ def start(_ec2: EC2Client, decision: Decision, run: RunContext) -> Decision:
     d = _rebuild_decision(decision)
     if d.method is BuildKind.IMAGE_BUILDER:
         return _start_pipeline(run.clients.imagebuilder(d.region), d)
-    return _start_automation(run.clients.ssm(d.region), d, run.settings)
+    return _start_automation(run.clients.ssm(d.region), d, run.settings, run.account)
 
 
 @writes("ec2:CreateTags")
@@ -75,8 +75,11 @@ def tag_new_image(ec2: EC2Client, decision: Decision, _run: RunContext) -> Decis
 WRITERS: Writers = {Action.REBUILD: start, Action.TAG: tag_new_image}
 
 
-def automation_parameters(decision: RebuildDecision, settings: RebuildJobSettings) -> dict[str, list[str]]:
-    """StartAutomationExecution Parameters for the decision's runbook."""
+def automation_parameters(
+    decision: RebuildDecision, settings: RebuildJobSettings, account: str
+) -> dict[str, list[str]]:
+    """StartAutomationExecution Parameters for the decision's runbook; `account`: the one the run acts in,
+    for an AUTOMATION_ROLE_ARN naming "{account}" (the hub's, the same role in each member account)."""
     parameters: dict[str, list[str]] = {
         "SourceAmiId": [decision.source_image_id],
         "TargetAmiName": [f"{decision.family[:AMI_NAME_ROOM]}-{DATE_TIME}"],
@@ -86,7 +89,9 @@ def automation_parameters(decision: RebuildDecision, settings: RebuildJobSetting
     if settings.automation_instance_profile:
         parameters["IamInstanceProfileName"] = [settings.automation_instance_profile]
     if settings.automation_role_arn:
-        parameters["AutomationAssumeRole"] = [settings.automation_role_arn]
+        parameters["AutomationAssumeRole"] = [
+            settings.automation_role_arn.replace(ACCOUNT_PLACEHOLDER, account)
+        ]
     if settings.automation_subnet_id:
         parameters["SubnetId"] = [settings.automation_subnet_id]
     if decision.runbook == RUNBOOK_LINUX and settings.automation_security_group_ids:
@@ -104,7 +109,9 @@ def _start_pipeline(imagebuilder: ImagebuilderClient, d: RebuildDecision) -> Dec
     return _started(d, build_id, f"started Image Builder build {build_id}")
 
 
-def _start_automation(ssm: SSMClient, d: RebuildDecision, settings: RebuildJobSettings) -> Decision:
+def _start_automation(
+    ssm: SSMClient, d: RebuildDecision, settings: RebuildJobSettings, account: str
+) -> Decision:
     if not d.runbook:  # the policy always names it; a safety net
         return d.with_outcome(Outcome.FAILED, error="not started: no runbook named")
     if d.runbook == RUNBOOK_LINUX and not settings.automation_security_group_ids:
@@ -117,7 +124,7 @@ def _start_automation(ssm: SSMClient, d: RebuildDecision, settings: RebuildJobSe
         )
     response = ssm.start_automation_execution(
         DocumentName=d.runbook,
-        Parameters=automation_parameters(d, settings),
+        Parameters=automation_parameters(d, settings, account),
         ClientToken=d.client_token,
         Tags=[{"Key": TAG_FAMILY, "Value": d.family}],
     )

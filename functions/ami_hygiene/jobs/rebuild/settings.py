@@ -29,7 +29,10 @@ from ami_hygiene.core.settings import (
 PIPELINE_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:imagebuilder:[a-z0-9-]+:\d{12}:image-pipeline/[a-z0-9_-]+$"
 )
-ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+# The account may be "{account}" (ACCOUNT_PLACEHOLDER): the organization hub's value, the same role name in
+# every member account, filled in with the account the run acts in (actions.automation_parameters).
+ACCOUNT_PLACEHOLDER = "{account}"
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\{account\}):role/[\w+=,.@/-]+$")
 SECURITY_GROUP_PATTERN = re.compile(r"^sg-[0-9a-f]{8,17}$")
 SUBNET_PATTERN = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 PROFILE_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")

@@ -44,16 +44,22 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, UnknownRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ami_hygiene.core.clients import Clients, new_session
+from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import ConsumerCheck, RegionEstate, Usage
-from ami_hygiene.core.paging import pages
+from ami_hygiene.core.members import (
+    AccountUnreachable,
+    ClientsFactory,
+    clients_from_credentials,
+    member_clients,
+    read_accounts,
+)
+from ami_hygiene.core.members import role_arn as member_role_arn
 from ami_hygiene.jobs.rotate.inventory import UsageMap, merge_references, read_references, read_usage
 
 # Organizations listings name the accounts an organization or OU share reaches (below);
@@ -78,27 +84,11 @@ CONSUMER_READS = (
     "imagebuilder:ListContainerRecipes",
 )
 
-if TYPE_CHECKING:
-    from types_boto3_organizations import OrganizationsClient
-
 SESSION_NAME = "ami-hygiene-consumer-check"
 # arn:PARTITION:organizations::MANAGEMENT:organization/o-x or .../ou/o-x/ou-y
 ORG_PRINCIPAL = re.compile(
     r"^arn:[a-z-]+:organizations::\d{12}:(?P<kind>organization|ou)/(?P<org>o-[a-z0-9]+)(?:/(?P<ou>ou-[a-z0-9-]+))?$"
 )
-
-# Makes an account's Clients from AssumeRole's Credentials (tests may count or fake them).
-ClientsFactory = Callable[[Mapping[str, Any]], Clients]
-
-
-def clients_from_credentials(credentials: Mapping[str, Any]) -> Clients:
-    """Clients for an assumed role; its session shares the process's model loader (aws.new_session)."""
-    session = new_session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
-    return Clients(session)
 
 
 @dataclass
@@ -244,24 +234,25 @@ class ConsumerReader:
             return self._accounts[account]
         if account in self._refused:
             return None
-        role_arn = self.role_arn(account, region)
         try:
-            answer = self.clients.sts(region).assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
-            self._accounts[account] = self.clients_factory(answer["Credentials"])
-        except (ClientError, BotoCoreError) as err:
-            self._refused[account] = f"could not assume {role_arn} ({describe_error(err)})"
+            self._accounts[account] = member_clients(
+                self.clients,
+                account,
+                self.role_name,
+                region,
+                session_name=SESSION_NAME,
+                factory=self.clients_factory,
+            )
+        except AccountUnreachable as err:
+            self._refused[account] = f"could not assume {err.role_arn} ({err.reason})"
+            return None
+        except ValueError as err:  # not an account id AWS would take
+            self._refused[account] = f"could not assume a role there ({err})"
             return None
         return self._accounts[account]
 
     def role_arn(self, account: str, region: str) -> str:
-        return f"arn:{self._partition(region)}:iam::{account}:role/{self.role_name}"
-
-    def _partition(self, region: str) -> str:
-        session = getattr(self.clients, "session", None)
-        try:
-            return str(session.get_partition_for_region(region)) if session is not None else "aws"
-        except UnknownRegionError:
-            return "aws"
+        return member_role_arn(self.clients, account, self.role_name, region)
 
     # -- organizations -------------------------------------------------------------------------
 
@@ -285,33 +276,12 @@ class ConsumerReader:
             )
         org = self.clients.client("organizations", region)
         try:
-            if match["kind"] == "organization":
-                accounts = [a["Id"] for a in pages(org, "list_accounts", "Accounts", 20)]
-            else:
-                accounts = self._walk(org, str(match["ou"]))
+            # The accounts in any state: an image shared with a suspended account is still shared there.
+            parents = () if match["kind"] == "organization" else (str(match["ou"]),)
+            accounts = [str(a["Id"]) for a in read_accounts(org, parents)]
         except (ClientError, BotoCoreError) as err:
             return (), f"could not list its accounts ({describe_error(err)})"
         return tuple(sorted(set(accounts))), ""
-
-    def _walk(self, org: OrganizationsClient, unit: str) -> list[str]:
-        """Accounts in `unit` and in every OU below it (ListAccountsForParent lists one level)."""
-        accounts: list[str] = []
-        todo, seen = [unit], set()
-        while todo:
-            parent = todo.pop()
-            if parent in seen:
-                continue
-            seen.add(parent)
-            accounts += [
-                a["Id"] for a in pages(org, "list_accounts_for_parent", "Accounts", 20, ParentId=parent)
-            ]
-            todo += [
-                u["Id"]
-                for u in pages(
-                    org, "list_organizational_units_for_parent", "OrganizationalUnits", 20, ParentId=parent
-                )
-            ]
-        return accounts
 
     def _own_organization(self, region: str) -> tuple[str, str]:
         """(id of the organization this account is in, problem): asked once per run."""

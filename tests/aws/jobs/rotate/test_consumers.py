@@ -15,10 +15,10 @@ import boto3
 import pytest
 
 from ami_hygiene import cli
+from ami_hygiene.core import members
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.plan import Decision
 from ami_hygiene.core.report import Report
-from ami_hygiene.jobs.rotate import consumers
 from ami_hygiene.jobs.rotate.run import run_rotation
 from ami_hygiene.jobs.settings import Settings
 from sandbox.accounts import create_role
@@ -229,7 +229,7 @@ def test_a_consumer_read_that_is_denied_keeps_the_image(
         deny(session, "ec2", "DescribeLaunchTemplateVersions", "UnauthorizedOperation")
         return Clients(session)
 
-    monkeypatch.setattr(consumers, "Clients", denied_clients)
+    monkeypatch.setattr(members, "Clients", denied_clients)  # the Clients of an assumed role
     report = _rotate()
     decision = _decided(report, image_id)
     assert decision.action.value == "keep"
