@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -41,13 +42,18 @@ import boto3
 
 from bench.rotate_bench import ACCOUNT, REGION, RequestCounter, embedded_aws
 
+# The functions log a line per target (Powertools, to standard output): the tables are the output here.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF blob of every target's metrics
+
 OTHER_REGION = "us-east-1"
 ROLE = "AmiHygieneMember"
 TOPIC = "ami-hygiene-org-bench"
 BUCKET = "ami-hygiene-org-bench-reports"
 LEASES = "ami-hygiene-org-bench-leases"
-# Per account and region: 5 families, each 4 versions: the oldest is past 90 days' retention and
-# not among the newest 3, so rotation would retire one image per family (5 per target).
+# Per account and region: 20 images aged 10 to 200 days. Their names differ only in trailing numbers,
+# so they are one family (core/families.py): rotation keeps the newest 3 and, in report mode, would
+# disable the 10 past 90 days' retention and deprecate the 7 others.
 FAMILIES = 5
 AGES = (200.0, 150.0, 60.0, 10.0)
 # Lambda arm64 price per GB-second (us-east-1, first 6 billion GB-s a month) and Step Functions

@@ -10,7 +10,9 @@ whose target is an event bus elsewhere: StackSets deploy it to every region.
   region's default bus, where the job rules pick the events up; the stack region
   itself is skipped (its rules see its events already).
 - The organization hub (infra/member.py): a service-managed StackSet deploys it
-  to the member accounts, targeting the hub's bus, skipping no region.
+  to the member accounts, targeting the hub's bus, skipping no region. Its roles are the
+  member account's own, so the caller names them (`forwarder_role_arn`, `local_role_names`,
+  built with `local_role_arn`) and declares the parameters they use (`extra_parameters`).
 
 A forwarded event keeps the sender's `account` and `region` (an event bus target passes the
 event on as it is; LocalStack models the same, localstack/localstack#12554) and its detail,
@@ -21,7 +23,8 @@ so the job acts in the region the event happened in: the CloudTrail jobs read th
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from aws_cdk import Aws, CfnCondition, Fn, ICfnConditionExpression
@@ -55,6 +58,10 @@ _PARTITION = r"arn:aws[a-z-]*"
 _ROLE_ARN = rf"{_PARTITION}:iam::[0-9]{{12}}:role/[\w+=,.@/-]+"
 _SENTINEL = "\x00own-role-arns"
 
+# A CloudFormation string value: a literal, or one intrinsic function ({"Ref": "MemberRoleName"},
+# {"Fn::Join": [...]}, ...), evaluated by CloudFormation in each stack instance.
+CfnString = str | Mapping[str, Any]
+
 
 def forwarding_pattern(rule: EventRule, excluded_roles: Any = None) -> dict[str, Any]:
     """The rule's EventBridge pattern, as its home rule has it (infra/triggers.py EventTrigger).
@@ -86,34 +93,68 @@ def _join(*parts: Any) -> dict[str, Any]:
     return {"Fn::Join": ["", list(parts)]}
 
 
+def _cfn_string(value: CfnString, what: str) -> CfnString:
+    """`value`, refused unless it is a text or one intrinsic function (a caller's mistake, found at synth)."""
+    if isinstance(value, str):
+        return value
+    if len(value) == 1 and all(key == "Ref" or key.startswith("Fn::") for key in value):
+        return dict(value)
+    raise ValueError(f"{what} must be a text or one CloudFormation intrinsic function, not {value!r}")
+
+
+def local_role_arn(name: CfnString) -> dict[str, Any]:
+    """The ARN of the role `name` (a text or a CloudFormation value such as {"Ref": "MemberRoleName"})
+    of the account a stack instance runs in: arn:${AWS::Partition}:iam::${AWS::AccountId}:role/NAME."""
+    return _join(
+        "arn:",
+        {"Ref": "AWS::Partition"},
+        ":iam::",
+        {"Ref": "AWS::AccountId"},
+        ":role/",
+        _cfn_string(name, "a local role name"),
+    )
+
+
 def forwarding_template(
     rules: Sequence[EventRule],
     *,
     description: str = "ami-hygiene: forwards the jobs' events of this region to their event bus",
-    local_role_names: Sequence[str] = (),
+    forwarder_role_arn: CfnString | None = None,
+    local_role_names: Sequence[CfnString] = (),
+    extra_parameters: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A CloudFormation template (a JSON-ready dict) of forwarding rules, one per `rules` item.
 
     Parameters of the template:
     - TargetBusArn: the event bus every matching event is sent to (another region's or
       another account's; cross-region targets need a role: ForwarderRoleArn).
-    - ForwarderRoleArn: the role EventBridge assumes to put the events on TargetBusArn
-      (EventBridge user guide, "Sending and receiving events between AWS Regions": a rule
-      whose target is an event bus in another Region needs an execution role allowed
-      events:PutEvents on that bus).
+    - ForwarderRoleArn (only when `forwarder_role_arn` is None): the role EventBridge assumes
+      to put the events on TargetBusArn (EventBridge user guide, "Sending and receiving events
+      between AWS Regions": a rule whose target is an event bus in another Region needs an
+      execution role allowed events:PutEvents on that bus).
     - OwnRoleArns: comma-separated role ARNs whose CloudTrail events rules with
       `own_writes_excluded` leave out, as the home rules do; may be empty.
     - SkipRegion: a region where no rule is created (the target bus's own region, whose
       rules see its events already); "" for none.
+    - `extra_parameters`: declared as given (name -> declaration), for the values the caller's
+      arguments refer to; a name the template has already, or one nothing refers to, is refused.
+
+    `forwarder_role_arn`: the forwarder role as a CloudFormation value (e.g.
+    `local_role_arn("AmiHygieneForwarder")`) instead of the ForwarderRoleArn parameter.
 
     `local_role_names`: roles of the account the stack instance runs in (same names in
-    every account, e.g. a member role) whose CloudTrail events are left out as well; their
-    ARNs are made in the template (arn:${AWS::Partition}:iam::${AWS::AccountId}:role/NAME).
+    every account, e.g. a member role; a text or a CloudFormation value such as
+    {"Ref": "MemberRoleName"}) whose CloudTrail events are left out as well; their ARNs are
+    made in the template (`local_role_arn`).
+
+    The template refers only to what it declares: a Ref to an undeclared parameter is refused.
     """
-    local = [
-        _join("arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, f":role/{name}")
-        for name in local_role_names
-    ]
+    role_arn: Any = (
+        {"Ref": FORWARDER_ROLE_ARN}
+        if forwarder_role_arn is None
+        else _cfn_string(forwarder_role_arn, "forwarder_role_arn")
+    )
+    local = [local_role_arn(name) for name in local_role_names]
     given = {"Fn::Split": [",", {"Ref": OWN_ROLE_ARNS}]}
     if local:
         with_given: Any = {"Fn::Split": [",", {"Fn::Join": [",", [*local, {"Ref": OWN_ROLE_ARNS}]]}]}
@@ -143,50 +184,81 @@ def forwarding_template(
                 "EventBusName": "default",
                 "EventPattern": pattern,
                 "State": "ENABLED",
-                "Targets": [
-                    {"Id": TARGET_ID, "Arn": {"Ref": TARGET_BUS_ARN}, "RoleArn": {"Ref": FORWARDER_ROLE_ARN}}
-                ],
+                "Targets": [{"Id": TARGET_ID, "Arn": {"Ref": TARGET_BUS_ARN}, "RoleArn": role_arn}],
             },
         }
 
-    return {
+    parameters: dict[str, Any] = {
+        TARGET_BUS_ARN: {
+            "Type": "String",
+            "Description": "The event bus the matching events are sent to.",
+            "AllowedPattern": rf"^{_PARTITION}:events:[a-z0-9-]+:[0-9]{{12}}:event-bus/[\w.\-/]+$",
+            "ConstraintDescription": "TargetBusArn must be an event bus ARN.",
+        },
+        FORWARDER_ROLE_ARN: {
+            "Type": "String",
+            "Description": "The role EventBridge assumes to put the events on TargetBusArn.",
+            "AllowedPattern": rf"^{_ROLE_ARN}$",
+            "ConstraintDescription": "ForwarderRoleArn must be an IAM role ARN.",
+        },
+        OWN_ROLE_ARNS: {
+            "Type": "String",
+            "Default": "",
+            "Description": "Comma-separated role ARNs whose CloudTrail events are not forwarded "
+            "(ami-hygiene's own writes); empty for none.",
+            "AllowedPattern": rf"^$|^{_ROLE_ARN}(,{_ROLE_ARN})*$",
+            "ConstraintDescription": "OwnRoleArns must be empty or IAM role ARNs separated by commas.",
+        },
+        SKIP_REGION: {
+            "Type": "String",
+            "Default": "",
+            "Description": "A region where no rule is created (the target bus's region); empty for none.",
+            "AllowedPattern": r"^$|^[a-z]{2}(-[a-z]+)+-[0-9]+$",
+            "ConstraintDescription": "SkipRegion must be empty or a region name such as eu-west-1.",
+        },
+    }
+    if forwarder_role_arn is not None:
+        del parameters[FORWARDER_ROLE_ARN]  # nothing refers to it: an unused parameter is a lint warning
+    for name, declaration in (extra_parameters or {}).items():
+        if name in parameters:
+            raise ValueError(f"the forwarding template declares the parameter {name} already")
+        parameters[name] = dict(declaration)
+
+    template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": description,
-        "Parameters": {
-            TARGET_BUS_ARN: {
-                "Type": "String",
-                "Description": "The event bus the matching events are sent to.",
-                "AllowedPattern": rf"^{_PARTITION}:events:[a-z0-9-]+:[0-9]{{12}}:event-bus/[\w.\-/]+$",
-                "ConstraintDescription": "TargetBusArn must be an event bus ARN.",
-            },
-            FORWARDER_ROLE_ARN: {
-                "Type": "String",
-                "Description": "The role EventBridge assumes to put the events on TargetBusArn.",
-                "AllowedPattern": rf"^{_ROLE_ARN}$",
-                "ConstraintDescription": "ForwarderRoleArn must be an IAM role ARN.",
-            },
-            OWN_ROLE_ARNS: {
-                "Type": "String",
-                "Default": "",
-                "Description": "Comma-separated role ARNs whose CloudTrail events are not forwarded "
-                "(ami-hygiene's own writes); empty for none.",
-                "AllowedPattern": rf"^$|^{_ROLE_ARN}(,{_ROLE_ARN})*$",
-                "ConstraintDescription": "OwnRoleArns must be empty or IAM role ARNs separated by commas.",
-            },
-            SKIP_REGION: {
-                "Type": "String",
-                "Default": "",
-                "Description": "A region where no rule is created (the target bus's region); empty for none.",
-                "AllowedPattern": r"^$|^[a-z]{2}(-[a-z]+)+-[0-9]+$",
-                "ConstraintDescription": "SkipRegion must be empty or a region name such as eu-west-1.",
-            },
-        },
+        "Parameters": parameters,
         "Conditions": {
             FORWARD: {"Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": SKIP_REGION}]}]},
             HAS_OWN_ROLES: {"Fn::Not": [{"Fn::Equals": [{"Ref": OWN_ROLE_ARNS}, ""]}]},
         },
         "Resources": resources,
     }
+    referred = set(_refs(template))
+    undeclared = sorted(
+        referred - set(parameters) - set(resources) - {r for r in referred if r.startswith("AWS::")}
+    )
+    if undeclared:
+        raise ValueError(f"the forwarding template refers to undeclared parameters: {undeclared}")
+    unused = sorted(set(extra_parameters or {}) - referred)
+    if unused:
+        raise ValueError(f"extra_parameters declares parameters nothing refers to: {unused}")
+    return template
+
+
+def _refs(node: Any) -> Iterator[str]:
+    """The names `node` refers to: with Ref, or as ${Name} in an Fn::Sub text (not its own variables)."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and isinstance(node["Ref"], str):
+            yield node["Ref"]
+        if set(node) == {"Fn::Sub"}:
+            text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
+            yield from (n for n in re.findall(r"\$\{([^!}.][^}.]*)\}", text) if n not in variables)
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
 
 
 def template_body(template: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ from constructs import Construct
 
 from ami_hygiene.registry import JOBS
 
-from .forwarding import FORWARDER_ROLE_ARN, forwarding_template
+from .forwarding import forwarding_template, local_role_arn
 from .job_function import JobPermissions
 from .nag import acknowledge, add_checks
 from .parameters import MEMBER, ROLE_NAME, StackParameters
@@ -200,65 +200,26 @@ def member_forwarding_template() -> dict[str, Any]:
     """infra/forwarding.py's template for a member account.
 
     The forwarder role and the member role are this account's, so their ARNs are made in the
-    template from AWS::AccountId: the forwarder's from its fixed name (ForwarderRoleArn is no
-    parameter here), the member role's from the MemberRoleName parameter, which replaces a
-    placeholder name given to forwarding_template. The hub passes TargetBusArn and
-    MemberRoleName, and "" for OwnRoleArns and SkipRegion.
+    template from AWS::AccountId: the forwarder's from its fixed name (no ForwarderRoleArn
+    parameter here), the member role's from the MemberRoleName parameter. The hub passes
+    TargetBusArn and MemberRoleName, and "" for OwnRoleArns and SkipRegion.
     """
-    template = forwarding_template(
+    return forwarding_template(
         [rule for spec in JOBS for rule in spec.events],
         description="ami-hygiene member (from the organization hub's StackSet): forwards the jobs' events "
         "of this region to the hub's event bus",
-        local_role_names=[_MEMBER_ROLE_PLACEHOLDER],
+        forwarder_role_arn=local_role_arn(FORWARDER_ROLE_NAME),
+        local_role_names=[{"Ref": MEMBER_ROLE_NAME}],
+        extra_parameters={
+            MEMBER_ROLE_NAME: {
+                "Type": "String",
+                "Description": "The member role: its CloudTrail events (the jobs' own writes) are not "
+                "forwarded.",
+                "AllowedPattern": rf"^{ROLE_NAME}$",
+                "ConstraintDescription": f"{MEMBER_ROLE_NAME} must be an IAM role name.",
+            }
+        },
     )
-    forwarder = _join("arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":role/")
-    forwarder["Fn::Join"][1].append(FORWARDER_ROLE_NAME)
-    template = _with_member_role_name(_replaced(template, {"Ref": FORWARDER_ROLE_ARN}, forwarder))
-    text = json.dumps(template)
-    if _MEMBER_ROLE_PLACEHOLDER in text or json.dumps({"Ref": FORWARDER_ROLE_ARN}) in text:
-        raise ValueError("forwarding_template names the member or forwarder role in a way this module misses")
-    parameters = template["Parameters"]
-    del parameters[FORWARDER_ROLE_ARN]
-    parameters[MEMBER_ROLE_NAME] = {
-        "Type": "String",
-        "Description": "The member role: its CloudTrail events (the jobs' own writes) are not forwarded.",
-        "AllowedPattern": rf"^{ROLE_NAME}$",
-        "ConstraintDescription": f"{MEMBER_ROLE_NAME} must be an IAM role name.",
-    }
-    return template
-
-
-# Not a valid role name (IAM allows [\w+=,.@-]), so it cannot collide with anything real.
-_MEMBER_ROLE_PLACEHOLDER = "<member-role-name>"
-
-
-def _join(*parts: Any) -> dict[str, Any]:
-    return {"Fn::Join": ["", list(parts)]}
-
-
-def _with_member_role_name(node: Any) -> Any:
-    """`node` with the placeholder replaced by the MemberRoleName parameter: in an Fn::Sub text as
-    ${MemberRoleName}, in any other text as an Fn::Join around a Ref."""
-    if isinstance(node, dict):
-        if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
-            return {"Fn::Sub": node["Fn::Sub"].replace(_MEMBER_ROLE_PLACEHOLDER, f"${{{MEMBER_ROLE_NAME}}}")}
-        return {key: _with_member_role_name(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_with_member_role_name(value) for value in node]
-    if isinstance(node, str) and _MEMBER_ROLE_PLACEHOLDER in node:
-        before, after = node.split(_MEMBER_ROLE_PLACEHOLDER, 1)
-        return _join(*(p for p in (before, {"Ref": MEMBER_ROLE_NAME}, after) if p != ""))
-    return node
-
-
-def _replaced(node: Any, old: Any, new: Any) -> Any:
-    if node == old:
-        return new
-    if isinstance(node, dict):
-        return {key: _replaced(value, old, new) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_replaced(value, old, new) for value in node]
-    return node
 
 
 @functools.cache

@@ -19,6 +19,11 @@ region, naming resources by *placeholders* (`IMAGES`, `SNAPSHOT`, `BUILD_ARN`,
                      is not an object, an event of another job, or no object at all
     cases(job)       any of the three
 
+Each takes `kinds` too (default: every kind of the job). The organization hub's inputs (Target
+Sweeps, the targets and digest functions' inputs, member accounts' events) have strategies of
+their own at the end of this module (`sweep_cases`, `targets_cases`, `digest_cases`,
+`member_cases`), built from the same mutations.
+
 A `Case` keeps the unmutated event (`base`), what is sent (`event`), what was
 done to it (`mutations`), and prints itself short (long strings clipped), so a
 failing example reads as a minimal reproducing event.
@@ -29,7 +34,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -72,10 +77,12 @@ class Case:
     event: Any  # what the handler gets (placeholders unbound)
     mutations: tuple[str, ...] = ()
     broken: bool = False  # a mutation made it an event the job must not act on
+    account: str = ACCOUNT  # whose resources the placeholders stand for (a member's: `in_account`)
 
     def __repr__(self) -> str:
+        whose = "" if self.account == ACCOUNT else f"account={self.account!r}, "
         return (
-            f"Case(job={self.job!r}, kind={self.kind!r}, broken={self.broken}, "
+            f"Case(job={self.job!r}, kind={self.kind!r}, {whose}broken={self.broken}, "
             f"mutations={list(self.mutations)!r}, event={short(self.event)})"
         )
 
@@ -356,8 +363,9 @@ def realistic_event(draw: st.DrawFn, kind: str, job: str = "rotate") -> dict[str
 
 
 @st.composite
-def realistic(draw: st.DrawFn, job: str) -> Case:
-    kind = draw(st.sampled_from(JOB_KINDS[job]))
+def realistic(draw: st.DrawFn, job: str, kinds: tuple[str, ...] = ()) -> Case:
+    """A realistic event of one of `kinds` (default: every kind of the job)."""
+    kind = draw(st.sampled_from(kinds or JOB_KINDS[job]))
     event = draw(realistic_event(kind, job))
     return Case(job, kind, event, copy.deepcopy(event))
 
@@ -627,8 +635,8 @@ def _each_image_id(event: dict[str, Any], values: st.SearchStrategy[Any]) -> st.
 
 
 @st.composite
-def mutated(draw: st.DrawFn, job: str) -> Case:
-    case = draw(realistic(job))
+def mutated(draw: st.DrawFn, job: str, kinds: tuple[str, ...] = ()) -> Case:
+    case = draw(realistic(job, kinds))
     event, done = case.event, []
     for _ in range(draw(st.integers(1, 3))):
         event, what = draw(_generic(event))
@@ -640,8 +648,8 @@ NOT_OBJECTS: tuple[Any, ...] = (None, [], "str", 42, 4.2, True, "", {}, [{}])
 
 
 @st.composite
-def broken(draw: st.DrawFn, job: str) -> Case:
-    case = draw(realistic(job))
+def broken(draw: st.DrawFn, job: str, kinds: tuple[str, ...] = ()) -> Case:
+    case = draw(realistic(job, kinds))
     event, done = case.event, []
     for _ in range(draw(st.integers(0, 2))):
         event, what = draw(_generic(event))
@@ -682,6 +690,381 @@ def broken(draw: st.DrawFn, job: str) -> Case:
     return Case(job, case.kind, case.base, sent, tuple(done), broken=True)
 
 
-def cases(job: str) -> st.SearchStrategy[Case]:
+def cases(job: str, kinds: tuple[str, ...] = ()) -> st.SearchStrategy[Case]:
+    """Any of realistic, mutated and broken events of `kinds` (default: every kind of the job)."""
     # Realistic events each get their own test too (tests/aws/handlers/test_fuzz.py); weight the mutants.
-    return st.one_of(realistic(job), mutated(job), mutated(job), broken(job), broken(job))
+    mutants = (mutated(job, kinds), broken(job, kinds))
+    return st.one_of(realistic(job, kinds), *mutants, *mutants)
+
+
+# -- the organization hub ----------------------------------------------------------------------
+#
+# The hub's state machine gives its functions three inputs (organization/events.py): a Target
+# Sweep to a job's function (one account x region of a run), {"job", "run"} to the targets
+# function, and the targets function's answer to the digest function. The hub's job functions
+# also take the member accounts' own events, forwarded to the hub's bus. These name the sandbox
+# organization's accounts, which moto numbers at random, so the strategies take them (a
+# `HubScope`) where the events above use placeholders. Their cases are `Case`s too, `kind`
+# naming the input:
+#
+#     sweep_cases(job, hub)         Target Sweeps: realistic (one of the run's targets: an account
+#                                   of the organization not excluded, a region of Regions, the run's
+#                                   bucket and prefix); mutated, each one `broken` if anything
+#                                   changed (every field is the run's or a listed target's, and a
+#                                   random change is neither); broken (excluded or malformed
+#                                   account, region outside Regions, another job / run / bucket /
+#                                   prefix, another source, a key too many or missing, no object)
+#     targets_cases(job)            the targets function's {"job", "run"}: realistic; mutated (a
+#                                   random change may leave it valid: not `broken`); broken
+#     digest_cases(answer, hub)     the digest function's input, from a real answer of the targets
+#                                   function: realistic (that answer), mutated, broken
+#     member_cases(job, hub)        the job's own events (schedules aside) as a member account sends
+#                                   them: `cases(job)` for a member (`in_account`); or from the
+#                                   excluded account; or naming it (or another member) in one place
+#                                   only; or with a malformed or unknown envelope `account`
+
+HUB_SOURCE = "ami-hygiene.organization"
+TARGET_SWEEP = "Target Sweep"
+TARGETS_INPUT = "targets input"
+DIGEST_INPUT = "digest input"
+TARGETS_FILE = "targets.json"
+
+
+def run_prefix(job: str, run: str) -> str:
+    """Where the hub keeps a run's files (spelled out here, not imported: the fuzz checks the format)."""
+    return f"organization/{job}/{run}/"
+
+
+@dataclass(frozen=True)
+class HubScope:
+    """What the hub's inputs may name: the sandbox organization's accounts by the part they play."""
+
+    members: tuple[str, ...]  # reachable by their member role, with images to act on
+    others: tuple[str, ...]  # in the organization, not excluded: a target, never refused (maybe unreachable)
+    excluded: str  # in EXCLUDED_ACCOUNTS: seeded like a member, never acted in
+    bucket: str  # the hub's report bucket
+    regions: tuple[str, ...]  # the hub's Regions
+    jobs: tuple[str, ...]  # the registry's job names
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return (*self.members, *self.others)
+
+
+def in_account(case: Case, account: str) -> Case:
+    """`case` from `account`: where it named this account (envelope, CloudTrail record, ARNs), `account`."""
+    mapping = {ACCOUNT: account}
+    return replace(case, base=bind(case.base, mapping), event=bind(case.event, mapping), account=account)
+
+
+def malformed_accounts(account: str) -> tuple[Any, ...]:
+    """`account` (a 12-digit id) made malformed every way an input might: the hub must refuse each."""
+    return (
+        account[:-1],
+        f"{account}0",
+        f" {account}",
+        f"{account} ",
+        f"{account}\n",
+        "".join(chr(0xFF10 + int(d)) for d in account),  # fullwidth digits: \d matches them
+        f"{account[:6]}\u0663{account[7:]}",  # an Arabic-Indic digit
+        f"arn:aws:iam::{account}:root",
+        "x" * 5000,
+        "",
+        int(account),
+        None,
+        [account],
+        {"id": account},
+    )
+
+
+OUTSIDE_REGIONS = ("ap-south-1", "us-west-2", "eu-central-2")  # well formed, not in the hub's Regions
+BAD_RUNS: tuple[Any, ...] = (
+    "",
+    ".",
+    "..",
+    "../x",
+    "a/b",
+    "-run",
+    "x" * 81,
+    "run name",
+    "run\n",
+    " run",
+    "run$",
+    "r\u00fcn",
+    "\uff52\uff55\uff4e",  # fullwidth letters
+    "run\ud800",
+    None,
+    42,
+    ["run"],
+)
+OTHER_BUCKET = "someone-elses-bucket"
+BAD_BUCKETS: tuple[Any, ...] = (
+    "",
+    "ab",
+    "Not_A_Bucket",
+    "x" * 64,
+    "192.168.1.1",
+    "xn--bucket",
+    "bucket..name",
+    "bucket-s3alias",
+    "-bucket",
+    "bucket/",
+    "s3://bucket",
+    None,
+    42,
+    ["bucket"],
+)
+BAD_JOBS: tuple[Any, ...] = ("", "nope", "organization", "../public", "x" * 5000, None, 42, ["public"], {})
+EXTRA_KEYS: tuple[tuple[str, Any], ...] = (
+    ("detail", {}),
+    ("id", "7f1c2a9e-0b7d-4c53-9a1e-2f4b8c7d9e10"),
+    ("time", "2024-06-01T12:00:00Z"),
+    ("Job", "public"),
+    ("Prefix", "organization/"),
+    ("account\nid", "1"),
+)
+
+Changes = tuple[tuple[Path_, Any], ...]
+
+
+def _one(path: Path_, values: tuple[Any, ...] | st.SearchStrategy[Any]) -> st.SearchStrategy[Changes]:
+    return _set(path, values).map(lambda change: (change,))
+
+
+def _other_run(run: str) -> str:
+    return ("1" if run[:1] == "0" else "0") + run[1:]
+
+
+def _bad_prefixes(job: str, run: str) -> tuple[Any, ...]:
+    prefix = run_prefix(job, run)
+    return (
+        run_prefix(job, _other_run(run)),
+        prefix.rstrip("/"),
+        f"/{prefix}",
+        f"{prefix}../",
+        f"{prefix}../../",
+        f"organization/{job}/",
+        "organization/",
+        "",
+        "/",
+        prefix * 2,
+        prefix.upper(),
+        f"{prefix}\n",
+        None,
+        42,
+        [prefix],
+    )
+
+
+def _extra_or_missing(base: dict[str, Any], required: tuple[str, ...]) -> st.SearchStrategy[Changes]:
+    extra = st.sampled_from(EXTRA_KEYS).map(lambda kv: (((kv[0],), kv[1]),))
+    missing = st.sampled_from(required).map(lambda key: (((key,), MISSING),))
+    return extra | missing
+
+
+def _run_and_its_files(job: str, *, key: bool) -> st.SearchStrategy[Changes]:
+    """A malformed run with the prefix (and key) that would be its own: only the run's check refuses it."""
+
+    def changes(run: str) -> Changes:
+        prefix = run_prefix(job, run)
+        return ((("run",), run), (("prefix",), prefix), *([(("key",), prefix + TARGETS_FILE)] if key else []))
+
+    return st.sampled_from([r for r in BAD_RUNS if isinstance(r, str)]).map(changes)
+
+
+def _another_job(job: str, run: str, jobs: tuple[str, ...]) -> st.SearchStrategy[Changes]:
+    """Another job's run, consistently: a job's function takes its own name only."""
+    others = [j for j in jobs if j != job]
+    return st.sampled_from(others).map(
+        lambda other: ((("job",), other), (("prefix",), run_prefix(other, run)))
+    )
+
+
+def _breaking_sweep(base: dict[str, Any], hub: HubScope) -> st.SearchStrategy[Changes]:
+    job, run, account = base["job"], base["run"], base["account"]
+    return st.one_of(
+        _one(("account",), (hub.excluded, *malformed_accounts(account))),
+        _one(("region",), (*BAD_REGIONS, *OUTSIDE_REGIONS)),
+        _one(("job",), (*[j for j in hub.jobs if j != job], *BAD_JOBS, job.upper(), f"{job} ")),
+        _another_job(job, run, hub.jobs),
+        _one(("run",), BAD_RUNS),
+        _run_and_its_files(job, key=False),
+        _one(("bucket",), (OTHER_BUCKET, f"{hub.bucket}-x", hub.bucket.upper(), *BAD_BUCKETS)),
+        _one(("prefix",), _bad_prefixes(job, run)),
+        _one(
+            ("source",),
+            _other_than(HUB_SOURCE) | st.sampled_from(("aws.events", f"{HUB_SOURCE} ", HUB_SOURCE.upper())),
+        ),
+        _one(
+            ("detail-type",),
+            _other_than(TARGET_SWEEP) | st.sampled_from(("Scheduled Event", TARGET_SWEEP.lower())),
+        ),
+        _extra_or_missing(base, tuple(base)),
+    )
+
+
+def _breaking_targets(base: dict[str, Any]) -> st.SearchStrategy[Changes]:
+    job = base["job"]
+    return st.one_of(
+        _one(("job",), (*BAD_JOBS, job.upper(), f"{job} ")),
+        _one(("run",), BAD_RUNS),
+        _extra_or_missing(base, ("job", "run")),
+        st.just(((("prefix",), run_prefix(job, base["run"])),)),  # the answer's keys are not the input's
+    )
+
+
+def _breaking_digest(base: dict[str, Any], hub: HubScope) -> st.SearchStrategy[Changes]:
+    job, run, prefix, key = base["job"], base["run"], base["prefix"], base["key"]
+    account = (base.get("accounts") or hub.targets)[0]
+    return st.one_of(
+        _one(("job",), (*BAD_JOBS, job.upper(), f"{job} ")),
+        _one(("run",), BAD_RUNS),
+        _run_and_its_files(job, key=True),
+        _one(("bucket",), (OTHER_BUCKET, f"{hub.bucket}-x", hub.bucket.upper(), *BAD_BUCKETS)),
+        _one(("prefix",), _bad_prefixes(job, run)),
+        _one(
+            ("key",),
+            (
+                f"{prefix}digest.json",
+                f"{prefix}results/{account}-{REGION}.json",
+                f"{prefix}../{TARGETS_FILE}",
+                run_prefix(job, _other_run(run)) + TARGETS_FILE,
+                TARGETS_FILE,
+                f"/{key}",
+                f"s3://{hub.bucket}/{key}",
+                f"{key}\n",
+                key.upper(),
+                "",
+                None,
+                42,
+            ),
+        ),
+        _one(("count",), (-1, 100_001, 10**30, True, "6", 6.0, float("nan"), None, [6])),
+        _one(("accounts",), (*([bad] for bad in malformed_accounts(account)), account, {}, None)),
+        _one(("regions",), (["EU-WEST-1"], [f"{REGION}\n"], [""], REGION, [None], None)),
+        _one(("excluded",), (["x"], [1], hub.excluded, None)),
+        _one(("skipped",), (["x"], [1], hub.excluded, None)),
+        _extra_or_missing(base, ("job", "run", "bucket", "prefix", "key")),
+    )
+
+
+@st.composite
+def _mutated_input(draw: st.DrawFn, job: str, kind: str, base: dict[str, Any]) -> Case:
+    event, done = base, []
+    for _ in range(draw(st.integers(1, 3))):
+        event, what = draw(_generic(event))
+        done.append(what)
+    return Case(job, kind, base, event, tuple(done))
+
+
+@st.composite
+def _broken_input(
+    draw: st.DrawFn, job: str, kind: str, base: dict[str, Any], breaking: st.SearchStrategy[Changes]
+) -> Case:
+    """0-2 random mutations, then changes that make the input one the function must refuse."""
+    event, done = base, []
+    for _ in range(draw(st.integers(0, 2))):
+        event, what = draw(_generic(event))
+        done.append(what)
+    sent: Any
+    if draw(st.integers(0, 7)) == 0:
+        sent = draw(st.sampled_from([*NOT_OBJECTS, [base], json.dumps(base)]))
+        done.append(f"input -> {short(sent, 60)}")
+    else:
+        changes = draw(breaking)
+        sent = event
+        for path, value in changes:
+            sent = with_value(sent, path, value)
+        done.append(", ".join(f"{'.'.join(map(str, p))} -> {short(v, 60)}" for p, v in changes))
+    return Case(job, kind, base, sent, tuple(done), broken=True)
+
+
+@st.composite
+def target_sweep(draw: st.DrawFn, job: str, hub: HubScope) -> dict[str, Any]:
+    """What the hub's Distributed Map sends `job`'s function for one target (infra/sweep_machine.py)."""
+    run = str(draw(st.uuids()))  # Step Functions names a scheduled execution with a UUID
+    return {
+        "source": HUB_SOURCE,
+        "detail-type": TARGET_SWEEP,
+        "job": job,
+        "account": draw(st.sampled_from(hub.targets)),
+        "region": draw(st.sampled_from(hub.regions)),
+        "run": run,
+        "bucket": hub.bucket,
+        "prefix": run_prefix(job, run),
+    }
+
+
+@st.composite
+def sweep_cases(draw: st.DrawFn, job: str, hub: HubScope) -> Case:
+    base = draw(target_sweep(job, hub))
+    how = draw(st.sampled_from(["realistic", "mutated", "mutated", "broken", "broken"]))
+    if how == "realistic":
+        return Case(job, TARGET_SWEEP, base, copy.deepcopy(base))
+    if how == "mutated":
+        case = draw(_mutated_input(job, TARGET_SWEEP, base))
+        return replace(case, broken=case.event != base)
+    return draw(_broken_input(job, TARGET_SWEEP, base, _breaking_sweep(base, hub)))
+
+
+@st.composite
+def targets_cases(draw: st.DrawFn, job: str) -> Case:
+    base = {"job": job, "run": str(draw(st.uuids()))}
+    how = draw(st.sampled_from(["realistic", "mutated", "mutated", "broken", "broken"]))
+    if how == "realistic":
+        return Case(job, TARGETS_INPUT, base, copy.deepcopy(base))
+    if how == "mutated":
+        return draw(_mutated_input(job, TARGETS_INPUT, base))
+    return draw(_broken_input(job, TARGETS_INPUT, base, _breaking_targets(base)))
+
+
+@st.composite
+def digest_cases(draw: st.DrawFn, answer: dict[str, Any], hub: HubScope) -> Case:
+    """Digest inputs from `answer`, a real answer of the targets function (its targets.json exists)."""
+    job = str(answer["job"])
+    how = draw(st.sampled_from(["realistic", "mutated", "mutated", "broken", "broken"]))
+    if how == "realistic":
+        return Case(job, DIGEST_INPUT, answer, copy.deepcopy(answer))
+    if how == "mutated":
+        return draw(_mutated_input(job, DIGEST_INPUT, answer))
+    return draw(_broken_input(job, DIGEST_INPUT, answer, _breaking_digest(answer, hub)))
+
+
+def realtime_kinds(job: str) -> tuple[str, ...]:
+    """The job's own events a member account sends (the hub sweeps on its state machine, not a schedule)."""
+    return tuple(kind for kind in JOB_KINDS[job] if kind != SCHEDULED)
+
+
+@st.composite
+def member_cases(draw: st.DrawFn, job: str, hub: HubScope) -> Case:
+    """`cases(job)` from a member; or from the excluded account; or naming it, or another member, in
+    one place only; or with a malformed or unknown envelope account."""
+    raw = draw(cases(job, realtime_kinds(job)))
+    how = draw(st.sampled_from(["member", "member", "member", "excluded", "one place", "malformed"]))
+    if how == "excluded":  # every mention of the account names the excluded one: only that refuses it
+        case = in_account(raw, hub.excluded)
+        return replace(case, mutations=(*case.mutations, f"from {hub.excluded} (excluded)"), broken=True)
+    member = draw(st.sampled_from(hub.members))
+    if how == "one place" and isinstance(raw.event, dict):
+        # The envelope names the excluded account, or the record (recipient, build ARN) names the
+        # excluded account or another member: no account the event names may be acted in for it.
+        path = draw(st.sampled_from(account_paths(raw.kind)))
+        others = [a for a in (hub.excluded, *hub.members) if a != member]
+        other = hub.excluded if path == ("account",) else draw(st.sampled_from(others))
+        event = for_another_account(raw.event, path, other)
+        if get(event, path) == get(raw.event, path):  # a random mutation removed its parent
+            path, other = ("account",), hub.excluded
+            event = with_value(raw.event, path, other)
+        case = in_account(replace(raw, event=event), member)
+        where = ".".join(map(str, path))
+        return replace(case, mutations=(*case.mutations, f"{where} -> {other}"), broken=True)
+    case = in_account(raw, member)
+    if how == "malformed" and isinstance(case.event, dict):
+        account = draw(
+            st.sampled_from(malformed_accounts(case.account)) | st.sampled_from(OTHER_ACCOUNTS) | junk
+        )
+        event = with_value(case.event, ("account",), account)
+        return replace(
+            case, event=event, mutations=(*case.mutations, f"account -> {short(account, 60)}"), broken=True
+        )
+    return case

@@ -14,7 +14,7 @@ import pytest
 
 from ami_hygiene.core.job import EventRule
 from ami_hygiene.registry import JOBS
-from infra.forwarding import TEMPLATE_BODY_MAX, forwarding_template, template_body
+from infra.forwarding import TEMPLATE_BODY_MAX, forwarding_template, local_role_arn, template_body
 from tests.helpers.cfn import Evaluator, ParameterError, parameter_values
 from tests.helpers.constants import ACCOUNT, OTHER_REGION, REGION
 from tests.helpers.synthesized import Synthesized
@@ -24,6 +24,9 @@ RULES = tuple(rule for spec in JOBS for rule in spec.events)
 REGIONS = f"{REGION},{OTHER_REGION},ap-southeast-2"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/AmiHygiene/5f7e6d4c-3b2a-4190-8f7e-6d5c4b3a2910"
 LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
+MEMBER = "444455556666"
+# A caller's own parameter, as infra/member.py declares MemberRoleName.
+ROLE_NAME_PARAMETER = {"MemberName": {"Type": "String", "AllowedPattern": r"^[\w+=,.@-]{1,64}$"}}
 
 
 def _logical_id(synth: Synthesized, construct: Any) -> str:
@@ -322,13 +325,24 @@ def test_without_own_roles_the_rules_forward_every_call(synth: Synthesized) -> N
     assert "anything-but" not in json.dumps(rules)
 
 
-def test_local_role_names_are_left_out_in_every_account() -> None:
-    template = forwarding_template(RULES, local_role_names=["AmiHygieneMember"])
-    member = "arn:aws:iam::444455556666:role/AmiHygieneMember"
+@pytest.mark.parametrize(
+    ("names", "extra", "given"),
+    [
+        (["AmiHygieneMember"], None, {}),
+        ([{"Ref": "MemberName"}], ROLE_NAME_PARAMETER, {"MemberName": "AmiHygieneMember"}),
+    ],
+    ids=["text", "parameter"],
+)
+def test_local_role_names_are_left_out_in_every_account(
+    names: list[Any], extra: dict[str, Any] | None, given: dict[str, str]
+) -> None:
+    template = forwarding_template(RULES, local_role_names=names, extra_parameters=extra)
+    member = f"arn:aws:iam::{MEMBER}:role/AmiHygieneMember"
     base = {
         "TargetBusArn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/ami-hygiene",
-        "ForwarderRoleArn": "arn:aws:iam::444455556666:role/Forwarder",
+        "ForwarderRoleArn": f"arn:aws:iam::{MEMBER}:role/Forwarder",
         "SkipRegion": "",
+        **given,
     }
     for own, expected in (
         ("", [member]),
@@ -338,11 +352,53 @@ def test_local_role_names_are_left_out_in_every_account() -> None:
             template,
             parameter_values(template, {**base, "OwnRoleArns": own}),
             region=REGION,
-            account="444455556666",
+            account=MEMBER,
         )
         pattern = instance.value(template["Resources"]["PublicSharingCalls"]["Properties"]["EventPattern"])
         issuer = pattern["detail"]["$or"][1]["userIdentity"]["sessionContext"]["sessionIssuer"]
         assert issuer["arn"] == [{"anything-but": expected}]
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        (local_role_arn("Forwarder"), f"arn:aws:iam::{MEMBER}:role/Forwarder"),
+        (f"arn:aws:iam::{ACCOUNT}:role/Shared", f"arn:aws:iam::{ACCOUNT}:role/Shared"),
+    ],
+    ids=["local", "literal"],
+)
+def test_a_given_forwarder_role_takes_the_place_of_its_parameter(role: Any, expected: str) -> None:
+    template = forwarding_template(RULES, forwarder_role_arn=role)
+    assert set(template["Parameters"]) == {"TargetBusArn", "OwnRoleArns", "SkipRegion"}
+    given = {"TargetBusArn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/hub"}
+    instance = Evaluator(template, parameter_values(template, given), region=OTHER_REGION, account=MEMBER)
+    rules = [v for v in template["Resources"].values() if v["Type"] == "AWS::Events::Rule"]
+    assert len(rules) == len(RULES)
+    for rule in rules:
+        assert instance.value(rule["Properties"]["Targets"]) == [
+            {"Id": "ForwardToEventBus", "Arn": given["TargetBusArn"], "RoleArn": expected}
+        ]
+
+
+def test_a_caller_declares_what_its_values_refer_to() -> None:
+    named: dict[str, Any] = {"local_role_names": [{"Ref": "MemberName"}]}
+    with pytest.raises(ValueError, match=r"undeclared parameters: \['MemberName'\]"):
+        forwarding_template(RULES, **named)
+    assert (
+        "MemberName"
+        in forwarding_template(RULES, **named, extra_parameters=ROLE_NAME_PARAMETER)["Parameters"]
+    )
+    # Fn::Sub names what it refers to in its text.
+    sub = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${MemberName}"}
+    with pytest.raises(ValueError, match="undeclared parameters"):
+        forwarding_template(RULES, forwarder_role_arn=sub)
+    forwarding_template(RULES, forwarder_role_arn=sub, extra_parameters=ROLE_NAME_PARAMETER)
+    with pytest.raises(ValueError, match=r"nothing refers to: \['MemberName'\]"):
+        forwarding_template(RULES, extra_parameters=ROLE_NAME_PARAMETER)
+    with pytest.raises(ValueError, match="declares the parameter SkipRegion already"):
+        forwarding_template(RULES, extra_parameters={"SkipRegion": {"Type": "String"}})
+    with pytest.raises(ValueError, match="one CloudFormation intrinsic function"):
+        forwarding_template(RULES, local_role_names=[{"Name": "AmiHygieneMember"}])
 
 
 @pytest.mark.parametrize(
@@ -365,10 +421,22 @@ def test_a_bad_parameter_is_refused_before_anything_is_created(name: str, value:
         parameter_values(template, {**good, name: value})
 
 
-@pytest.mark.parametrize("local", [(), ("AmiHygieneMember",)])
-def test_the_forwarding_template_lints_clean(local: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {},
+        {"local_role_names": ["AmiHygieneMember"]},
+        {
+            "forwarder_role_arn": local_role_arn("Forwarder"),
+            "local_role_names": [{"Ref": "MemberName"}],
+            "extra_parameters": ROLE_NAME_PARAMETER,
+        },
+    ],
+    ids=["single-account", "local-role", "member"],
+)
+def test_the_forwarding_template_lints_clean(arguments: dict[str, Any]) -> None:
     from cfnlint.api import ManualArgs, lint
 
-    template = forwarding_template(RULES, local_role_names=local)
+    template = forwarding_template(RULES, **arguments)
     matches = lint(json.dumps(template), config=ManualArgs(regions=LINT_REGIONS))
     assert [f"{m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches] == []

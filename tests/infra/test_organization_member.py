@@ -285,15 +285,20 @@ def test_the_member_template_is_what_the_member_stack_set_deploys() -> None:
     assert hub.template["Resources"]["MemberStackSet"]["Properties"]["TemplateBody"] == member_template_body()
 
 
-def test_the_member_role_name_replaces_the_placeholder_in_any_text() -> None:
-    """forwarding_template names local roles in a text; the member role's name is a parameter."""
-    from infra.member import _MEMBER_ROLE_PLACEHOLDER, _with_member_role_name
+def test_the_member_forwarding_template_names_the_member_accounts_own_roles() -> None:
+    """forwarding_template, told the forwarder and member roles are the account's own: no
+    ForwarderRoleArn parameter, the member role's name the hub's MemberRoleName (same rule)."""
+    from infra.member import member_forwarding_template
 
-    role = f"arn:aws:iam::{ACCOUNT}:role/{_MEMBER_ROLE_PLACEHOLDER}"
-    assert _with_member_role_name({"Fn::Sub": role}) == {
-        "Fn::Sub": f"arn:aws:iam::{ACCOUNT}:role/${{MemberRoleName}}"
-    }
-    joined = _with_member_role_name({"Fn::Join": ["", ["a", f":role/{_MEMBER_ROLE_PLACEHOLDER}"]]})
-    assert joined == {"Fn::Join": ["", ["a", {"Fn::Join": ["", [":role/", {"Ref": "MemberRoleName"}]]}]]}
-    evaluator = Evaluator({}, {"MemberRoleName": "Member"}, region=REGION, account=ACCOUNT)
-    assert evaluator.value(joined) == "a:role/Member"
+    template = member_forwarding_template()
+    params = template["Parameters"]
+    assert set(params) == {"TargetBusArn", "OwnRoleArns", "SkipRegion", "MemberRoleName"}
+    hub_name = synthesize_organization().template["Parameters"]["MemberRoleName"]
+    assert params["MemberRoleName"]["AllowedPattern"] == hub_name["AllowedPattern"]
+    values = parameter_values(template, {"TargetBusArn": HUB_BUS, "MemberRoleName": "Member"})
+    instance = Evaluator(template, values, region=REGION, account=ACCOUNT)
+    calls = template["Resources"]["PublicSharingCalls"]["Properties"]
+    [target] = instance.value(calls["Targets"])
+    assert target["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{FORWARDER_ROLE_NAME}"
+    issuer = instance.value(calls["EventPattern"])["detail"]["$or"][1]["userIdentity"]["sessionContext"]
+    assert issuer["sessionIssuer"]["arn"] == [{"anything-but": [f"arn:aws:iam::{ACCOUNT}:role/Member"]}]

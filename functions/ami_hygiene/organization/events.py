@@ -208,7 +208,16 @@ def parse(model: type[M], event: Any, jobs: Collection[str]) -> M:
     try:
         return model.model_validate(event, context={JOBS_CONTEXT: frozenset(jobs)})
     except ValidationError as err:
-        raise EventError(f"malformed {model.__name__} input: {describe(err)}") from None
+        raise EventError(f"malformed {model.__name__} input: {printable(describe(err))}") from None
+
+
+def printable(text: str) -> str:
+    """`text` with each character that is not printable escaped, as repr() would: one line, no controls.
+
+    describe() shows each value escaped, but a key the model does not know is named as sent
+    (extra="forbid" puts it where a field's name goes): a line break there would split the reason.
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def parse_targets(document: Any) -> tuple[Target, ...]:
