@@ -172,8 +172,8 @@ def hub_env(job: str, regions: tuple[str, ...]) -> dict[str, str]:
         "REPORT_BUCKET": BUCKET,
         "LEASE_TABLE": LEASES,
         "MEMBER_ROLE_NAME": ROLE,
-        # The hub is the management account: service-managed StackSets never give it the member role.
-        "EXCLUDED_ACCOUNTS": ACCOUNT,
+        # The hub here is the management account, which the targets leave out by themselves.
+        "EXCLUDED_ACCOUNTS": "",
         "ORGANIZATIONAL_UNIT_IDS": "",
         "NOTIFY_ALL_CLEAN": "false",
     }

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 # organization, else ListAccountsForParent and ListOrganizationalUnitsForParent down the OUs);
 # the hub's targets function is granted these (infra/organization.py).
 READS = (
+    "organizations:DescribeOrganization",  # management_account
     "organizations:ListAccounts",
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
@@ -190,6 +191,13 @@ def organization_accounts(clients: Clients, region: str, parents: Sequence[str] 
         if account.status == ACTIVE:
             found[account.id] = account
     return tuple(found[k] for k in sorted(found))
+
+
+def management_account(clients: Clients, region: str) -> str:
+    """The organization's management account id (DescribeOrganization's Organization.MasterAccountId,
+    "the unique identifier (ID) of the management account"; callable from any account of it)."""
+    answer = clients.client("organizations", region).describe_organization()
+    return str(answer["Organization"]["MasterAccountId"])
 
 
 def account_of(raw: Mapping[str, Any]) -> Account:

@@ -2,7 +2,10 @@
 
 The accounts are the organization's ACTIVE accounts under ORGANIZATIONAL_UNIT_IDS (roots or
 OUs, the OUs below them included; empty: the whole organization), read with Organizations'
-paginated lists (core/members.py), less EXCLUDED_ACCOUNTS. The regions are the Regions
+paginated lists (core/members.py), less EXCLUDED_ACCOUNTS and less the management account:
+service-managed StackSets never deploy a stack instance to it (CloudFormation API reference,
+DeploymentTargets), so it has no member role and would be "unreachable" in every digest; a root
+id in ORGANIZATIONAL_UNIT_IDS lists it. The regions are the Regions
 setting. The targets go to ``organization/<job>/<run>/targets.json`` as a JSON array of
 ``{"account", "region"}``, which the Distributed Map's ItemReader reads (Step Functions
 Developer Guide, "ItemReader (Map)": a JSON file in S3 holding an array).
@@ -16,7 +19,7 @@ from typing import Any
 
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import SettingsError
-from ami_hygiene.core.members import PARENT_ID, organization_accounts
+from ami_hygiene.core.members import PARENT_ID, management_account, organization_accounts
 from ami_hygiene.core.observability import logger
 from ami_hygiene.core.settings import Settings
 from ami_hygiene.organization.events import TARGETS_FILE, TargetsInput, parse, run_prefix
@@ -62,8 +65,9 @@ def list_targets(
     region = env.get("AWS_REGION", "").strip() or regions[0]
 
     accounts = organization_accounts(clients, region, units)
-    kept = [a.id for a in accounts if a.id not in excluded]
-    skipped = [a.id for a in accounts if a.id in excluded]
+    left_out = excluded | {management_account(clients, region)}
+    kept = [a.id for a in accounts if a.id not in left_out]
+    skipped = [a.id for a in accounts if a.id in left_out]
     targets = [{"account": account, "region": r} for account in kept for r in regions]
 
     prefix = run_prefix(request.job, request.run)
@@ -87,7 +91,8 @@ def list_targets(
         "count": len(targets),
         "accounts": kept,
         "regions": list(regions),
-        # EXCLUDED_ACCOUNTS as set; `skipped`: the organization's accounts it left out.
+        # EXCLUDED_ACCOUNTS as set; `skipped`: the organization's accounts it left out (the
+        # excluded ones and the management account).
         "excluded": sorted(excluded),
         "skipped": skipped,
     }
