@@ -21,9 +21,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,13 +63,19 @@ class Shape:
 
 
 class RequestCounter:
-    """Counts every request the embedded AWS serves, by 'service.Action' (and by account too)."""
+    """Counts every request the embedded AWS serves, by 'service.Action' (and by account too).
+
+    While `latency` is set (seconds), every request it counts first waits that long: a stand-in
+    for the round trip to a real endpoint, which the embedded AWS (a millisecond or so) hides.
+    The server is threaded, so requests sent side by side wait side by side, as on AWS.
+    """
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         # (account the credentials act as, 'service.Action'): moto maps an assumed role's keys to its account.
         self.by_account: Counter[tuple[str, str]] = Counter()
         self.enabled = False
+        self.latency = 0.0
 
     def install(self) -> None:
         from moto.core.responses import BaseResponse
@@ -82,9 +88,20 @@ class RequestCounter:
                 op = f"{response.service_name}.{response._get_action()}"
                 counter.calls[op] += 1
                 counter.by_account[(getattr(response, "current_account", "?"), op)] += 1
+                if counter.latency:
+                    time.sleep(counter.latency)
             return original(response)
 
         BaseResponse.call_action = counted  # type: ignore[method-assign,assignment]
+
+    @contextmanager
+    def waiting(self, milliseconds: float) -> Iterator[None]:
+        """Every request counted meanwhile waits `milliseconds` first."""
+        self.latency = milliseconds / 1000
+        try:
+            yield
+        finally:
+            self.latency = 0.0
 
     @contextmanager
     def counting(self) -> Iterator[Counter[str]]:
@@ -168,6 +185,8 @@ class Run:
     calls: dict[str, int]
     acted_on: int
     exit_code: int
+    # The same run again with every request waiting BENCH_LATENCY_MS (None: not measured).
+    latent_seconds: float | None = None
 
     @property
     def reads(self) -> int:
@@ -556,7 +575,16 @@ def served() -> Iterator[dict[str, str]]:
         server.stop()
 
 
-def bench(size: int, with_c7n: bool) -> dict[str, Any]:
+def with_latency(run: Run, again: Callable[[], Run], counter: RequestCounter, latency_ms: float) -> Run:
+    """`run`, with the wall time of the same run made `again` while every request waits `latency_ms`."""
+    if not latency_ms:
+        return run
+    with counter.waiting(latency_ms):
+        latent = again()
+    return replace(run, latent_seconds=latent.seconds)
+
+
+def bench(size: int, with_c7n: bool, latency_ms: float = 0.0) -> dict[str, Any]:
     shape = Shape(size)
     with embedded_aws() as counter:
         began = time.perf_counter()
@@ -564,13 +592,36 @@ def bench(size: int, with_c7n: bool) -> dict[str, Any]:
         seeded = time.perf_counter() - began
         with served() as env, tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            runs = [run_ours(env, counter, work, job, *flags) for job, flags in OUR_JOBS]
+
+            def ours(job: str, flags: tuple[str, ...]) -> Run:
+                return run_ours(env, counter, work, job, *flags)
+
+            runs = [
+                with_latency(ours(job, flags), lambda j=job, f=flags: ours(j, f), counter, latency_ms)
+                for job, flags in OUR_JOBS
+            ]
             unsafe: dict[str, int] = {}
             if with_c7n:
                 c7n_run, ids = run_custodian(env, counter, work)
-                runs.append(c7n_run)
                 unsafe = unsafe_matches(ids, work)
-    return {"shape": shape, "seed_seconds": seeded, "runs": runs, "c7n_would_delete_but_we_keep": unsafe}
+                runs.append(
+                    with_latency(c7n_run, lambda: run_custodian(env, counter, work)[0], counter, latency_ms)
+                )
+    return {
+        "shape": shape,
+        "seed_seconds": seeded,
+        "latency_ms": latency_ms,
+        "runs": runs,
+        "c7n_would_delete_but_we_keep": unsafe,
+    }
+
+
+def latent_header(result: dict[str, Any]) -> str:
+    return f"@{result['latency_ms']:g} ms s" if result.get("latency_ms") else "-"
+
+
+def latent(run: Run) -> str:
+    return f"{run.latent_seconds:.1f}" if run.latent_seconds is not None else "-"
 
 
 def render(result: dict[str, Any]) -> str:
@@ -579,12 +630,14 @@ def render(result: dict[str, Any]) -> str:
         f"\n== {shape.images:,} images, {shape.families:,} families, {shape.instances:,} instances, "
         f"{shape.launch_templates:,} launch templates, {shape.groups:,} Auto Scaling groups "
         f"(seeded in {result['seed_seconds']:.0f} s)",
-        f"{'tool':<16} {'wall s':>7} {'peak MiB':>9} {'reads':>6} {'acts on':>8}  calls by operation",
+        f"{'tool':<16} {'wall s':>7} {latent_header(result):>11} {'peak MiB':>9} {'reads':>6} {'acts on':>8}"
+        "  calls by operation",
     ]
     for run in result["runs"]:
         ops = ", ".join(f"{op.split('.', 1)[1]} {n}" for op, n in sorted(run.calls.items()))
         lines.append(
-            f"{run.tool:<16} {run.seconds:>7.1f} {run.peak_mib:>9.0f} {run.reads:>6} {run.acted_on:>8}  {ops}"
+            f"{run.tool:<16} {run.seconds:>7.1f} {latent(run):>11} {run.peak_mib:>9.0f} {run.reads:>6} "
+            f"{run.acted_on:>8}  {ops}"
         )
     if result["c7n_would_delete_but_we_keep"]:
         kept = ", ".join(f"{k}: {n}" for k, n in result["c7n_would_delete_but_we_keep"].items())
@@ -595,6 +648,12 @@ def render(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000", help="comma list of estate sizes")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=float(os.environ.get("BENCH_LATENCY_MS", "50")),
+        help="also time every run with each request waiting this long (BENCH_LATENCY_MS, default 50; 0: no)",
+    )
     parser.add_argument("--no-c7n", action="store_true", help="skip Cloud Custodian")
     parser.add_argument(
         "--consumers", action="store_true", help="only the consumer-account benchmark (no --sizes estates)"
@@ -615,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/.venv has no custodian: run `make bench` to install it; skipping c7n", file=sys.stderr)
     results = []
     for size in sizes:
-        result = bench(size, with_c7n)
+        result = bench(size, with_c7n, args.latency_ms)
         print(render(result), flush=True)
         results.append(result)
     consumer_results = [bench_consumers(n, args.consumer_accounts) for n in candidates]
@@ -628,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
                     {
                         "images": r["shape"].images,
                         "seed_seconds": r["seed_seconds"],
+                        "latency_ms": r["latency_ms"],
                         "runs": [vars(run) for run in r["runs"]],
                         "unsafe": r["c7n_would_delete_but_we_keep"],
                     }
