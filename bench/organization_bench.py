@@ -10,10 +10,11 @@ and the result in S3), then the digest function. The Map state's MaxConcurrency 
 thread pool of that size.
 
 The embedded AWS answers in about a millisecond; real AWS does not. Every request here first
-waits `--latency-ms` (default 50 ms), a stand-in for the network and AWS's own time, so that the
-fan-out's gain is visible. The emulator's own work is CPU in this process and on 2 cores it is
-the floor under every concurrency limit: the table shows it as "emulator CPU". On AWS each target
-is its own Lambda invocation, with its own CPU.
+waits `--latency-ms` (default 50 ms; bench.rotate_bench's RequestCounter), a stand-in for the
+network and AWS's own time, so that the fan-out's gain is visible; S3's requests do not (moto
+serves S3 outside the dispatch the counter wraps), nor are they counted. The emulator's own
+work is CPU in this process and on 2 cores it is the floor under every concurrency limit: the
+table shows it as "emulator CPU". On AWS each target is its own Lambda invocation, with its own CPU.
 
 Calls are counted where they arrive, by the account whose credentials made them (moto maps an
 assumed role's keys to the role's account), so a member account's calls are its own.
@@ -30,9 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,35 +64,6 @@ FUNCTION_GB = 1.0  # the job functions' 1,024 MB (infra/stack.py JOB_MEMORY_MB)
 # refill 20 tokens a second into a bucket of 100, per account and region.
 EC2_READ_REFILL_PER_SECOND = 20
 EC2_READ_BUCKET = 100
-
-
-class Latency:
-    """Makes every request to the embedded AWS wait, while switched on."""
-
-    def __init__(self, milliseconds: float) -> None:
-        self.seconds = milliseconds / 1000
-        self.on = False
-
-    def install(self) -> None:
-        from moto.core.botocore_stubber import BotocoreStubber
-
-        original = BotocoreStubber.__call__
-        latency = self
-
-        def delayed(stubber: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-            if latency.on and stubber.enabled:
-                time.sleep(latency.seconds)
-            return original(stubber, event_name, request, **kwargs)
-
-        BotocoreStubber.__call__ = delayed  # type: ignore[method-assign]
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        self.on = True
-        try:
-            yield
-        finally:
-            self.on = False
 
 
 @dataclass
@@ -378,13 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     regions = (REGION, OTHER_REGION)[: args.regions]
     levels = [int(c) for c in args.concurrency.split(",") if c]
-    latency = Latency(args.latency_ms)
     with embedded_aws() as counter:
-        latency.install()
         began = time.perf_counter()
         accounts = seed(args.accounts, regions)
         seeded = time.perf_counter() - began
-        with latency.waiting():
+        with counter.waiting(args.latency_ms):  # every request waits, as in bench.rotate_bench
             results = [fan_out(args.job, regions, c, counter) for c in levels]
             single = single_account_calls(args.job, accounts[0], REGION, counter)
     print(render(results, single, args.job, args.latency_ms, seeded), flush=True)
