@@ -107,6 +107,7 @@ class FanOut:
 def seed(accounts: int, regions: tuple[str, ...]) -> list[str]:
     """The organization, its members' roles and estates, and the hub's bucket, topic and lease table."""
     from tests.helpers.organization import account_session, create_organization, seed_images
+    from tests.helpers.sandbox import lease_table
 
     organization = create_organization([""] * accounts, role_name=ROLE)
     now = datetime.now(UTC)
@@ -123,12 +124,7 @@ def seed(accounts: int, regions: tuple[str, ...]) -> list[str]:
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
     boto3.client("sns", region_name=REGION).create_topic(Name=TOPIC)
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName=LEASES,
-        KeySchema=[{"AttributeName": "job", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "job", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    lease_table(LEASES)
     return list(organization.accounts)
 
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from aws_cdk import CfnCondition, CfnElement, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -187,18 +185,13 @@ class JobFunction(Construct):
             "CDK adds this statement for active tracing.",
         )
 
-        self.errors_alarm = cloudwatch.Alarm(
+        self.errors_alarm = reporting.alarm_on(
             self,
             "Errors",
-            alarm_description=f"ami-hygiene {job}: the function failed (see its log group); "
+            description=f"ami-hygiene {job}: the function failed (see its log group); "
             "the failed invocation is in its FailedInvocations queue.",
             metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.errors_alarm.add_alarm_action(cloudwatch_actions.SnsAction(reporting.topic))
 
     def _attach(
         self,

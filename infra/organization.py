@@ -28,8 +28,6 @@ from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Duration, Fn, Stack, Token
 from aws_cdk import aws_cloudformation as cloudformation
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -263,18 +261,13 @@ class AmiHygieneOrganizationStack(Stack):
             )
             # A crashed targets or digest function, or an unreadable targets file, fails the execution
             # and tells nobody else: the topic hears of it (ExecutionsFailed, AWS/States).
-            alarm = cloudwatch.Alarm(
+            self.reporting.alarm_on(
                 machine,
                 "Failed",
-                alarm_description=f"ami-hygiene organization {spec.name}: a sweep's execution failed "
+                description=f"ami-hygiene organization {spec.name}: a sweep's execution failed "
                 "(see the state machine's execution history)",
                 metric=machine.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.reporting.topic))
             self.machines[spec.name] = machine
 
         # The member accounts: roles (the hub's region), forwarding rules (every region of Regions).

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -137,6 +138,23 @@ class Reporting(Construct):
             "function logs and CloudTrail. A server-access-log bucket would need the same acknowledgement "
             "itself and add nothing for objects nobody else writes.",
         )
+
+    def alarm_on(
+        self, scope: Construct, construct_id: str, *, description: str, metric: cloudwatch.IMetric
+    ) -> cloudwatch.Alarm:
+        """An alarm to the topic when `metric` (a 5-minute Sum) reaches 1; no data is not a breach."""
+        alarm = cloudwatch.Alarm(
+            scope,
+            construct_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        return alarm
 
     def dashboard(self, views: Sequence[View]) -> cloudwatch.Dashboard:
         """One row per job with its run metrics (Powertools EMF: namespace, service and job dimensions)."""

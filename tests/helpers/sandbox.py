@@ -130,3 +130,20 @@ def notifications(topic_arn: str) -> list[Notification]:
 
     topic = sns_backends[ACCOUNT][REGION].topics[topic_arn]
     return [Notification(str(subject), json.loads(body)) for _, body, subject, *_ in topic.sent_notifications]
+
+
+def lease_table(name: str) -> str:
+    """The sweep lease table as the stack makes it (infra/lease_table.py): the job name is the key."""
+    from ami_hygiene.core.lease import EXPIRES_AT, KEY
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT}
+    )
+    return name

@@ -119,13 +119,19 @@ def describe(err: ValidationError, limit: int = 3) -> str:
     problems = err.errors(include_url=False)
     parts = []
     for problem in problems[:limit]:
-        where = ".".join(str(p)[:SHOWN] for p in problem["loc"]) or "event"
+        # A key the model does not know is named as sent: escaped, so a line break cannot split the line.
+        where = ".".join(printable(str(p)[:SHOWN]) for p in problem["loc"]) or "event"
         message = str(problem["msg"]).removeprefix("Value error, ")[:200]
         if problem["type"] != "missing":
             message += f" (got {shown(problem.get('input'))})"
         parts.append(f"{where}: {message}")
     text = "; ".join(parts)
     return text + (f" ({len(problems)} problems)" if len(problems) > 1 else "")
+
+
+def printable(text: str) -> str:
+    """`text` with each character that is not printable escaped, as repr() would: one line, no controls."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -175,7 +181,9 @@ def region_refusal(event: object, regions: Collection[str]) -> str | None:
 # -- constrained types -----------------------------------------------------------------------
 
 
-def _shaped(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+def shaped(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    """A validator: `value` if `pattern` matches all of it, else ValueError("not <what>")."""
+
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
             raise ValueError(f"not {what}")
@@ -214,54 +222,54 @@ def _bounded_time(value: datetime) -> datetime:
 AccountId = Annotated[
     str,
     StringConstraints(max_length=ID_MAX),
-    AfterValidator(_shaped(ACCOUNT_ID, "an account id (12 digits)")),
+    AfterValidator(shaped(ACCOUNT_ID, "an account id (12 digits)")),
 ]
 RegionName = Annotated[
     str,
     StringConstraints(max_length=ID_MAX),
-    AfterValidator(_shaped(REGION_NAME, "a region name like eu-west-1")),
+    AfterValidator(shaped(REGION_NAME, "a region name like eu-west-1")),
 ]
 ImageId = Annotated[
     str,
     StringConstraints(max_length=ID_MAX),
-    AfterValidator(_shaped(IMAGE_ID, "an image id (ami- and 8 or 17 lower-case hexadecimal digits)")),
+    AfterValidator(shaped(IMAGE_ID, "an image id (ami- and 8 or 17 lower-case hexadecimal digits)")),
 ]
 SnapshotId = Annotated[
     str,
     StringConstraints(max_length=ID_MAX),
-    AfterValidator(_shaped(SNAPSHOT_ID, "a snapshot id (snap- and 8 or 17 lower-case hexadecimal digits)")),
+    AfterValidator(shaped(SNAPSHOT_ID, "a snapshot id (snap- and 8 or 17 lower-case hexadecimal digits)")),
 ]
 Ec2ResourceId = Annotated[str, StringConstraints(max_length=128), AfterValidator(_ec2_resource)]
-Arn = Annotated[str, StringConstraints(max_length=ARN_MAX), AfterValidator(_shaped(ARN, "an ARN"))]
+Arn = Annotated[str, StringConstraints(max_length=ARN_MAX), AfterValidator(shaped(ARN, "an ARN"))]
 PrincipalArn = Annotated[
     str,
     StringConstraints(max_length=ARN_MAX),
-    AfterValidator(_shaped(PRINCIPAL_ARN, "an IAM or STS principal ARN of an account")),
+    AfterValidator(shaped(PRINCIPAL_ARN, "an IAM or STS principal ARN of an account")),
 ]
 OrganizationArn = Annotated[
     str,
     StringConstraints(max_length=ARN_MAX),
-    AfterValidator(_shaped(ORGANIZATION_ARN, "an organization ARN")),
+    AfterValidator(shaped(ORGANIZATION_ARN, "an organization ARN")),
 ]
 OrganizationalUnitArn = Annotated[
     str,
     StringConstraints(max_length=ARN_MAX),
-    AfterValidator(_shaped(OU_ARN, "an organizational unit ARN")),
+    AfterValidator(shaped(OU_ARN, "an organizational unit ARN")),
 ]
 EventId = Annotated[
-    str, StringConstraints(max_length=128), AfterValidator(_shaped(EVENT_ID, "an event id (a UUID)"))
+    str, StringConstraints(max_length=128), AfterValidator(shaped(EVENT_ID, "an event id (a UUID)"))
 ]
 ExecutionId = Annotated[
     str,
     StringConstraints(max_length=ID_MAX),
-    AfterValidator(_shaped(EXECUTION_ID, "an Automation execution id (a lower-case UUID)")),
+    AfterValidator(shaped(EXECUTION_ID, "an Automation execution id (a lower-case UUID)")),
 ]
 # An identifier AWS writes: API and service names, states, statuses, error codes. At most 80
 # characters of [A-Za-z0-9._:/+=@-], so a message may quote it whole.
 Token = Annotated[
     str,
     StringConstraints(max_length=80),
-    AfterValidator(_shaped(TOKEN, "a name AWS writes (letters, digits and ._:/+=@-, at most 80)")),
+    AfterValidator(shaped(TOKEN, "a name AWS writes (letters, digits and ._:/+=@-, at most 80)")),
 ]
 Name = Annotated[str, StringConstraints(max_length=NAME_MAX), AfterValidator(_no_controls(lines=False))]
 ShortName = Annotated[str, StringConstraints(max_length=128), AfterValidator(_no_controls(lines=False))]

@@ -45,7 +45,15 @@ from pydantic import (
     model_validator,
 )
 
-from ami_hygiene.core.events import ID_MAX, AccountId, EventError, RegionName, describe, require_object
+from ami_hygiene.core.events import (
+    ID_MAX,
+    AccountId,
+    EventError,
+    RegionName,
+    describe,
+    require_object,
+    shaped,
+)
 
 SOURCE = "ami-hygiene.organization"
 DETAIL_TYPE = "Target Sweep"
@@ -85,15 +93,6 @@ def report_key(prefix: str, account: str, region: str) -> str:
     return f"{prefix}{REPORTS}/{target_name(account, region)}"
 
 
-def _shaped(pattern: re.Pattern[str], what: str) -> Any:
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(f"not {what}")
-        return value
-
-    return AfterValidator(check)
-
-
 def _bucket(value: str) -> str:
     if not BUCKET_NAME.fullmatch(value):
         raise ValueError("not an S3 bucket name (3 to 63 lower-case letters, digits, '.' and '-')")
@@ -105,12 +104,16 @@ def _bucket(value: str) -> str:
 
 
 JobName = Annotated[
-    str, StringConstraints(max_length=ID_MAX), _shaped(JOB_NAME, "a job name (lower-case letters and digits)")
+    str,
+    StringConstraints(max_length=ID_MAX),
+    AfterValidator(shaped(JOB_NAME, "a job name (lower-case letters and digits)")),
 ]
 RunName = Annotated[
     str,
     StringConstraints(max_length=ID_MAX),
-    _shaped(RUN_NAME, "a Step Functions execution name (letters, digits and ._=+@-, at most 80)"),
+    AfterValidator(
+        shaped(RUN_NAME, "a Step Functions execution name (letters, digits and ._=+@-, at most 80)")
+    ),
 ]
 BucketName = Annotated[str, StringConstraints(max_length=ID_MAX), AfterValidator(_bucket)]
 S3Key = Annotated[str, StringConstraints(max_length=1024)]
@@ -208,16 +211,7 @@ def parse(model: type[M], event: Any, jobs: Collection[str]) -> M:
     try:
         return model.model_validate(event, context={JOBS_CONTEXT: frozenset(jobs)})
     except ValidationError as err:
-        raise EventError(f"malformed {model.__name__} input: {printable(describe(err))}") from None
-
-
-def printable(text: str) -> str:
-    """`text` with each character that is not printable escaped, as repr() would: one line, no controls.
-
-    describe() shows each value escaped, but a key the model does not know is named as sent
-    (extra="forbid" puts it where a field's name goes): a line break there would split the reason.
-    """
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        raise EventError(f"malformed {model.__name__} input: {describe(err)}") from None
 
 
 def parse_targets(document: Any) -> tuple[Target, ...]:

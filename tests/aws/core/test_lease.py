@@ -36,26 +36,11 @@ from tests.helpers.constants import NOW, REGION
 from tests.helpers.events import cloudtrail_event, scheduled_event
 from tests.helpers.jobs import with_run
 from tests.helpers.lambda_context import LambdaContext
-from tests.helpers.sandbox import is_public, make_public, notifications, report_topic
+from tests.helpers.sandbox import is_public, lease_table, make_public, notifications, report_topic
 
 TABLE = "ami-hygiene-sweep-leases"
 FUNCTION = "ami-hygiene-public"
 SCHEDULED = scheduled_event("ami-hygiene-public")
-
-
-def _create_table(name: str = TABLE) -> str:
-    """The table as the stack makes it (infra/lease_table.py): the job name is the key."""
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT}
-    )
-    return name
 
 
 def _items(name: str = TABLE) -> dict[str, dict[str, str]]:
@@ -65,7 +50,7 @@ def _items(name: str = TABLE) -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 def leases(aws: None) -> Leases:
-    return Leases(Clients(), _create_table(), REGION)
+    return Leases(Clients(), lease_table(TABLE), REGION)
 
 
 # -- the table ----------------------------------------------------------------------------
@@ -176,7 +161,7 @@ def _sharing_event(image: str) -> dict[str, Any]:
 
 
 def test_a_second_sweep_is_skipped_while_an_event_is_still_handled(seeder: Seeder) -> None:
-    _create_table()
+    lease_table(TABLE)
     env = _env()
     swept_first = make_public(seeder.image("web-1", 1))
     # The first sweep holds the lease and is paused before it reads anything.
@@ -220,7 +205,7 @@ def test_a_second_sweep_is_skipped_while_an_event_is_still_handled(seeder: Seede
 
 
 def test_a_sweep_takes_and_releases_the_lease_and_without_a_table_takes_none(seeder: Seeder) -> None:
-    _create_table()
+    lease_table(TABLE)
     make_public(seeder.image("web-1", 1))
     taken: list[dict[str, dict[str, str]]] = []
 

@@ -27,12 +27,11 @@ from typing import Any
 import boto3
 import pytest
 
-from ami_hygiene.core.lease import EXPIRES_AT, KEY
 from tests.helpers.constants import OTHER_REGION, REGION
 from tests.helpers.deployed import Wiring, make_wiring
 from tests.helpers.lambda_context import LambdaContext
 from tests.helpers.organization import MEMBER_ROLE, account_session, add_account, create_organization, suspend
-from tests.helpers.sandbox import register, snapshot
+from tests.helpers.sandbox import lease_table, register, snapshot
 
 LEASE_TABLE = "ami-hygiene-leases"
 RUN = "6f1c2a9e-0b7d-4c53-9a1e-2f4b8c7d9e10"
@@ -124,16 +123,7 @@ def org(aws: None) -> Iterator[Org]:
         "outside": add_account(organization, "outside", ""),
     }
     suspend(ids["suspended"])
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=LEASE_TABLE,
-        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=LEASE_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT}
-    )
+    lease_table(LEASE_TABLE)
     yield Org(
         root=organization.root,
         workloads=organization.unit("workloads"),
