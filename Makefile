@@ -42,11 +42,12 @@ aws: $(STAMP)
 fuzz: $(STAMP) ## the handler and publisher fuzz properties with a few hundred examples each (make test runs 25)
 	AMI_HYGIENE_FUZZ=1 $(BIN)/pytest -p xdist -n 2 tests/aws/handlers/test_fuzz.py tests/aws/organization/test_fuzz_hub.py tests/unit/core/test_publisher_limits.py
 
-bench: $(STAMP) ## API calls, wall time, memory for 1,000 and 10,000 images and 20 consumer accounts; c7n beside us; an organization of 50 accounts x 2 regions
+bench: $(STAMP) ## API calls, wall time, memory for 1,000 and 10,000 images and 20 consumer accounts; c7n beside us; an organization of 50 accounts x 2 regions; a 10,000-image deregistration drain under EC2 throttling (DRAIN_BENCH_ARGS, e.g. --images 300 --real-time)
 	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
 	bench/.venv/bin/pip install --quiet -r bench/requirements.txt
 	$(BIN)/python -m bench.rotate_bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.organization_bench $(ORG_BENCH_ARGS)
+	$(BIN)/python -m bench.drain_bench $(DRAIN_BENCH_ARGS)
 
 synth: install
 	npx cdk synth --quiet

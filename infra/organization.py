@@ -42,7 +42,7 @@ from ami_hygiene.registry import JOBS
 from .forwarding import OWN_ROLE_ARNS as FORWARDING_OWN_ROLE_ARNS
 from .forwarding import SKIP_REGION, TARGET_BUS_ARN
 from .hub_bus import OrganizationBus
-from .job_function import JobFunction, JobPermissions
+from .job_function import JOB_MEMORY_MB, JobFunction, JobPermissions
 from .lease_table import LEASE_ACTIONS, LeaseTable
 from .member import (
     AUTOMATION_ROLE_NAME,
@@ -57,7 +57,7 @@ from .nag import acknowledge
 from .packaging import function_code
 from .parameters import HUB, MEMBER_PARAMETERS, StackParameters
 from .reporting import REPORT_EXPIRY, Reporting
-from .stack import JOB_MEMORY_MB, JOB_TIMEOUT
+from .stack import JOB_TIMEOUT
 from .sweep_machine import SweepMachine
 from .triggers import MAX_EVENT_AGE, RETRY_ATTEMPTS
 

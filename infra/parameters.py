@@ -234,6 +234,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "Where and when",
         ("Regions", "RotationSchedule", "TagSweepSchedule", "PublicScanSchedule", "RebuildSchedule"),
     ),
+    ("Pace", ("ReadsPerSecond", "WritesPerSecond")),
     ("Reports", ("AlertEmail", "NotifyAllClean")),
     ("Safety net", ("RecycleBinDays",)),
 )

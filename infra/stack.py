@@ -12,7 +12,7 @@ from ami_hygiene.core.coverage import REALTIME_REGIONS
 from ami_hygiene.registry import JOBS
 
 from .forwarding import RegionalForwarding
-from .job_function import JobFunction, JobPermissions
+from .job_function import JOB_MEMORY_MB, JobFunction, JobPermissions
 from .lease_table import LeaseTable
 from .packaging import function_code
 from .parameters import StackParameters
@@ -25,12 +25,9 @@ from .recycle_bin import RecycleBin
 from .reporting import Reporting
 from .triggers import OWN_ROLE_ARNS, EventTrigger, ScheduleTrigger
 
-# Sized by `make bench`: at 50,000 images the runs peak at 387 MiB (rotate) and
-# 520 MiB (tags, whose report names every non-compliant image), in 31-61 s on
-# the 2-core bench machine. 1 GB leaves headroom and buys CPU (Lambda scales CPU
-# with memory). The handlers stop acting a minute before the timeout and defer the rest.
+# The handlers stop acting a minute before the timeout and defer the rest. The memory size is
+# infra/job_function.py's (sized by `make bench` there).
 JOB_TIMEOUT = Duration.minutes(5)
-JOB_MEMORY_MB = 1024
 
 
 class AmiHygieneStack(Stack):

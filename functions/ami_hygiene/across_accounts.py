@@ -16,6 +16,7 @@ error naming the AWS error; the other accounts complete.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.concurrency import parallel_map
 from ami_hygiene.core.coverage import allowed_images_warnings
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.executor import never_stop
@@ -31,7 +33,10 @@ from ami_hygiene.core.job import JobSpec
 from ami_hygiene.core.members import AccountUnreachable, member_clients, organization_accounts
 from ami_hygiene.core.report import SCHEMA_VERSION, Report
 
+# Accounts run at once by the CLI (the hub's state machine has its own MaxConcurrentTargets).
+ACCOUNT_WORKERS = 4
 ORGANIZATION = "organization"  # --accounts organization: the organization's ACTIVE accounts
+Listener = Callable[[str], None]  # called with 'service.Operation' per request (core/clients.py)
 
 
 @dataclass(frozen=True)
@@ -61,30 +66,34 @@ class AccountRun:
 
 
 def run_accounts(
-    job: JobSpec[Any], settings: Any, accounts: str | tuple[str, ...], role: str, *, fmt: str
+    job: JobSpec[Any],
+    settings: Any,
+    accounts: str | tuple[str, ...],
+    role: str,
+    *,
+    fmt: str,
+    listener: Listener | None = None,
 ) -> tuple[str, bool]:
     """The job in each account (a tuple of ids, or ORGANIZATION), one digest over them all.
 
     Answers the output (text or JSON) and whether any account failed. Raises the AWS error
     when the caller's credentials or the organization's account list cannot be had.
+    `listener` (the CLI's progress line) hears every request, the caller's and each account's.
     """
     regions: tuple[str, ...] = settings.regions
     region = regions[0]  # STS and Organizations are asked there (its partition's endpoints)
     started = datetime.now(UTC)
     base = Clients()
+    _listen(base, listener)
     caller = base.account_id(region)
     ids = tuple(a.id for a in organization_accounts(base, region)) if accounts == ORGANIZATION else accounts
-    runs = [
-        _run_account(
-            job,
-            settings,
-            base,
-            account,
-            role,
-            skip_if_unreachable=(accounts == ORGANIZATION and account == caller),
-        )
-        for account in ids
-    ]
+
+    def run(account: str) -> AccountRun:
+        skip = accounts == ORGANIZATION and account == caller
+        return _run_account(job, settings, base, account, role, skip_if_unreachable=skip, listener=listener)
+
+    # Accounts side by side, a few at a time: each has its own EC2 buckets (and its own pacer).
+    runs = parallel_map(run, ids, ACCOUNT_WORKERS)
     digest = Digest(
         job.name,
         settings.mode,
@@ -99,7 +108,14 @@ def run_accounts(
 
 
 def _run_account(
-    job: JobSpec[Any], settings: Any, base: Clients, account: str, role: str, *, skip_if_unreachable: bool
+    job: JobSpec[Any],
+    settings: Any,
+    base: Clients,
+    account: str,
+    role: str,
+    *,
+    skip_if_unreachable: bool,
+    listener: Listener | None = None,
 ) -> AccountRun:
     region = settings.regions[0]
     try:
@@ -112,12 +128,18 @@ def _run_account(
                 f"{err}: the caller's own account is acted in only when its role can be assumed",
             )
         return AccountRun(account, "unreachable", str(err))
+    _listen(clients, listener)
     try:
         report = job.run(settings, clients, never_stop, None)
         report = report.with_warnings(allowed_images_warnings(clients, report.regions), clients.counter.calls)
     except (ClientError, BotoCoreError) as err:
         return AccountRun(account, "failed", f"account {account}: {describe_error(err)}")
     return AccountRun(account, "completed", report=report)
+
+
+def _listen(clients: Clients, listener: Listener | None) -> None:
+    if listener is not None:
+        clients.counter.listeners.append(listener)
 
 
 def _accounts_json(

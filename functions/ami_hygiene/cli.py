@@ -6,6 +6,9 @@ chain; AWS_ENDPOINT_URL points the run at another endpoint (the sandbox).
 
 Across accounts (`--accounts`, `--role-name`): across_accounts.py.
 
+A job run shows its progress on standard error when that is a terminal (progress.py), unless
+--quiet; the report goes to standard output or --output, never mixed with it.
+
 Exit codes: 0 the run completed (findings are not errors); 1 an action failed or
 something could not be read (a usage source, a region, an account); 2 bad arguments, settings
 or credentials.
@@ -14,7 +17,6 @@ or credentials.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -36,6 +38,7 @@ from ami_hygiene.core.members import (
 )
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Option, SettingsError
+from ami_hygiene.progress import progress_line
 from ami_hygiene.registry import BY_NAME, JOBS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,6 +89,13 @@ def _add_job(parser: argparse.ArgumentParser, job: JobSpec[Any]) -> None:
         )
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--output", help="write the report to this file instead of standard output")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress line (pages read, image checks, actions) on standard error; "
+        "it is shown only when standard error is a terminal",
+    )
     across = parser.add_argument_group("across accounts")
     across.add_argument(
         "--accounts",
@@ -165,9 +175,15 @@ def _run_job(job: JobSpec[Any], args: argparse.Namespace, env: dict[str, str], o
     if getattr(args, "accounts", None):
         return _run_accounts(job, settings, args, out)
     try:
-        clients = Clients()
-        report = job.run(settings, clients, never_stop, None)
-        report = report.with_warnings(allowed_images_warnings(clients, report.regions), clients.counter.calls)
+        # The line is cleared on leaving the block, before an error or the report is written.
+        with progress_line(sys.stderr, f"ami-hygiene {job.name}", quiet=args.quiet) as progress:
+            clients = Clients()
+            if progress is not None:
+                clients.counter.listeners.append(progress)
+            report = job.run(settings, clients, never_stop, None)
+            report = report.with_warnings(
+                allowed_images_warnings(clients, report.regions), clients.counter.calls
+            )
     except (NoCredentialsError, NoRegionError) as err:
         print(f"ami-hygiene: error: {err} (configure AWS credentials and a region)", file=sys.stderr)
         return EXIT_USAGE
@@ -187,9 +203,15 @@ def _overrides(job: JobSpec[Any], args: argparse.Namespace) -> dict[str, Any]:
 def _run_accounts(job: JobSpec[Any], settings: Any, args: argparse.Namespace, out: TextIO) -> int:
     """--accounts: the job in each account (across_accounts.py); exit 1 if any account failed."""
     try:
-        text, failed = run_accounts(
-            job, settings, args.accounts, args.role_name or DEFAULT_ROLE_NAME, fmt=args.format
-        )
+        with progress_line(sys.stderr, f"ami-hygiene {job.name}", quiet=args.quiet) as progress:
+            text, failed = run_accounts(
+                job,
+                settings,
+                args.accounts,
+                args.role_name or DEFAULT_ROLE_NAME,
+                fmt=args.format,
+                listener=progress,
+            )
     except (NoCredentialsError, NoRegionError) as err:
         print(f"ami-hygiene: error: {err} (configure AWS credentials and a region)", file=sys.stderr)
         return EXIT_USAGE
@@ -204,9 +226,19 @@ def _run_accounts(job: JobSpec[Any], settings: Any, args: argparse.Namespace, ou
 
 
 def write_report(report: Report, fmt: str, path: str | None, out: TextIO) -> None:
-    _write(
-        json.dumps(report.to_dict(), indent=2) + "\n" if fmt == "json" else report.render_text(), path, out
-    )
+    """The report written piece by piece: one of 50,000 images is never held as one string."""
+    # JSON: json.dumps(report.to_dict(), indent=2) in pieces, one decision at a time.
+    as_json = fmt == "json"
+    pieces = report.json_chunks(indent=2) if as_json else (f"{line}\n" for line in report.text_lines())
+    end = "\n" if as_json else ""
+    if not path:
+        out.writelines(pieces)
+        out.write(end)
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(pieces)
+        handle.write(end)
+    print(f"report written to {path}", file=out)
 
 
 def _write(text: str, path: str | None, out: TextIO) -> None:

@@ -221,3 +221,24 @@ def test_bad_account_arguments_exit_2_with_one_clear_line(
         "ami-hygiene: error"
     )
     assert message in captured.err and captured.err.count("\n") == 1
+
+
+def test_accounts_run_side_by_side_and_keep_their_order(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from ami_hygiene import across_accounts
+
+    org = create_organization(["workloads", ""])
+    one, two = org.accounts
+    _seed(org)
+    gate = threading.Barrier(2, timeout=10)
+    real = across_accounts._run_account
+
+    def meeting(*args: Any, **kwargs: Any) -> Any:
+        gate.wait()  # passes only when both accounts' runs have started
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(across_accounts, "_run_account", meeting)
+    code, doc = _json(["rotate", "--accounts", f"{two},{one}"])
+    assert code == 0
+    assert [a["account"] for a in doc["accounts"]] == [two, one]

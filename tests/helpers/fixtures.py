@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ami_hygiene.core import pacing
+from tests.helpers.clock import VirtualClock
 from tests.helpers.constants import NOW, REGION
 from tests.helpers.synthesized import Synthesized, synthesize
 
@@ -71,3 +73,12 @@ def seeder(aws: None) -> Iterator[Seeder]:
 def synth() -> Synthesized:
     """The stack synthesized once per test process (see tests/helpers/synthesized.py)."""
     return synthesize()
+
+
+@pytest.fixture(autouse=True)
+def virtual_pacing_clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """Every test paces on a virtual clock: the pacer's waits advance it instead of sleeping."""
+    clock = VirtualClock()
+    monkeypatch.setattr(pacing, "monotonic", clock.monotonic)
+    monkeypatch.setattr(pacing, "sleep", clock.sleep)
+    return clock

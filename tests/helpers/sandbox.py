@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from ami_hygiene.core.clients import Clients
 from tests.helpers.constants import ACCOUNT, FOREIGN, REGION
 
 # -- images and snapshots -----------------------------------------------------------------
@@ -147,3 +148,19 @@ def lease_table(name: str) -> str:
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT}
     )
     return name
+
+
+class Capturing(Clients):
+    """Real (embedded) clients that also keep the parameters of every Publish call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[dict[str, Any]] = []
+
+    def sns(self, region: str) -> Any:
+        client = super().sns(region)
+        client.meta.events.register("provide-client-params.sns.Publish", self._keep, unique_id="capturing")
+        return client
+
+    def _keep(self, params: dict[str, Any], **_: Any) -> None:
+        self.published.append(dict(params))

@@ -27,6 +27,8 @@ def test_parameters_reach_the_function_as_the_cli_environment_variables(synth: S
         "KEEP_LATEST": {"Ref": "KeepLatest"},
         "DISABLE_GRACE_DAYS": {"Ref": "DisableGraceDays"},
         "MAX_ACTIONS": {"Ref": "MaxActionsPerRun"},
+        "READS_PER_SECOND": {"Ref": "ReadsPerSecond"},
+        "WRITES_PER_SECOND": {"Ref": "WritesPerSecond"},
         "ALLOWED_SHARE_ACCOUNTS": {"Ref": "AllowedShareAccounts"},
         "CONSUMER_ROLE_NAME": {"Ref": "ConsumerRoleName"},
         "CONSUMER_USAGE_UNKNOWN": {"Ref": "ConsumerUsageUnknown"},
@@ -47,7 +49,7 @@ def test_rotation_function_runtime_limits_and_logging(synth: Synthesized) -> Non
         key=lambda n: int(n.split(".")[1]),
     )
     assert props["Runtime"] == newest_python
-    assert (props["Timeout"], props["MemorySize"]) == (300, 1024)
+    assert (props["Timeout"], props["MemorySize"]) == (300, 768)
     assert "ReservedConcurrentExecutions" not in props  # the sweep lease keeps two sweeps apart
     assert props["TracingConfig"] == {"Mode": "Active"}
     log_group = synth.template["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]
@@ -82,6 +84,8 @@ def test_failed_invocations_go_to_an_encrypted_queue_and_errors_alarm_the_topic(
 SHARED = {
     "REGIONS": {"Ref": "Regions"},
     "MAX_ACTIONS": {"Ref": "MaxActionsPerRun"},
+    "READS_PER_SECOND": {"Ref": "ReadsPerSecond"},
+    "WRITES_PER_SECOND": {"Ref": "WritesPerSecond"},
     "NOTIFY_ALL_CLEAN": {"Ref": "NotifyAllClean"},
 }
 

@@ -71,6 +71,8 @@ def test_the_issue_parameters_and_their_defaults(template: dict[str, Any]) -> No
         "TagSweepSchedule": "rate(1 day)",
         "PublicScanSchedule": "rate(6 hours)",
         "RebuildSchedule": "rate(1 day)",
+        "ReadsPerSecond": "16",
+        "WritesPerSecond": "3",
     }
 
 

@@ -21,7 +21,7 @@ from tests.helpers.synthesized import Synthesized
 NAMES = [job.name for job in JOBS]
 # Not settings: how the report is written.
 # Flags that are not settings: the output, and where to run (cli.py's "across accounts" group).
-OUTPUT_FLAGS = {"-h", "--help", "--format", "--output", "--accounts", "--role-name"}
+OUTPUT_FLAGS = {"-h", "--help", "--format", "--output", "--accounts", "--role-name", "-q", "--quiet"}
 
 
 def _offered(job: JobSpec[Any]) -> list[Option]:
@@ -143,7 +143,7 @@ def test_the_flags_users_know_are_kept() -> None:
     flags = {
         job: {s for a in _subcommand(job)._actions for s in a.option_strings} - OUTPUT_FLAGS for job in NAMES
     }
-    common = {"--region", "--mode", "--max-actions"}
+    common = {"--region", "--mode", "--max-actions", "--reads-per-second", "--writes-per-second"}
     assert flags["rotate"] == common | {
         "--retention-days",
         "--keep-latest",

@@ -2,12 +2,20 @@
 
 boto3 itself honours the standard credential chain and AWS_ENDPOINT_URL, which
 is how the CLI reaches the embedded AWS. `ApiCallCounter` counts the calls a
-run makes, by operation, for reports and benchmarks.
+run makes, by operation, for reports and benchmarks; every EC2 client is paced
+(core/pacing.py).
+
+Reads run side by side (core/concurrency.py), so a `Clients` is shared by threads:
+"Low-level clients are thread safe ... Resource instances and sessions are not"
+(boto3 guide, Multithreading or multiprocessing with clients). Clients are therefore
+made under a lock from the one session, and each is then used from any thread.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import boto3
@@ -16,6 +24,7 @@ import botocore.session
 from botocore.config import Config
 
 from ami_hygiene import __version__
+from ami_hygiene.core.pacing import Pacer, is_read
 
 if TYPE_CHECKING:
     # The boto3 type stubs (requirements-dev.txt), for mypy only: the Lambda package never imports them.
@@ -49,20 +58,25 @@ class ApiCallCounter:
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
+        # Called with 'service.Operation' on every request sent (e.g. the CLI's progress line).
+        self.listeners: list[Callable[[str], None]] = []
+        self._lock = threading.Lock()
+
+    def count(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+        for listener in self.listeners:
+            listener(operation)
 
     @property
     def total(self) -> int:
         return sum(self.calls.values())
 
     def reads(self) -> int:
-        return sum(n for op, n in self.calls.items() if _is_read(op.split(".", 1)[1]))
+        return sum(n for op, n in self.calls.items() if is_read(op.split(".", 1)[1]))
 
     def writes(self) -> int:
         return self.total - self.reads()
-
-
-def _is_read(operation: str) -> bool:
-    return operation.startswith(("Describe", "Get", "List"))
 
 
 # One botocore data loader for every session this process makes: a session of its own would load
@@ -81,18 +95,26 @@ def new_session(**credentials: Any) -> boto3.Session:
 class Clients:
     """Creates and caches boto3 clients for one account across regions."""
 
-    def __init__(self, session: boto3.Session | None = None, counter: ApiCallCounter | None = None):
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        counter: ApiCallCounter | None = None,
+        pacer: Pacer | None = None,
+    ):
         self.session = session or new_session()
         self.counter = counter or ApiCallCounter()
+        # One account's buckets: EC2 throttles per account, region and action.
+        self.pacer = pacer or Pacer()
         # Count every request sent (each retry too): that is what throttling sees.
         self.session.events.register("before-send.*.*", self._count_send)
         self._cache: dict[tuple[str, str], BaseClient] = {}
+        self._lock = threading.Lock()
         self._account_id: str | None = None
 
     def _count_send(self, event_name: str = "", **_: Any) -> None:
         # event_name is "before-send.<service-id>.<Operation>".
         _event, service, operation = event_name.split(".", 2)
-        self.counter.calls[f"{service}.{operation}"] += 1
+        self.counter.count(f"{service}.{operation}")
 
     # The services the jobs call, typed by the boto3 stubs; any other name is a plain BaseClient.
     @overload
@@ -125,12 +147,17 @@ class Clients:
     def client(self, service: str, region: str) -> BaseClient: ...
     def client(self, service: str, region: str) -> BaseClient:
         key = (service, region)
-        if key not in self._cache:
-            # The stubs type Session.client per literal service name; `service` is any name here.
-            self._cache[key] = cast(
-                "BaseClient", self.session.client(cast(Any, service), region_name=region, config=RETRY_CONFIG)
-            )
-        return self._cache[key]
+        with self._lock:
+            if key not in self._cache:
+                # The stubs type Session.client per literal service name; `service` is any name here.
+                made = cast(
+                    "BaseClient",
+                    self.session.client(cast(Any, service), region_name=region, config=RETRY_CONFIG),
+                )
+                if service == "ec2":
+                    self.pacer.attach(made, region)
+                self._cache[key] = made
+            return self._cache[key]
 
     def ec2(self, region: str) -> EC2Client:
         return self.client("ec2", region)

@@ -143,7 +143,8 @@ def member_clients(
 
     Raises AccountUnreachable when the role cannot be assumed (its error names the account, the
     role ARN and the AWS error); ValueError for an account id or session name AWS would refuse.
-    The AssumeRole call counts in `clients`' counter; the member's calls in the Clients returned.
+    The AssumeRole call counts in `clients`' counter; the member's calls in the Clients returned,
+    which keep the caller's pace (its buckets are the member account's own: EC2 throttles per account).
     """
     if not ACCOUNT_ID.match(account):
         raise ValueError(f"account {account!r} is not a 12-digit account id")
@@ -158,7 +159,9 @@ def member_clients(
         raise AccountUnreachable(
             account, arn, describe_error(err), code=error_code(err), transient=is_transient(err)
         ) from err
-    return factory(answer["Credentials"])
+    member = factory(answer["Credentials"])
+    member.pacer.configure(clients.pacer.pace)
+    return member
 
 
 # -- organizations -----------------------------------------------------------------------------

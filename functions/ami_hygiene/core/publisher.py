@@ -8,7 +8,10 @@ NOTIFY_ALL_CLEAN asks for an "all clean" message.
 
 SNS takes at most 256 KiB per message. A report that does not fit is stored
 whole in the report bucket (its default encryption applies) and the message
-carries the summary and a link to it.
+carries the summary and a link to it. A report of more than INLINE_DECISIONS
+decisions never fits: its message is made without them from the start, and the
+whole report goes to the bucket piece by piece (`store_json`), so that 50,000
+images are never one document or one string in memory.
 
 Whatever a message holds (a quoted event field of any size, any characters),
 `fit()` turns it into one SNS accepts before it is sent: a valid subject, valid
@@ -23,10 +26,11 @@ import math
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ami_hygiene.core.clients import Clients
@@ -75,6 +79,12 @@ SNS_MESSAGE_LIMIT = 262_144
 MESSAGE_BUDGET = SNS_MESSAGE_LIMIT - 8_192
 # The readable text appears twice (default, email); keep a shortened one well inside the budget.
 SHORT_TEXT_BYTES = 48_000
+# A report with more decisions than this cannot fit one message (each takes 100 bytes at least,
+# six times over: once per JSON protocol): its message leaves them out from the start.
+INLINE_DECISIONS = 1_000
+# S3 UploadPart: every part but the last is 5 MiB to 5 GiB (S3 User Guide, "Amazon S3 multipart
+# upload limits"). A stored report is sent in parts of this size, one part in memory at a time.
+PART_BYTES = 8 * 1024 * 1024
 SUBJECT_MAX = 99  # SNS: "must be less than 100 characters"
 ATTRIBUTES_MAX = 10  # SNS: at most 10 reach an SQS subscription with raw message delivery
 ATTRIBUTE_NAME_MAX = 256  # SNS: "up to 256 characters"
@@ -146,6 +156,9 @@ class Message:
     text: str
     document: dict[str, Any]
     attributes: dict[str, str]
+    # The whole JSON report in pieces (Report.json_chunks), when `document` leaves its decisions
+    # out (more than INLINE_DECISIONS): publish() stores it in the bucket and links to it.
+    full: Callable[[], Iterable[str]] | None = field(default=None, compare=False, repr=False)
 
     def body(self) -> str:
         """The MessageStructure=json body: text for people, the document for machines.
@@ -181,26 +194,31 @@ def severity_of(report: Report) -> Severity:
 
 
 def messages_for(report: Report, *, notify_all_clean: bool = False) -> list[Message]:
-    """One message per region that has something to say."""
+    """One message per region that has something to say.
+
+    A region of more than INLINE_DECISIONS decisions gets the head of its text (what a shortened
+    message keeps), its document without the decisions, and `full`: the whole report, to store.
+    """
     out = []
     for region in report.regions:
         regional = report.for_region(region)
         if not regional.has_findings and not notify_all_clean:
             continue
-        out.append(
-            Message(
-                subject=sns_subject(regional.subject()),
-                text=regional.render_text(),
-                document=regional.to_dict(),
-                attributes={
-                    "job": report.job,
-                    "severity": severity_of(regional).value,
-                    "region": region,
-                    "account": report.account,
-                    "mode": report.mode.value,
-                },
-            )
-        )
+        attributes = {
+            "job": report.job,
+            "severity": severity_of(regional).value,
+            "region": region,
+            "account": report.account,
+            "mode": report.mode.value,
+        }
+        subject = sns_subject(regional.subject())
+        decisions = len(regional.decisions)
+        if decisions <= INLINE_DECISIONS:
+            out.append(Message(subject, regional.render_text(), regional.to_dict(), attributes))
+            continue
+        head = "\n".join(_head_lines(regional.text_lines(), SHORT_TEXT_BYTES)) + "\n"
+        document = {**regional.head_dict(), "decisions_omitted": decisions}
+        out.append(Message(subject, head, document, attributes, full=partial(regional.json_chunks, indent=1)))
     return out
 
 
@@ -265,14 +283,7 @@ def sns_subject(text: str) -> str:
 
 def shortened(message: Message, *, location: Mapping[str, str] | None, why: str) -> Message:
     """The message without the decision list, pointing at the stored whole report."""
-    lines = []
-    size = 0
-    for line in message.text.splitlines():
-        size += utf8_size(line) + 1
-        if size > SHORT_TEXT_BYTES:
-            lines.append("  ... (cut here)")
-            break
-        lines.append(line)
+    lines = _head_lines([message.text], SHORT_TEXT_BYTES)
     if location:
         lines += [
             "",
@@ -287,6 +298,22 @@ def shortened(message: Message, *, location: Mapping[str, str] | None, why: str)
     if location:
         document["full_report"] = dict(location)
     return replace(message, text="\n".join(lines) + "\n", document=document)
+
+
+def _head_lines(text: Iterable[str], limit: int) -> list[str]:
+    """The lines of `text` (pieces of one or more lines each) within `limit` UTF-8 bytes, and
+    "... (cut here)" where they were cut. Reads no further than it keeps: a text given line
+    by line (Report.text_lines) is never made whole."""
+    lines: list[str] = []
+    size = 0
+    for piece in text:
+        for line in piece.splitlines() or [""]:  # "" is a blank line of its own
+            size += utf8_size(line) + 1
+            if size > limit:
+                lines.append("  ... (cut here)")
+                return lines
+            lines.append(line)
+    return lines
 
 
 # -- fitting a message to SNS (pure) ------------------------------------------------------
@@ -337,6 +364,7 @@ def tidy(message: Message) -> Message:
         text=xml_safe(_as_text(message.text)),
         document=_plain(_as_document(message.document), cap=None, items=None, depth=DEPTH_MAX),
         attributes=sns_attributes(message.attributes),
+        full=message.full,
     )
 
 
@@ -545,17 +573,26 @@ def _clipped(text: str, room: int) -> str:
 
 
 def _fitting(text: str, room: int, *, from_end: bool = False) -> str:
-    """The longest head (or tail) of `text` found whose escaped size is within `room`."""
+    """The longest head (or tail) of `text` whose escaped size is within `room`.
+
+    A binary search (the escaped size grows with the length): a step proportional to the size
+    could stop well short when the part ends in costly characters and begins in cheap ones,
+    and so cut off the link lines at the end of a text.
+    """
     if _escaped_size(text) <= room:
         return text
-    n = min(len(text), room)
-    while n > 0:
-        part = text[len(text) - n :] if from_end else text[:n]
-        size = _escaped_size(part)
-        if size <= room:
-            return part
-        n = min(n - 1, n * room // size)
-    return ""
+
+    def part(n: int) -> str:
+        return text[len(text) - n :] if from_end else text[:n]
+
+    fits, over = 0, min(len(text), room) + 1  # a character takes one escaped byte at least
+    while over - fits > 1:
+        middle = (fits + over) // 2
+        if _escaped_size(part(middle)) <= room:
+            fits = middle
+        else:
+            over = middle
+    return part(fits)
 
 
 # -- sending ------------------------------------------------------------------------------
@@ -574,7 +611,7 @@ class Publisher:
     def publish(self, message: Message) -> Published:
         stored = ""
         message = tidy(message)
-        if is_over(message):
+        if message.full is not None or is_over(message):
             location = self._store(message) if self.target.bucket else None
             stored = location["s3_uri"] if location else ""
             why = f"This report is larger than one SNS message holds ({SNS_MESSAGE_LIMIT:,} bytes)."
@@ -601,12 +638,8 @@ class Publisher:
         job, where = _key_part(attrs.get("job"), "job"), _key_part(attrs.get("region"), "region")
         key = f"{REPORT_PREFIX}/{job}/{where}/{now:%Y/%m/%d/%H%M%SZ}-{uuid.uuid4().hex[:8]}.json"
         region = self.target.region
-        self.clients.client("s3", region).put_object(
-            Bucket=self.target.bucket,
-            Key=key,
-            Body=json.dumps(message.document, indent=1, default=str).encode(),
-            ContentType="application/json",
-        )
+        whole = message.full() if message.full else [json.dumps(message.document, indent=1, default=str)]
+        store_json(self.clients.client("s3", region), self.target.bucket, key, whole)
         return {
             "bucket": self.target.bucket,
             "key": key,
@@ -614,6 +647,44 @@ class Publisher:
             "console_url": f"https://{region}.console.aws.amazon.com/s3/object/{self.target.bucket}"
             f"?region={region}&prefix={key}",
         }
+
+
+def store_json(s3: Any, bucket: str, key: str, chunks: Iterable[str]) -> int:
+    """Writes the JSON text `chunks` make to s3://bucket/key, holding one part of it at a time.
+
+    Under PART_BYTES in all: one PutObject. Else a multipart upload (CreateMultipartUpload,
+    UploadPart per PART_BYTES, CompleteMultipartUpload; all three are s3:PutObject in IAM). An
+    upload left incomplete by a failure is removed by the bucket's lifecycle rule
+    (infra/reporting.py, AbortIncompleteMultipartUpload after a day). Returns the bytes written.
+    """
+    buffer = bytearray()
+    upload_id = ""
+    parts: list[dict[str, Any]] = []
+    written = 0
+
+    def send_part() -> None:
+        nonlocal buffer
+        number = len(parts) + 1
+        answer = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=buffer)
+        parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        buffer = bytearray()  # a new one: the part sent is not copied, nor changed after
+
+    for chunk in chunks:
+        data = chunk.encode()
+        buffer += data
+        written += len(data)
+        if len(buffer) >= PART_BYTES:
+            if not upload_id:
+                started = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="application/json")
+                upload_id = started["UploadId"]
+            send_part()
+    if not upload_id:
+        s3.put_object(Bucket=bucket, Key=key, Body=bytes(buffer), ContentType="application/json")
+        return written
+    if buffer:
+        send_part()
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    return written
 
 
 def _key_part(value: str | None, default: str) -> str:

@@ -9,33 +9,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.concurrency import REGION_WORKERS, parallel_map
 from ami_hygiene.core.executor import Executor, RunContext, Writers, never_stop
+from ami_hygiene.core.pacing import Pace
 from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Decision, Plan, within_budget
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import Settings
 from ami_hygiene.core.view import View
 
+T = TypeVar("T")
+
 
 def run_regions(
     regions: tuple[str, ...],
     budget: int,
-    plan_region: Callable[[str, int], Plan],
+    read: Callable[[str], T],
+    plan_region: Callable[[T, int], Plan],
     executor: Executor,
 ) -> tuple[tuple[Plan, ...], tuple[str, ...]]:
-    """Plan and apply region by region; what one region spends, the next cannot.
+    """Read the regions side by side, then plan and apply them one by one under one budget.
 
-    `plan_region(region, budget_left)` raises InventoryError when the region
-    cannot be read: that is reported and the other regions go on.
+    `read(region)` runs for at most REGION_WORKERS regions at once (reads only: each
+    region's round trips overlap the others'); `plan_region(what_was_read, budget_left)`
+    and the executor then go region by region, in order, so what one region spends
+    the next cannot. InventoryError (a region that cannot be read) is reported and the
+    other regions go on.
     """
+
+    def attempt(region: str) -> T | InventoryError:
+        try:
+            return read(region)
+        except InventoryError as err:
+            return err
+
     plans: list[Plan] = []
     errors: list[str] = []
-    for region in regions:
+    for region, got in zip(regions, parallel_map(attempt, regions, REGION_WORKERS), strict=True):
         try:
-            plan = plan_region(region, budget)
+            if isinstance(got, InventoryError):
+                raise got
+            plan = plan_region(got, budget)
         except InventoryError as err:
             errors.append(f"{region}: {err}")
             continue
@@ -68,6 +86,7 @@ def report_of(
         finished=datetime.now(UTC),
         api_calls=dict(clients.counter.calls),
         api_calls_by_account=calls_by_account or {},
+        pacing=clients.pacer.summary(),
         errors=errors,
         view=view,
     )
@@ -125,6 +144,7 @@ class JobRun(Generic[S, E]):
         event: E | None = None,
     ) -> Report:
         started = datetime.now(UTC)
+        clients.pacer.configure(Pace(settings.reads_per_second, settings.writes_per_second))
         regions = (event.region,) if event is not None else settings.regions
         account = event.account if event is not None else clients.account_id(regions[0])
         frame = Frame(settings, clients, now or started, account, event)
@@ -142,13 +162,14 @@ class JobRun(Generic[S, E]):
         )
 
     def run(self, frame: Frame[S, E], regions: tuple[str, ...], should_stop: StopCheck) -> Results:
-        def plan(region: str, budget: int) -> Plan:
-            planned = self.plan(frame, region)
+        def within(planned: Plan, budget: int) -> Plan:
             limit = frame.settings.max_actions
+            region = planned.region
             ranked = within_budget(planned.decisions, budget, limit=limit, region=region, rank=self.rank)
             return replace(planned, decisions=ranked)
 
-        return run_regions(regions, frame.settings.max_actions, plan, self.executor(frame, should_stop))
+        executor = self.executor(frame, should_stop)
+        return run_regions(regions, frame.settings.max_actions, partial(self.plan, frame), within, executor)
 
     def executor(self, frame: Frame[S, E], should_stop: Callable[[], bool]) -> Executor:
         run = RunContext(frame.clients, self.job, frame.now, frame.account, frame.settings)

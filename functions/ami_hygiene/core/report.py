@@ -3,12 +3,18 @@
 `Report.to_dict()` is the JSON contract (job, mode, account, regions, summary,
 decisions, ...); `render_text()` is what an e-mail or a terminal shows;
 `subject()` is a one-line headline under 100 characters.
+
+A report of 50,000 images is written piece by piece, never held whole as one
+string: `json_chunks()` is the same JSON as `to_dict()` (byte for byte as
+`json.dumps` writes it), one decision at a time, and `text_lines()` is the text
+line by line.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -36,6 +42,8 @@ class Report:
     # Calls by account and operation: this account's and, for rotation, each consumer
     # account it read with an assumed role. Empty: only this account's (`api_calls`).
     api_calls_by_account: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The pace kept and what writing took (core/pacing.py Pacer.summary); empty: not recorded.
+    pacing: dict[str, Any] = field(default_factory=dict)
     # Region-level failures (e.g. images could not be listed).
     errors: tuple[str, ...] = ()
     # What this run could not see or cover, "region: sentence" (e.g. no real-time rule there).
@@ -112,6 +120,10 @@ class Report:
     # -- JSON ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        return {**self.head_dict(), "decisions": [_decision_dict(d) for d in self.decisions]}
+
+    def head_dict(self) -> dict[str, Any]:
+        """Everything `to_dict()` holds but the decisions (its last key)."""
         return {
             "schema_version": SCHEMA_VERSION,
             "job": self.job,
@@ -131,8 +143,36 @@ class Report:
                 account: dict(sorted(calls.items()))
                 for account, calls in sorted(self.calls_by_account().items())
             },
-            "decisions": [_decision_dict(d) for d in self.decisions],
+            "pacing": dict(self.pacing),
         }
+
+    def json_chunks(self, indent: int | None = None) -> Iterator[str]:
+        """`json.dumps(self.to_dict(), indent=indent)` in pieces: the head, then one decision at a time.
+
+        Only one decision's dict is held at once, so a 50,000-image report is written (to a file,
+        to S3) in the memory of one, not of the whole document and its text.
+        """
+        head = json.dumps(self.head_dict(), indent=indent, default=str)
+        decisions = iter(self.decisions)
+        first = next(decisions, None)
+        if indent is None:
+            yield head[:-1] + ', "decisions": ['
+            if first is not None:
+                yield json.dumps(_decision_dict(first), default=str)
+            for d in decisions:
+                yield ", " + json.dumps(_decision_dict(d), default=str)
+            yield "]}"
+            return
+        # json.dumps puts each nested item on its own lines, `indent` deeper per level.
+        outer, inner = "\n" + " " * indent, "\n" + " " * 2 * indent
+        yield f'{head[:-2]},{outer}"decisions": ['
+        if first is None:
+            yield "]\n}"
+            return
+        yield inner + json.dumps(_decision_dict(first), indent=indent, default=str).replace("\n", inner)
+        for d in decisions:
+            yield "," + inner + json.dumps(_decision_dict(d), indent=indent, default=str).replace("\n", inner)
+        yield f"{outer}]\n}}"
 
     # -- text ----------------------------------------------------------------------------
 
@@ -149,42 +189,86 @@ class Report:
         return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
 
     def render_text(self) -> str:
+        return "\n".join(self.text_lines()) + "\n"
+
+    def text_lines(self) -> Iterator[str]:
+        """The text, line by line (`render_text()` joins them): a 50,000-image report is never one string.
+
+        Every decision gets its lines, except those the view `summarized` once there are more
+        than its `itemize_up_to` (the tag sweep's non-compliant images: its summary groups them).
+        """
         s = self.summary()
-        lines = [self.subject(), ""]
+        yield from (self.subject(), "")
         if self.mode is Mode.REPORT:
-            lines.append("REPORT MODE: nothing was changed. Below is what enforce mode would do.")
+            yield "REPORT MODE: nothing was changed. Below is what enforce mode would do."
         else:
-            lines.append("ENFORCE MODE: the actions below were applied.")
-        lines += [
+            yield "ENFORCE MODE: the actions below were applied."
+        yield from (
             f"Account {self.account} · {', '.join(self.regions)} · {_iso(self.started)}",
             f"Settings: {self.view.settings_line(self.settings)}",
             "",
             "Summary",
             f"  {self.view.seen_label:<20} {s['images']}",
             f"  kept                 {s['kept']}",
-        ]
+        )
         for action, counts in s["actions"].items():
             shown = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
-            lines.append(f"  {action:<20} {shown or '0'}")
-        lines += self.view.summary_lines(self, s)
+            yield f"  {action:<20} {shown or '0'}"
+        yield from self.view.summary_lines(self, s)
+        yield from _pacing_lines(self.pacing)
         if self.all_errors:
-            lines += ["", "Errors (nothing was changed where these apply)"]
-            lines += [f"  ! {e}" for e in self.all_errors]
+            yield from ("", "Errors (nothing was changed where these apply)")
+            yield from (f"  ! {e}" for e in self.all_errors)
         if self.warnings:
-            lines += ["", "Warnings"]
-            lines += [f"  ~ {w}" for w in self.warnings]
-        actions = [d for d in self.decisions if d.is_action]
-        if actions:
-            lines += ["", "Actions"]
-            for d in actions:
-                lines += _decision_lines(d)
-        kept = [d for d in self.decisions if not d.is_action]
-        if kept:
-            lines += ["", "Kept"]
-            for d in kept:
-                lines += _decision_lines(d)
-        lines += ["", self.view.footer(self)]
-        return "\n".join(lines) + "\n"
+            yield from ("", "Warnings")
+            yield from (f"  ~ {w}" for w in self.warnings)
+        itemized = self._itemized()
+        yield from _section("Actions", (d for d in self.decisions if d.is_action), itemized)
+        yield from _section("Kept", (d for d in self.decisions if not d.is_action), itemized)
+        yield from ("", self.view.footer(self))
+
+    def _itemized(self) -> Callable[[Decision], bool]:
+        """Which decisions the text names one by one (see text_lines)."""
+        view, most = self.view, self.view.itemize_up_to
+        if most is None or sum(1 for d in self.decisions if view.summarized(d)) <= most:
+            return lambda _d: True
+        return lambda d: not view.summarized(d)
+
+
+def _section(
+    title: str, decisions: Iterator[Decision], itemized: Callable[[Decision], bool]
+) -> Iterator[str]:
+    """A titled list of decisions, or nothing; those not itemized are counted in a last line."""
+    titled = False
+    left_out = 0
+    for d in decisions:
+        if not itemized(d):
+            left_out += 1
+            continue
+        if not titled:
+            yield from ("", title)
+            titled = True
+        yield from _decision_lines(d)
+    if left_out:
+        if not titled:
+            yield from ("", title)
+        yield (
+            f"  ... {left_out:,} {'more ' if titled else ''}not listed one by one: the summary above "
+            "groups them, the JSON report lists every one"
+        )
+
+
+def _pacing_lines(pacing: Mapping[str, Any]) -> list[str]:
+    """How long the writes took and at what rate: a backlog's drain, in a sentence."""
+    if not pacing.get("writes"):
+        return []
+    rate = pacing.get("write_rate")
+    took = f"{pacing['write_seconds']:,.1f} s" + (f", {rate:.1f} a second" if rate else "")
+    throttled = pacing.get("throttled", 0)
+    return [
+        f"  writes               {pacing['writes']:,} in {took} (paced at {pacing['writes_per_second']:g} "
+        f"a second per EC2 action); throttled by EC2: {throttled}"
+    ]
 
 
 def _decision_dict(d: Decision) -> dict[str, Any]:

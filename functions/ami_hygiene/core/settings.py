@@ -328,6 +328,36 @@ class Settings:
             ),
         ),
     ] = 100
+    # EC2 throttles each action per account and region: reads refill 20 a second, writes 5
+    # (core/pacing.py). A run keeps below both, so the account's own automation keeps its share.
+    reads_per_second: Annotated[
+        int,
+        whole_number(1, 100),
+        Setting(
+            "READS_PER_SECOND",
+            "EC2 reads a second, per action",
+            parameter=Parameter(
+                "ReadsPerSecond",
+                "EC2 reads per second",
+                "At most this many EC2 read requests a second per action (e.g. DescribeImageAttribute), "
+                "after a burst of five seconds' worth. EC2 refills 20 a second per action and account.",
+            ),
+        ),
+    ] = 16
+    writes_per_second: Annotated[
+        int,
+        whole_number(1, 50),
+        Setting(
+            "WRITES_PER_SECOND",
+            "EC2 writes a second, per action",
+            parameter=Parameter(
+                "WritesPerSecond",
+                "EC2 writes per second",
+                "At most this many EC2 write requests a second per action (e.g. DeregisterImage), never "
+                "in a burst. EC2 refills 5 a second per action and account.",
+            ),
+        ),
+    ] = 3
 
     @classmethod
     def options(cls) -> tuple[Option, ...]:

@@ -91,6 +91,14 @@ class View:
         """The footer of an enforce-mode report: what happens next, how to undo or allow."""
         raise NotImplementedError
 
+    # The text names every decision on lines of its own, except those `summarized` says its
+    # summary lines already cover, once there are more than this many (None: every one is named).
+    itemize_up_to: int | None = None
+
+    def summarized(self, decision: Decision) -> bool:
+        """Whether the summary lines cover this decision, so a long text need not name it."""
+        return False
+
     def is_finding(self, decision: Decision) -> bool:
         """Whether this decision alone is worth a message to a person."""
         return decision.is_action

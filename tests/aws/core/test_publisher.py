@@ -8,29 +8,12 @@ parameters the publisher passed to Publish.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import boto3
 
-from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.publisher import DETAIL_MAX, Publisher, Target, error_message
 from tests.helpers.constants import REGION, SNS_LIMIT
-
-
-class Capturing(Clients):
-    """Real (embedded) clients that also keep the parameters of every Publish call."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.published: list[dict[str, Any]] = []
-
-    def sns(self, region: str) -> Any:
-        client = super().sns(region)
-        client.meta.events.register("provide-client-params.sns.Publish", self._keep, unique_id="capturing")
-        return client
-
-    def _keep(self, params: dict[str, Any], **_: Any) -> None:
-        self.published.append(dict(params))
+from tests.helpers.sandbox import Capturing
 
 
 def _topic_read_by_a_queue() -> tuple[str, str]:

@@ -9,6 +9,7 @@ import pytest
 
 from ami_hygiene.core.plan import Action, Decision, Outcome, Plan
 from ami_hygiene.core.publisher import (
+    INLINE_DECISIONS,
     MESSAGE_BUDGET,
     SNS_MESSAGE_LIMIT,
     Message,
@@ -141,11 +142,13 @@ def test_subject_is_ascii_one_line_and_under_100_characters(text: str, expected:
     assert len(subject) < 100 and subject.isascii()
 
 
-def test_a_report_too_large_for_sns_is_stored_whole_and_linked() -> None:
-    decisions = [_decision(f"ami-{i:05d}", Action.DISABLE) for i in range(3000)]
+@pytest.mark.parametrize("count", [500, 3000])  # built whole then shortened; made without decisions
+def test_a_report_too_large_for_sns_is_stored_whole_and_linked(count: int) -> None:
+    decisions = [_decision(f"ami-{i:05d}", Action.DISABLE) for i in range(count)]
     report = _report({"eu-west-1": decisions})
-    [full] = messages_for(report)
-    assert full.size() > SNS_MESSAGE_LIMIT
+    assert Message("s", report.render_text(), report.to_dict(), {}).size() > SNS_MESSAGE_LIMIT
+    [message] = messages_for(report)
+    assert ("decisions" in message.document) is (count <= INLINE_DECISIONS)
     clients = FakeClients()
 
     published = Publisher(clients, Target(TOPIC, bucket="reports-bucket")).publish_report(report)
@@ -158,7 +161,7 @@ def test_a_report_too_large_for_sns_is_stored_whole_and_linked() -> None:
     body = json.loads(sent["Message"])
     document = json.loads(body["sqs"])
     assert document["summary"] == report.summary() and "decisions" not in document
-    assert document["decisions_omitted"] == 3000
+    assert document["decisions_omitted"] == count
     assert document["full_report"]["key"] == stored["Key"]
     assert f"Full report: s3://reports-bucket/{stored['Key']}" in body["email"]
     assert body["email"].startswith(report.subject())

@@ -135,4 +135,6 @@ def test_a_tag_report_counts_the_broken_rules_most_common_first() -> None:
     assert s["non_compliant"] == 3
     assert s["non_compliant_by_problem"] == {"missing Owner": 3, "Env does not match ^(prod|dev)$": 2}
     text = report.render_text()
-    assert "         3  missing Owner\n         2  Env does not match ^(prod|dev)$" in text
+    assert "         3  missing Owner\n              e.g. ami-1 (" in text
+    assert "         2  Env does not match ^(prod|dev)$\n              e.g. ami-1 (" in text
+    assert text.index("missing Owner") < text.index("Env does not match")

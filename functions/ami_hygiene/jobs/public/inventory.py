@@ -21,18 +21,20 @@ guessed: the policy then acts only on what was read.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.concurrency import both, parallel_map
 from ami_hygiene.core.errors import describe_error
 from ami_hygiene.core.estate import TAG_PUBLIC_ALLOWED, Image, RegionEstate, Sharing
 from ami_hygiene.core.paging import (
     InventoryError,
     find_images,
     image_from,
-    list_owned_images,
+    owned_images,
     pages,
     read_launch_permissions,
 )
@@ -69,9 +71,16 @@ def read_sharing(
     """
     ec2 = clients.ec2(region)
     wanted = set(only) if only is not None else None
-    raw = list_owned_images(ec2, region) if wanted is None else _named_images(ec2, region, wanted)
-    images = tuple(image_from(r, region, account_id, {}) for r in raw)
     problems: list[str] = []
+    # The region's setting is read while the images are listed.
+    images, block_public_access = both(
+        lambda: (
+            owned_images(ec2, region, account_id, {})
+            if wanted is None
+            else tuple(image_from(r, region, account_id, {}) for r in _named_images(ec2, region, wanted))
+        ),
+        lambda: _block_public_access(ec2, problems),
+    )
 
     listed = [i for i in images if i.owner_id == account_id and _named(i, wanted)]
     # A sweep lists every owned snapshot; an event only those behind what it named.
@@ -79,39 +88,51 @@ def read_sharing(
     if wanted is not None:
         behind = sorted({s.snapshot_id for i in listed for s in i.snapshots})
         narrow = {"Filters": [{"Name": "snapshot-id", "Values": behind}]}
-    if wanted is not None and not narrow["Filters"][0]["Values"]:
-        owned_snapshots: frozenset[str] | None = frozenset()
-        public_snapshots: frozenset[str] | None = frozenset()
-    else:
-        owned_snapshots = _snapshot_ids(ec2, problems, "owned snapshots", OwnerIds=["self"], **narrow)
-        public_snapshots = _snapshot_ids(
-            ec2, problems, "public snapshots", OwnerIds=["self"], RestorableByUserIds=["all"], **narrow
-        )
     checked = rotating_slice(listed, limit, day) if per_resource else []
-    sharing: dict[str, Sharing] = {}
-    for image in checked:
-        found = read_launch_permissions(ec2, image.image_id)
-        if found.error:
-            problems.append(f"launch permissions of {image.image_id} not read: {found.error}")
-        sharing[image.image_id] = found
-
+    behind_listed = list(dict.fromkeys(s.snapshot_id for i in listed for s in i.snapshots))
     to_read = {s.snapshot_id for i in checked for s in i.snapshots}
-    snapshots: dict[str, SnapshotSharing] = {}
-    for snapshot_id in dict.fromkeys(s.snapshot_id for i in listed for s in i.snapshots):
-        owned = None if owned_snapshots is None else snapshot_id in owned_snapshots
-        public = public_snapshots is not None and snapshot_id in public_snapshots
-        error = None if public_snapshots is not None else "public snapshots not listed"
-        entry = SnapshotSharing(snapshot_id, owned=owned, public=public, error=error)
-        if snapshot_id in to_read and owned:
-            entry = _snapshot_sharing(ec2, entry, problems)
-        snapshots[snapshot_id] = entry
+
+    def snapshot_sharing() -> dict[str, SnapshotSharing]:
+        if wanted is not None and not behind_listed:
+            return {}
+        owned_query: dict[str, Any] = {"OwnerIds": ["self"], **narrow}
+        public_query: dict[str, Any] = {**owned_query, "RestorableByUserIds": ["all"]}
+        owned_snapshots, public_snapshots = both(
+            lambda: _snapshot_ids(ec2, problems, "owned snapshots", **owned_query),
+            lambda: _snapshot_ids(ec2, problems, "public snapshots", **public_query),
+        )
+        snapshots: dict[str, SnapshotSharing] = {}
+        for snapshot_id in behind_listed:
+            owned = None if owned_snapshots is None else snapshot_id in owned_snapshots
+            public = public_snapshots is not None and snapshot_id in public_snapshots
+            error = None if public_snapshots is not None else "public snapshots not listed"
+            snapshots[snapshot_id] = SnapshotSharing(snapshot_id, owned=owned, public=public, error=error)
+        # Create-volume permissions, one snapshot a request, in a bounded pool.
+        reread = [entry for sid, entry in snapshots.items() if sid in to_read and entry.owned]
+        for entry in parallel_map(partial(_snapshot_sharing, ec2, problems=problems), reread):
+            snapshots[entry.snapshot_id] = entry
+        return snapshots
+
+    # Snapshots (two listings, then create-volume permissions) beside the images' launch
+    # permissions: two EC2 actions, each with its own bucket, so each keeps its own pace.
+    snapshots, sharing = both(snapshot_sharing, lambda: _launch_permissions(ec2, checked, problems))
 
     return SharingEstate(
         estate=RegionEstate(region=region, account_id=account_id, images=images, sharing=sharing),
         snapshots=snapshots,
-        block_public_access=_block_public_access(ec2, problems),
-        problems=tuple(problems),
+        block_public_access=block_public_access,
+        # Found side by side: in a stable order, whatever finished first.
+        problems=tuple(sorted(problems)),
     )
+
+
+def _launch_permissions(ec2: EC2Client, images: list[Image], problems: list[str]) -> dict[str, Sharing]:
+    """Each image's launch permissions, one image a request, in a bounded pool."""
+    found = parallel_map(lambda image: read_launch_permissions(ec2, image.image_id), images)
+    for image, sharing in zip(images, found, strict=True):
+        if sharing.error:
+            problems.append(f"launch permissions of {image.image_id} not read: {sharing.error}")
+    return {image.image_id: sharing for image, sharing in zip(images, found, strict=True)}
 
 
 def rotating_slice(images: list[Image], limit: int | None, day: int) -> list[Image]:
@@ -171,7 +192,7 @@ def _snapshot_ids(ec2: EC2Client, problems: list[str], what: str, **kwargs: Any)
         return None
 
 
-def _snapshot_sharing(ec2: EC2Client, entry: SnapshotSharing, problems: list[str]) -> SnapshotSharing:
+def _snapshot_sharing(ec2: EC2Client, entry: SnapshotSharing, *, problems: list[str]) -> SnapshotSharing:
     try:
         answer = ec2.describe_snapshot_attribute(
             SnapshotId=entry.snapshot_id, Attribute=CREATE_VOLUME_PERMISSION

@@ -41,7 +41,7 @@ from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error, error_code
 from ami_hygiene.core.estate import TAG_FAMILY, TAG_PIPELINE, Image, RegionEstate
 from ami_hygiene.core.families import FamilyTagError, family_of
-from ami_hygiene.core.paging import find_images, image_from, list_owned_images, pages, parse_time
+from ami_hygiene.core.paging import find_images, image_from, owned_images, pages, parse_time
 from ami_hygiene.jobs.rebuild.events import BuildEvent
 from ami_hygiene.jobs.rebuild.model import (
     IMAGE_BUILDER_RUNNING,
@@ -86,8 +86,7 @@ DENIED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
 
 def read_images(clients: Clients, region: str, account_id: str) -> RegionEstate:
     """Every owned image of the region (any state), or InventoryError."""
-    raw = list_owned_images(clients.ec2(region), region)
-    images = tuple(image_from(r, region, account_id, {}) for r in raw)
+    images = owned_images(clients.ec2(region), region, account_id, {})
     return RegionEstate(region=region, account_id=account_id, images=images)
 
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.clients import Clients
+from ami_hygiene.core.concurrency import both, parallel_map, side_by_side
 from ami_hygiene.core.errors import describe_error, error_code
 from ami_hygiene.core.estate import (
     RegionEstate,
@@ -28,11 +30,11 @@ from ami_hygiene.core.estate import (
 )
 from ami_hygiene.core.paging import (
     UNSUPPORTED_CODES,
-    image_from,
-    list_owned_images,
+    owned_images,
     pages,
     read_launch_permissions,
     snapshot_sizes,
+    with_sizes,
 )
 
 # The IAM actions these reads call (the stack grants them: infra/permissions.py).
@@ -72,21 +74,23 @@ UsageMap = dict[str, list[Usage]]
 
 
 def read_region(clients: Clients, region: str, account_id: str) -> RegionEstate:
-    """Everything the cheap checks need: images, snapshot sizes, usage."""
+    """Everything the cheap checks need: images, snapshot sizes, usage; every listing side by side."""
     ec2 = clients.ec2(region)
-    raw_images = list_owned_images(ec2, region)
 
-    try:
-        sizes = snapshot_sizes(ec2)
-    except (ClientError, BotoCoreError) as err:
-        # Sizes come from block device mappings then; only the estimate suffers.
-        sizes = {}
-        unread_sizes = describe_error(err)
-    else:
-        unread_sizes = ""
+    def sizes() -> tuple[dict[str, int], str]:
+        try:
+            return snapshot_sizes(ec2), ""
+        except (ClientError, BotoCoreError) as err:
+            # Sizes come from block device mappings then; only the estimate suffers.
+            return {}, describe_error(err)
 
-    images = tuple(image_from(raw, region, account_id, sizes) for raw in raw_images)
-    usages, unread = read_usage(clients, region)
+    (listed, (found_sizes, unread_sizes)), found = both(
+        lambda: both(lambda: owned_images(ec2, region, account_id, {}), sizes),
+        lambda: side_by_side(_usage_readers(clients, region)),
+    )
+    # Each page becomes Images as it arrives (core/paging.py); sizes come from their own listing.
+    images = with_sizes(listed, found_sizes)
+    usages, unread = _gathered(found)
     estate = RegionEstate(
         region=region,
         account_id=account_id,
@@ -107,24 +111,40 @@ def read_usage(clients: Clients, region: str) -> tuple[UsageMap, dict[str, str]]
     the versions Auto Scaling groups pin), launch configurations, SSM parameters.
     The same reads serve the account that owns the images and each account they
     are shared with (`consumers`), each with its own `clients`. Also returns the
-    sources that could not be read, with why: usage there is unknown.
+    sources that could not be read, with why: usage there is unknown. The sources
+    are read side by side.
     """
+    return _gathered(side_by_side(_usage_readers(clients, region)))
+
+
+def _usage_readers(clients: Clients, region: str) -> dict[str, Callable[[], UsageMap | str]]:
+    """Each usage source's reader: its usages, or why it could not be read (a str)."""
     ec2 = clients.ec2(region)
-    readers = {
+    readers: dict[str, Callable[[], UsageMap]] = {
         "instances": lambda: _instance_usages(ec2),
         "launch-templates": lambda: _launch_template_usages(ec2, clients.autoscaling(region)),
         "launch-configurations": lambda: _launch_configuration_usages(clients.autoscaling(region)),
         "ssm-parameters": lambda: _ssm_parameter_usages(clients.ssm(region)),
     }
+    return {source: partial(_reported, read) for source, read in readers.items()}
+
+
+def _reported(read: Callable[[], UsageMap]) -> UsageMap | str:
+    try:
+        return read()
+    except (ClientError, BotoCoreError) as err:
+        return describe_error(err)
+
+
+def _gathered(found: Mapping[str, Any]) -> tuple[UsageMap, dict[str, str]]:
+    """The sources' usages merged by image id (in the sources' order), and the unread ones with why."""
     usages: UsageMap = defaultdict(list)
     unread: dict[str, str] = {}
-    for source, read in readers.items():
-        try:
-            found = read()
-        except (ClientError, BotoCoreError) as err:
-            unread[source] = describe_error(err)
+    for source, result in found.items():
+        if isinstance(result, str):
+            unread[source] = result
             continue
-        for image_id, items in found.items():
+        for image_id, items in result.items():
             usages[image_id].extend(items)
     return usages, unread
 
@@ -139,8 +159,11 @@ def read_checks(clients: Clients, estate: RegionEstate, image_ids: Iterable[str]
     if not ids:
         return estate
     ec2 = clients.ec2(estate.region)
-    sharing = {image_id: read_launch_permissions(ec2, image_id) for image_id in ids}
-    references, checked, problem = read_references(ec2, ids)
+    # Launch permissions one image a request, references ten: both in bounded pools, side by side.
+    (references, checked, problem), permissions = both(
+        lambda: read_references(ec2, ids), lambda: parallel_map(partial(read_launch_permissions, ec2), ids)
+    )
+    sharing = dict(zip(ids, permissions, strict=True))
     usages = merge_references(estate.usages, references)
     unread = dict(estate.unread_sources)
     if problem:
@@ -180,24 +203,42 @@ def _launch_template_usages(ec2: EC2Client, autoscaling: AutoScalingClient) -> U
     found: UsageMap = defaultdict(list)
     # One account-wide listing covers $Default and $Latest of every template;
     # what it returns also answers pins of those same versions without a call.
+    # The groups' pins are listed at the same time.
+    latest_and_default, pinned = both(
+        lambda: list(
+            pages(
+                ec2,
+                "describe_launch_template_versions",
+                "LaunchTemplateVersions",
+                200,
+                Versions=["$Latest", "$Default"],
+            )
+        ),
+        lambda: _pinned_versions(autoscaling),
+    )
     known: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-    for version in pages(
-        ec2,
-        "describe_launch_template_versions",
-        "LaunchTemplateVersions",
-        200,
-        Versions=["$Latest", "$Default"],
-    ):
+    for version in latest_and_default:
         label = "$Default" if version.get("DefaultVersion") else "$Latest"
         _add_template_usage(found, version, f"version {version.get('VersionNumber')}, {label}")
         number = str(version.get("VersionNumber"))
         known[("LaunchTemplateId", version.get("LaunchTemplateId", ""), number)] = version
         known[("LaunchTemplateName", version.get("LaunchTemplateName", ""), number)] = version
-    for (field, template), versions in sorted(_pinned_versions(autoscaling).items()):
-        listed = [known[(field, template, v)] for v in versions if (field, template, v) in known]
+    missing: dict[tuple[str, str], list[str]] = {}
+    for (field, template), versions in sorted(pinned.items()):
         unknown = sorted(v for v in versions if (field, template, v) not in known)
         if unknown:
-            listed += _template_versions(ec2, field, template, unknown)
+            missing[(field, template)] = unknown
+    # Versions the listing did not return: one read per template, side by side.
+    fetched = dict(
+        zip(
+            missing,
+            parallel_map(lambda key: _template_versions(ec2, key[0], key[1], missing[key]), missing),
+            strict=True,
+        )
+    )
+    for (field, template), versions in sorted(pinned.items()):
+        listed = [known[(field, template, v)] for v in versions if (field, template, v) in known]
+        listed += fetched.get((field, template), [])
         for version in listed:
             groups = ", ".join(sorted(versions.get(str(version.get("VersionNumber")), ())))
             detail = f"version {version.get('VersionNumber')}, pinned by Auto Scaling group {groups}"
@@ -307,43 +348,52 @@ def merge_references(
 
 
 def read_references(ec2: EC2Client, image_ids: list[str]) -> tuple[UsageMap, bool, str]:
-    """(usages, whether the API answered, problem) from DescribeImageReferences.
+    """(usages, whether the API answered, problem) from DescribeImageReferences, 10 images a request.
 
     "Describes your Amazon Web Services resources that are referencing the specified
     images" (EC2 API reference): the caller's own resources, so the same call made
-    with a consumer account's credentials names that account's resources.
+    with a consumer account's credentials names that account's resources. The
+    batches are read side by side.
     """
     found: UsageMap = defaultdict(list)
-    for start in range(0, len(image_ids), REFERENCE_BATCH):
-        batch = image_ids[start : start + REFERENCE_BATCH]
-        try:
-            for ref in pages(
-                ec2,
-                "describe_image_references",
-                "ImageReferences",
-                1000,
-                ImageIds=batch,
-                IncludeAllResourceTypes=True,
-                # EC2's default counts terminated instances too; the safety rule does not.
-                ResourceTypes=[INSTANCE_REFERENCES],
-            ):
-                # Keyed by the whole ARN: its last segment is no name for a parameter
-                # (arn:...:parameter/golden/base) or a recipe (.../image-recipe/web/1.0.2).
-                found[ref["ImageId"]].append(
-                    Usage(
-                        ref["ImageId"],
-                        UsageKind.IMAGE_REFERENCE,
-                        ref.get("Arn", ""),
-                        ref.get("ResourceType", ""),
-                    )
-                )
-        except ClientError as err:
-            if error_code(err) in UNSUPPORTED_CODES:
-                return found, False, ""
-            return found, False, describe_error(err)
-        except BotoCoreError as err:
-            return found, False, describe_error(err)
-    return found, True, ""
+    batches = [
+        image_ids[start : start + REFERENCE_BATCH] for start in range(0, len(image_ids), REFERENCE_BATCH)
+    ]
+    answered, problem = True, ""
+    for refs, batch_problem in parallel_map(partial(_reference_batch, ec2), batches):
+        for usage in refs:
+            found[usage.image_id].append(usage)
+        if batch_problem is not None:
+            # Unsupported (""): other sources still apply; any other problem is reported.
+            answered, problem = False, problem or batch_problem
+    return found, answered, problem
+
+
+def _reference_batch(ec2: EC2Client, batch: list[str]) -> tuple[list[Usage], str | None]:
+    """One batch's references, and None, or "" (the API is not available here) or the problem."""
+    found: list[Usage] = []
+    try:
+        refs = pages(
+            ec2,
+            "describe_image_references",
+            "ImageReferences",
+            1000,
+            ImageIds=batch,
+            IncludeAllResourceTypes=True,
+            # EC2's default counts terminated instances too; the safety rule does not.
+            ResourceTypes=[INSTANCE_REFERENCES],
+        )
+        # Keyed by the whole ARN: its last segment is no name for a parameter
+        # (arn:...:parameter/golden/base) or a recipe (.../image-recipe/web/1.0.2).
+        found.extend(
+            Usage(r["ImageId"], UsageKind.IMAGE_REFERENCE, r.get("Arn", ""), r.get("ResourceType", ""))
+            for r in refs
+        )
+    except ClientError as err:
+        return found, "" if error_code(err) in UNSUPPORTED_CODES else describe_error(err)
+    except BotoCoreError as err:
+        return found, describe_error(err)
+    return found, None
 
 
 def _arn_resource(arn: str) -> str:

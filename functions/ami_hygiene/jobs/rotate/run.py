@@ -32,12 +32,14 @@ class RotateRun(JobRun[RotateJobSettings, RunEvent]):
         # once per region, however many images and regions ask about it.
         consumers = ConsumerReader(frame.clients, frame.settings.consumer_role_name, frame.account)
 
-        def plan(region: str, budget: int) -> Plan:
+        def read(region: str) -> RegionEstate:
+            return read_region(frame.clients, region, frame.account)
+
+        def plan(estate: RegionEstate, budget: int) -> Plan:
             # The policy spends the budget itself: its checks go to what the budget lets through.
-            estate = read_region(frame.clients, region, frame.account)
             return plan_with_checks(estate, frame.settings, frame.now, budget, frame.clients, consumers)
 
-        done = run_regions(regions, frame.settings.max_actions, plan, self.executor(frame, should_stop))
+        done = run_regions(regions, frame.settings.max_actions, read, plan, self.executor(frame, should_stop))
         calls = frame.clients.counter.calls
         frame.calls_by_account.update({frame.account: dict(calls), **consumers.calls_by_account()})
         return done

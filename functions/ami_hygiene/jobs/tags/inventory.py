@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ami_hygiene.core.clients import Clients
 from ami_hygiene.core.errors import describe_error
-from ami_hygiene.core.estate import RegionEstate
-from ami_hygiene.core.paging import InventoryError, find_images, image_from, list_owned_images, pages
+from ami_hygiene.core.estate import EMPTY_TAGS, RegionEstate
+from ami_hygiene.core.paging import InventoryError, find_images, image_from, owned_images, pages
 
 # The IAM actions its page reads call (the stack grants them: infra/permissions_tags.py).
 READS = ("ec2:DescribeImages", "ec2:DescribeSnapshots")
@@ -45,12 +45,15 @@ class TagEstate:
 
 
 def read_all(clients: Clients, region: str, account_id: str) -> TagEstate:
-    """Every owned image of the region, and every owned snapshot's tags."""
+    """Every owned image of the region, and every owned snapshot's tags.
+
+    The snapshots first, so that each page of images becomes Images as it arrives (their sizes
+    known): 50,000 images' raw answers are never held at once (core/paging.py owned_images).
+    """
     ec2 = clients.ec2(region)
-    raw = list_owned_images(ec2, region)
     snapshots, problem = _snapshots(ec2, OwnerIds=["self"])
     sizes = {sid: size for sid, (size, _) in (snapshots or {}).items()}
-    images = tuple(image_from(r, region, account_id, sizes) for r in raw)
+    images = owned_images(ec2, region, account_id, sizes)
     return TagEstate(
         estate=RegionEstate(region=region, account_id=account_id, images=images),
         snapshot_tags=None if snapshots is None else {sid: tags for sid, (_, tags) in snapshots.items()},
@@ -79,7 +82,7 @@ def read_named(clients: Clients, region: str, account_id: str, image_ids: Iterab
         }
     )
     problems: list[str] = []
-    snapshots: dict[str, tuple[int, dict[str, str]]] | None = {}
+    snapshots: dict[str, tuple[int, Mapping[str, str]]] | None = {}
     sharers: list[Any] = []
     for chunk in _chunks(snap_ids):
         read, problem = _snapshots(ec2, OwnerIds=["self"], Filters=[{"Name": "snapshot-id", "Values": chunk}])
@@ -106,13 +109,13 @@ def read_named(clients: Clients, region: str, account_id: str, image_ids: Iterab
     )
 
 
-def _snapshots(ec2: EC2Client, **kwargs: Any) -> tuple[dict[str, tuple[int, dict[str, str]]] | None, str]:
+def _snapshots(ec2: EC2Client, **kwargs: Any) -> tuple[dict[str, tuple[int, Mapping[str, str]]] | None, str]:
     """snapshot id -> (size, tags); None and the reason when they could not be read."""
     try:
         return {
             s["SnapshotId"]: (
                 int(s.get("VolumeSize", 0)),
-                {t["Key"]: t.get("Value", "") for t in s.get("Tags", [])},
+                {t["Key"]: t.get("Value", "") for t in s["Tags"]} if s.get("Tags") else EMPTY_TAGS,
             )
             for s in pages(ec2, "describe_snapshots", "Snapshots", PAGE, **kwargs)
         }, ""

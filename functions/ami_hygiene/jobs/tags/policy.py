@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from ami_hygiene.core.estate import EMPTY_TAGS, TAG_ESCALATED_AT, TAG_PREFIX, Image, ImageState, RegionEstate
@@ -53,6 +54,8 @@ CREATING_CALLS = frozenset({"CreateImage", "CopyImage", "RegisterImage", "Import
 # EnableImageDeprecation refuses a time in the past; "now" plus a margin
 # survives the gap between planning and applying.
 DEPRECATE_MARGIN = timedelta(minutes=10)
+# Shared by every decision that tags no snapshot (a sweep makes one or two per image).
+NO_SNAPSHOT_TAGS: Mapping[str, Mapping[str, str]] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,14 @@ class TagDecision(Decision):
 
     tags: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
     remove_tags: tuple[str, ...] = ()
-    snapshot_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    snapshot_tags: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: NO_SNAPSHOT_TAGS)
+    # Who made the image (its created-by tag, or the creating call an event named); "" unknown.
+    creator: str = ""
 
     def details(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if self.creator:
+            out["created_by"] = self.creator
         if self.tags:
             out["tags"] = dict(self.tags)
         if self.remove_tags:
@@ -191,7 +198,7 @@ def _decide(
         return [_decision(image, Action.KEEP, [f"kept: state is {image.state}; its tags are not checked"])]
     compliant = not problems(rules, image.tags)
     compliance = list(compliance_reasons(rules, image.tags))
-    out: list[Decision] = []
+    out: list[TagDecision] = []
     extra: list[str] = []
 
     to_add = auto_tags(image, creator)
@@ -223,7 +230,9 @@ def _decide(
         # Why nothing was propagated belongs in the report even when other actions are planned.
         out[0] = replace(out[0], reasons=out[0].reasons + tuple(notes))
     broken = problems(rules, image.tags)
-    return [replace(d, findings=broken) for d in out] if broken else out
+    # Every decision about the image says who made it and shares the first one's family text.
+    who, family = _creator(image, creator), out[0].family
+    return [replace(d, findings=broken, creator=who, family=family) for d in out]
 
 
 def _non_compliant(
@@ -232,16 +241,14 @@ def _non_compliant(
     now: datetime,
     creator: CreatorInfo | None,
     compliance: list[str],
-    planned: list[Decision],
+    planned: list[TagDecision],
     extra: list[str],
-) -> list[Decision]:
+) -> list[TagDecision]:
     """NOTIFY (first sight, or past grace) and the escalation DEPRECATE, if due."""
-    out: list[Decision] = []
+    out: list[TagDecision] = []
     age = now - image.creation_date
     hours = max(0, int(age.total_seconds() // 3600))
-    who = image.tags.get(TAG_CREATED_BY, "")
-    if creator is not None and creator.created and creator.principal_arn:
-        who = creator.principal_arn
+    who = _creator(image, creator)
     by = f"; created by {who}" if who else ""
     escalated = image.tags.get(TAG_ESCALATED_AT)
     status = (
@@ -287,6 +294,13 @@ def _non_compliant(
             )
         )
     return out
+
+
+def _creator(image: Image, creator: CreatorInfo | None) -> str:
+    """Who made the image: the creating call an event named, else its created-by tag ("" unknown)."""
+    if creator is not None and creator.created and creator.principal_arn:
+        return creator.principal_arn
+    return image.tags.get(TAG_CREATED_BY, "")
 
 
 def _seen_before(creator: CreatorInfo, image: Image) -> bool:
@@ -343,10 +357,10 @@ def _decision(
         family = derived_family(image)
     return TagDecision(
         **image_decision(image, family, action, reasons),
-        tags=dict(tags),
+        tags=dict(tags) if tags else EMPTY_TAGS,
         remove_tags=remove_tags,
         deprecate_at=deprecate_at,
-        snapshot_tags={k: dict(v) for k, v in (snapshot_tags or {}).items()},
+        snapshot_tags={k: dict(v) for k, v in snapshot_tags.items()} if snapshot_tags else NO_SNAPSHOT_TAGS,
     )
 
 

@@ -8,10 +8,13 @@ from typing import Any
 
 from ami_hygiene.core.plan import Action, Decision, Outcome
 from ami_hygiene.core.view import ReportFacts, View, changes, count, counts
+from ami_hygiene.jobs.tags.digest import digest_lines, group_non_compliant, problem_kind
 from ami_hygiene.jobs.tags.policy import JOB
 from ami_hygiene.jobs.tags.settings import TagsJobSettings
 
-TOP_PROBLEMS = 5  # broken rules listed in a tag report's summary, most common first
+# An event's few images are each named in the text; past this many, a sweep's notices,
+# keeps and deferrals are told by the summary's groups and counts (digest.py).
+ITEMIZED_UP_TO = 10
 
 
 class TagsView(View):
@@ -25,6 +28,7 @@ class TagsView(View):
         SnapshotsTagged="propagated_snapshots",
         ImagesEscalated="escalated",
     )
+    itemize_up_to = ITEMIZED_UP_TO
 
     def summarize(
         self, decisions: Sequence[Decision], effective: Outcome, report: ReportFacts
@@ -32,7 +36,7 @@ class TagsView(View):
         non_compliant = {d.image_id for d in decisions if d.findings}
         # Each image once: its decisions all carry the same findings.
         findings = {d.image_id: d.findings for d in decisions if d.findings}
-        by_problem = Counter(_problem_kind(f) for fs in findings.values() for f in fs)
+        by_problem = Counter(problem_kind(f) for fs in findings.values() for f in fs)
         return {
             "non_compliant": len(non_compliant),
             "tagged": count(decisions, Action.TAG, effective),
@@ -44,6 +48,7 @@ class TagsView(View):
             "notified": count(decisions, Action.NOTIFY, effective),
             "escalated": count(decisions, Action.DEPRECATE, effective),
             "non_compliant_by_problem": dict(by_problem.most_common()),
+            "non_compliant_digest": group_non_compliant(decisions),
         }
 
     def headline(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
@@ -51,10 +56,9 @@ class TagsView(View):
         return [f"{s['non_compliant']} non-compliant", *done]
 
     def summary_lines(self, report: ReportFacts, s: dict[str, Any]) -> list[str]:
-        top = list(s["non_compliant_by_problem"].items())[:TOP_PROBLEMS]
         return [
             f"  non-compliant        {s['non_compliant']}",
-            *(f"    {count:>6}  {problem}" for problem, count in top),
+            *digest_lines(s["non_compliant_digest"]),
             f"  snapshots tagged     {s['propagated_snapshots']}"
             + (" (would be)" if s["would_change"] else ""),
         ]
@@ -77,17 +81,15 @@ class TagsView(View):
     def enforced_footer(self, report: ReportFacts) -> str:
         return "Fix an image by adding the missing tags; the tag job re-checks it within seconds."
 
+    def summarized(self, decision: Decision) -> bool:
+        # Notices (the groups), keeps and deferrals (the counts); never a change made or a failure.
+        if decision.outcome is Outcome.FAILED:
+            return False
+        return decision.action in (Action.NOTIFY, Action.KEEP) or decision.outcome is Outcome.DEFERRED
+
     def is_finding(self, decision: Decision) -> bool:
         # Adding auto-tags to a compliant image is routine: no e-mail for it.
         return decision.action in (Action.NOTIFY, Action.DEPRECATE) or decision.outcome is Outcome.FAILED
 
 
 VIEW = TagsView()
-
-
-def _problem_kind(finding: str) -> str:
-    """'missing Owner' stays; "Env='x' does not match ^...$" becomes "Env does not match ^...$"."""
-    key, sep, rest = finding.partition("=")
-    if sep and " does not match " in rest:
-        return f"{key} does not match {rest.split(' does not match ', 1)[1]}"
-    return finding

@@ -117,3 +117,30 @@ def test_images_that_cannot_be_listed_raise(ec2: Any) -> None:
     deny(clients.session, "ec2", "DescribeImages")
     with pytest.raises(InventoryError, match="UnauthorizedOperation"):
         read_sharing(clients, REGION, ACCOUNT)
+
+
+def test_image_and_snapshot_permissions_are_read_side_by_side(ec2: Any) -> None:
+    import threading
+
+    ids = [register(ec2, f"img-{k}", snapshot(ec2)) for k in range(12)]
+    gate = threading.Barrier(2, timeout=10)
+    met: set[str] = set()
+    lock = threading.Lock()
+
+    def meet(event_name: str = "", **_: Any) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        if operation not in ("DescribeImageAttribute", "DescribeSnapshotAttribute"):
+            return
+        with lock:
+            first = operation not in met
+            met.add(operation)
+        if first:
+            gate.wait()  # the first of each passes only when the other is in flight too
+
+    clients = Clients()
+    clients.session.events.register("before-send.ec2.*", meet)
+    read = read_sharing(clients, REGION, ACCOUNT)
+    assert met == {"DescribeImageAttribute", "DescribeSnapshotAttribute"}
+    assert set(read.estate.sharing) == set(ids) and all(s.accounts_read for s in read.snapshots.values())
+    assert clients.counter.calls["ec2.DescribeImageAttribute"] == 12
+    assert clients.counter.calls["ec2.DescribeSnapshotAttribute"] == 12
