@@ -144,11 +144,13 @@ def seed(shape: Shape, now: datetime) -> None:
         image_ids.append(image_id)
 
     old = image_ids[::7]  # spread usage over old and new images
-    for start in range(0, shape.instances, 100):
-        batch = min(100, shape.instances - start)
-        ec2.run_instances(
-            ImageId=old[start // 100 % len(old)], MinCount=batch, MaxCount=batch, SubnetId=subnet_id
-        )
+    # One instance a launch, so one a reservation, as Auto Scaling and most tools launch them.
+    # DescribeInstances pages by MaxResults "items" (API reference); moto counts reservations,
+    # and whether EC2 counts reservations or instances is not documented. With one instance a
+    # reservation both readings give pages of 1,000 instances; 100-instance launches gave moto
+    # one page of 10,000 instances at 50,000 images (190 MiB parsed at once).
+    for n in range(shape.instances):
+        ec2.run_instances(ImageId=old[n // 100 % len(old)], MinCount=1, MaxCount=1, SubnetId=subnet_id)
     templates = []
     for t in range(shape.launch_templates):
         created = ec2.create_launch_template(

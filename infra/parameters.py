@@ -35,6 +35,7 @@ from constructs import Construct
 
 from ami_hygiene.core.settings import Option
 from ami_hygiene.jobs.rebuild.settings import MAX_BASE_PARAMETER_PATHS
+from ami_hygiene.jobs.rotate.schedule import DEFAULT_SCHEDULE, ROTATION_SCHEDULE_ENV
 from ami_hygiene.registry import JOBS
 
 SCHEDULE_PATTERN = (
@@ -117,9 +118,12 @@ STACK_SPECS: tuple[ParameterSpec, ...] = (
         "When rotation runs: an EventBridge rate(...) or cron(...) expression (UTC). "
         "Default: daily at 06:00.",
         "String",
-        "cron(0 6 * * ? *)",
+        DEFAULT_SCHEDULE,
         "RotationSchedule must be rate(N unit) or cron(six fields), e.g. rate(1 day) or cron(0 6 * * ? *).",
         allowed_pattern=SCHEDULE_PATTERN,
+        # The report's "Coming up" simulates rotation on its own schedule.
+        env_var=ROTATION_SCHEDULE_ENV,
+        jobs=("rotate",),
     ),
     ParameterSpec(
         "AlertEmail",
@@ -235,7 +239,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("Regions", "RotationSchedule", "TagSweepSchedule", "PublicScanSchedule", "RebuildSchedule"),
     ),
     ("Pace", ("ReadsPerSecond", "WritesPerSecond")),
-    ("Reports", ("AlertEmail", "NotifyAllClean")),
+    ("Reports", ("AlertEmail", "NotifyAllClean", "ComingUpDays")),
     ("Safety net", ("RecycleBinDays",)),
 )
 

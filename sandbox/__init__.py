@@ -40,6 +40,7 @@ def install() -> None:
         launch_templates,
         listing_pages,
         recycle_bin,
+        response_speed,
         snapshot_block_public_access,
         tag_lookup,
     )
@@ -63,6 +64,7 @@ def install() -> None:
         accounts,
         dry_run,  # after the modules whose reads it wraps (DescribeImageAttribute)
         recycle_bin,  # last: it wraps image_lifecycle's and image_registration's deletions
+        response_speed,  # serialization only; independent of the others
     ):
         module.install()
     _installed = True

@@ -318,6 +318,7 @@ DEMO_JOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rebuild", ("report",)),
 )
 DEMO_REQUIRED_TAGS = "Owner,Environment=^(prod|staging|dev)$"
+DEMO_FORECAST_DAYS = 90
 # Shared with ALLOWED_ACCOUNT only and unused there: rotation disables it (dropping that share),
 # restore gives it back.
 DEMO_RESTORED = "base-al2023-1.2.0"
@@ -327,9 +328,13 @@ def run_demo(out: TextIO, fmt: str = "text") -> int:
     from ami_hygiene.core.clients import Clients
     from ami_hygiene.doctor.checks import as_json
     from ami_hygiene.doctor.run import render_text, run_doctor
+    from ami_hygiene.forecast.cli import forecast_account
+    from ami_hygiene.forecast.text import render_text as render_forecast
     from ami_hygiene.jobs.public.run import run_public
     from ami_hygiene.jobs.rebuild.run import run_rebuild
+    from ami_hygiene.jobs.rotate.forecast import NewImages
     from ami_hygiene.jobs.rotate.run import run_rotation
+    from ami_hygiene.jobs.rotate.settings import RotateJobSettings
     from ami_hygiene.jobs.settings import Settings
     from ami_hygiene.jobs.tags.run import run_tags
     from ami_hygiene.restore.steps import restore_images
@@ -370,6 +375,19 @@ def run_demo(out: TextIO, fmt: str = "text") -> int:
                 reports.append(report)
                 if fmt == "text":
                     out.write(f"\n{'=' * 100}\n{report.render_text()}")
+                if job == "rotate" and mode == "report":
+                    # Before anyone enforces: what these settings do over the coming weeks.
+                    forecast, account, unread = forecast_account(
+                        RotateJobSettings.load(env),
+                        Clients(),
+                        days=DEMO_FORECAST_DAYS,
+                        new_images=NewImages.CADENCE,
+                        now=now,
+                    )
+                    if fmt == "text":
+                        flags = f"--region {' --region '.join(DEMO_REGIONS)} --days {DEMO_FORECAST_DAYS}"
+                        out.write(f"\n{'=' * 100}\n$ ami-hygiene forecast {flags}\n")
+                        out.write(render_forecast(forecast, account=account, unread_regions=unread))
                 if job == "rotate" and mode == "enforce":
                     after = count_estate(DEMO_REGIONS)
         # Rotation disabled an image shared with the allow-listed account; restore gives it back, shared.
@@ -386,6 +404,7 @@ def run_demo(out: TextIO, fmt: str = "text") -> int:
                     "before": before,
                     "after": after,
                     "reports": [r.to_dict() for r in reports],
+                    "forecast": {**forecast.to_dict(), "account": account, "unread_regions": unread},
                     "restore": restored.to_dict(),
                 },
                 indent=2,

@@ -37,7 +37,8 @@ from ami_hygiene.core.members import (
     parse_accounts,
 )
 from ami_hygiene.core.report import Report
-from ami_hygiene.core.settings import Option, SettingsError
+from ami_hygiene.core.settings import SettingsError
+from ami_hygiene.flags import add_output_flags, add_setting_flags, overrides
 from ami_hygiene.progress import progress_line
 from ami_hygiene.registry import BY_NAME, JOBS
 
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor.add_parser(sub)
 
+    from ami_hygiene.forecast import cli as forecast_cli
+
+    forecast_cli.add_parser(sub)
+
     demo = sub.add_parser("demo", help="seed the embedded AWS and run rotate in report then enforce mode")
     demo.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -75,27 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_job(parser: argparse.ArgumentParser, job: JobSpec[Any]) -> None:
     """A flag per setting the job offers (its settings model, jobs/<job>/settings.py), then the output."""
-    for option in _offered(job):
-        kinds: dict[str, Any] = {"dest": option.name}
-        if option.setting.repeat:
-            kinds["action"] = "append"
-        elif option.choices:
-            kinds["choices"] = list(option.choices)
-        elif option.kind in (int, float):
-            kinds["type"] = option.kind
-        default = f", {option.default_text}" if option.default_text else ""
-        parser.add_argument(
-            option.flag, help=f"{option.help} [{option.env}{default}]".replace("%", "%%"), **kinds
-        )
-    parser.add_argument("--format", choices=["text", "json"], default="text")
-    parser.add_argument("--output", help="write the report to this file instead of standard output")
-    parser.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no progress line (pages read, image checks, actions) on standard error; "
-        "it is shown only when standard error is a terminal",
-    )
+    add_setting_flags(parser, job)
+    add_output_flags(parser)
     across = parser.add_argument_group("across accounts")
     across.add_argument(
         "--accounts",
@@ -133,10 +119,6 @@ def _role_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
-def _offered(job: JobSpec[Any]) -> tuple[Option, ...]:
-    return tuple(option for option in job.settings.options() if option.offered)
-
-
 def main(
     argv: Sequence[str] | None = None, env: dict[str, str] | None = None, stdout: TextIO | None = None
 ) -> int:
@@ -163,12 +145,16 @@ def main(
         from ami_hygiene.doctor import run as doctor
 
         return doctor.run(args, env, out)
+    if args.command == "forecast":
+        from ami_hygiene.forecast import cli as forecast_cli
+
+        return forecast_cli.run(args, env, out)
     return _run_job(BY_NAME[args.command], args, env, out)
 
 
 def _run_job(job: JobSpec[Any], args: argparse.Namespace, env: dict[str, str], out: TextIO) -> int:
     try:
-        settings = job.settings.load(env, overrides=_overrides(job, args))
+        settings = job.settings.load(env, overrides=overrides(job, args))
     except SettingsError as err:
         print(f"ami-hygiene: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -193,11 +179,6 @@ def _run_job(job: JobSpec[Any], args: argparse.Namespace, env: dict[str, str], o
     write_report(report, args.format, args.output, out)
     # Any error (an unreadable source, region or account) fails the run, not only a failed action.
     return EXIT_FAILED if report.failed or report.all_errors else EXIT_OK
-
-
-def _overrides(job: JobSpec[Any], args: argparse.Namespace) -> dict[str, Any]:
-    """The flags given, by setting name (None: not given, the environment's value stands)."""
-    return {option.name: getattr(args, option.name, None) for option in _offered(job)}
 
 
 def _run_accounts(job: JobSpec[Any], settings: Any, args: argparse.Namespace, out: TextIO) -> int:

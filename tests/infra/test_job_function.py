@@ -34,6 +34,9 @@ def test_parameters_reach_the_function_as_the_cli_environment_variables(synth: S
         "CONSUMER_USAGE_UNKNOWN": {"Ref": "ConsumerUsageUnknown"},
         "REGIONS": {"Ref": "Regions"},
         "NOTIFY_ALL_CLEAN": {"Ref": "NotifyAllClean"},
+        # The report's "Coming up" simulates rotation on its own schedule, as far as ComingUpDays.
+        "ROTATION_SCHEDULE": {"Ref": "RotationSchedule"},
+        "COMING_UP_DAYS": {"Ref": "ComingUpDays"},
     }
     assert env["POWERTOOLS_SERVICE_NAME"] == "ami-hygiene"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE

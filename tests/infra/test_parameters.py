@@ -51,6 +51,7 @@ def test_the_issue_parameters_and_their_defaults(template: dict[str, Any]) -> No
         "RotationSchedule": "cron(0 6 * * ? *)",
         "AlertEmail": "",
         "NotifyAllClean": "false",
+        "ComingUpDays": "28",
         "RecycleBinDays": "14",
         "TagPolicyMode": "enforce",
         "RequiredTags": "",
@@ -71,7 +72,7 @@ def test_the_issue_parameters_and_their_defaults(template: dict[str, Any]) -> No
         "TagSweepSchedule": "rate(1 day)",
         "PublicScanSchedule": "rate(6 hours)",
         "RebuildSchedule": "rate(1 day)",
-        "ReadsPerSecond": "16",
+        "ReadsPerSecond": "18",
         "WritesPerSecond": "3",
     }
 

@@ -152,6 +152,8 @@ def test_the_flags_users_know_are_kept() -> None:
         "--price-per-gib-month",
         "--consumer-role-name",
         "--consumer-usage-unknown",
+        "--schedule",
+        "--coming-up-days",
     }
     assert flags["tags"] == common | {
         "--required-tags",

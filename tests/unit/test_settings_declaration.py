@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ami_hygiene import cli
+from ami_hygiene import cli, flags
 from ami_hygiene.core.job import JobSpec
 from ami_hygiene.core.settings import Option, Settings, SettingsError
 from ami_hygiene.registry import JOBS
@@ -113,5 +113,5 @@ def test_a_flag_overrides_its_variable() -> None:
     job = next(j for j in JOBS if j.name == "rotate")
     parser = cli.build_parser()
     args = parser.parse_args(["rotate", "--keep-latest", "7", "--region", "us-east-1"])
-    settings = job.settings.load({**ENV, "KEEP_LATEST": "5"}, overrides=cli._overrides(job, args))
+    settings = job.settings.load({**ENV, "KEEP_LATEST": "5"}, overrides=flags.overrides(job, args))
     assert (settings.keep_latest, settings.regions) == (7, ("us-east-1",))

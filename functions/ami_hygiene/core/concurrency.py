@@ -17,7 +17,7 @@ A = TypeVar("A")
 B = TypeVar("B")
 
 # Requests in flight at once for one pool. At 50 ms a round trip, 10 threads reach 200 a
-# second, above any pace a run keeps (16 a second per EC2 action by default): the pacer decides.
+# second, above any pace a run keeps (18 a second per EC2 action by default): the pacer decides.
 READ_WORKERS = 10
 # Regions read side by side; each region's reads have pools of their own.
 REGION_WORKERS = 4

@@ -15,9 +15,12 @@ Rotation keeps the newest images of every family, so the family decides what
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ami_hygiene.core.estate import TAG_FAMILY, TAG_IMAGE_BUILDER_ARN, Image
 
+# Names repeat run after run (and, in a forecast, plan after plan): each is parsed once.
+FAMILY_CACHE = 65536
 FAMILY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 
 # A name is split into words and the separators between them. "x86_64" is one
@@ -59,12 +62,14 @@ def derived_family(image: Image) -> str:
     return family_from_name(image.name) or image.image_id
 
 
+@lru_cache(maxsize=FAMILY_CACHE)
 def family_from_image_builder_arn(arn: str) -> str | None:
     """``arn:aws:imagebuilder:eu-west-1:123456789012:image/web/1.0.0/1`` -> ``web``."""
     match = _ARN.match(arn.strip())
     return match.group(1) if match else None
 
 
+@lru_cache(maxsize=FAMILY_CACHE)
 def family_from_name(name: str) -> str:
     """The name without its trailing version or timestamp words.
 

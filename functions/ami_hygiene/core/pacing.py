@@ -7,8 +7,10 @@ tokens and refills 20 a second; a mutating action's refills 5 a second. The run 
 itself below both, so the account's own automation keeps capacity and a long backlog
 drains steadily instead of bursting into RequestLimitExceeded:
 
-* reads (Describe*, Get*, List*): `reads_per_second`, with a burst of 5 s of that rate
-  (EC2's own bucket holds 5 s of its refill: 100 / 20);
+* reads (Describe*, Get*, List*): `reads_per_second` (default 18 of EC2's 20), after a burst
+  of 5 s of that rate (EC2's own bucket holds 5 s of its refill: 100 / 20), never more than
+  80 of EC2's 100: the account keeps at least 20 tokens and 2 a second of every action the
+  run reads, and every action it does not read is untouched;
 * writes (everything else): `writes_per_second`, no burst: one write, then the next
   when its token is there.
 
@@ -37,6 +39,8 @@ READ_PREFIXES = ("Describe", "Get", "List")
 EC2_READ_REFILL = 20
 EC2_WRITE_REFILL = 5
 BURST_SECONDS = 5
+# The most of EC2's read bucket (100) a run's burst takes: the rest stays the account's.
+MAX_READ_BURST = 80
 # Error codes EC2 and botocore give a throttled request (botocore/retries/standard.py's list, EC2's first).
 THROTTLING_CODES = frozenset(
     {
@@ -86,12 +90,12 @@ class TokenBucket:
 class Pace:
     """The rates a run keeps to, per EC2 action in each account and region."""
 
-    reads_per_second: float = 16.0
+    reads_per_second: float = 18.0
     writes_per_second: float = 3.0
 
     @property
     def read_burst(self) -> float:
-        return max(1.0, self.reads_per_second * BURST_SECONDS)
+        return max(1.0, min(self.reads_per_second * BURST_SECONDS, MAX_READ_BURST))
 
 
 @dataclass

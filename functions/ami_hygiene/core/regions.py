@@ -18,7 +18,7 @@ from ami_hygiene.core.executor import Executor, RunContext, Writers, never_stop
 from ami_hygiene.core.pacing import Pace
 from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Decision, Plan, within_budget
-from ami_hygiene.core.report import Report
+from ami_hygiene.core.report import Report, Section
 from ami_hygiene.core.settings import Settings
 from ami_hygiene.core.view import View
 
@@ -74,6 +74,7 @@ def report_of(
     started: datetime,
     errors: tuple[str, ...] = (),
     calls_by_account: dict[str, dict[str, int]] | None = None,
+    sections: tuple[Section, ...] = (),
 ) -> Report:
     return Report(
         job=view.job,
@@ -88,6 +89,7 @@ def report_of(
         api_calls_by_account=calls_by_account or {},
         pacing=clients.pacer.summary(),
         errors=errors,
+        sections=sections,
         view=view,
     )
 
@@ -120,6 +122,8 @@ class Frame(Generic[S, E]):
     event: E | None
     # Calls by account, when the run read other accounts too (rotation's consumers); else empty.
     calls_by_account: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The job's own report sections, added by its run (rotation's "Coming up").
+    sections: list[Section] = field(default_factory=list)
 
 
 class JobRun(Generic[S, E]):
@@ -159,6 +163,7 @@ class JobRun(Generic[S, E]):
             started=started,
             errors=errors,
             calls_by_account=frame.calls_by_account,
+            sections=tuple(frame.sections),
         )
 
     def run(self, frame: Frame[S, E], regions: tuple[str, ...], should_stop: StopCheck) -> Results:

@@ -28,6 +28,22 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
+class Section:
+    """A job's own part of a report, beside the decisions: rotation's "Coming up".
+
+    In the JSON under `key`; in the text under `title`, after the summary, so a
+    clipped e-mail keeps it.
+    """
+
+    key: str
+    title: str
+    data: Mapping[str, Any]
+    lines: tuple[str, ...]
+    # The same part for one region, for a region's own message (`Report.for_region`).
+    by_region: Mapping[str, Section] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Report:
     job: str
     mode: Mode
@@ -48,6 +64,8 @@ class Report:
     errors: tuple[str, ...] = ()
     # What this run could not see or cover, "region: sentence" (e.g. no real-time rule there).
     warnings: tuple[str, ...] = ()
+    # The job's own sections (jobs/rotate: the forecast of the coming weeks).
+    sections: tuple[Section, ...] = ()
     # The job's part of the report (jobs/<job>/view.py); the report imports no view.
     view: View = field(kw_only=True, compare=False)
 
@@ -80,6 +98,7 @@ class Report:
             plans=tuple(p for p in self.plans if p.region == region),
             errors=tuple(e for e in self.errors if e.startswith(f"{region}:")),
             warnings=tuple(w for w in self.warnings if w.startswith(f"{region}:")),
+            sections=tuple(section.by_region.get(region, section) for section in self.sections),
         )
 
     def calls_by_account(self) -> dict[str, dict[str, int]]:
@@ -144,6 +163,7 @@ class Report:
                 for account, calls in sorted(self.calls_by_account().items())
             },
             "pacing": dict(self.pacing),
+            **{section.key: dict(section.data) for section in self.sections},
         }
 
     def json_chunks(self, indent: int | None = None) -> Iterator[str]:
@@ -216,6 +236,8 @@ class Report:
             yield f"  {action:<20} {shown or '0'}"
         yield from self.view.summary_lines(self, s)
         yield from _pacing_lines(self.pacing)
+        for section in self.sections:
+            yield from ("", section.title, *section.lines)
         if self.all_errors:
             yield from ("", "Errors (nothing was changed where these apply)")
             yield from (f"  ! {e}" for e in self.all_errors)

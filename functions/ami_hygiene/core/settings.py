@@ -340,10 +340,11 @@ class Settings:
                 "ReadsPerSecond",
                 "EC2 reads per second",
                 "At most this many EC2 read requests a second per action (e.g. DescribeImageAttribute), "
-                "after a burst of five seconds' worth. EC2 refills 20 a second per action and account.",
+                "after a burst of five seconds' worth (80 at most). EC2 refills 20 a second per action "
+                "and account, from a bucket of 100.",
             ),
         ),
-    ] = 16
+    ] = 18
     writes_per_second: Annotated[
         int,
         whole_number(1, 50),

@@ -61,7 +61,7 @@ def test_a_paced_run_reading_from_ten_threads_is_never_throttled(
     assert answers == ["ok"] * CALLS
     assert throttle.throttled_total() == 0 and clients.pacer.throttled == 0
     assert clients.counter.calls["ec2.DescribeImageAttribute"] == CALLS  # one attempt each: none retried
-    # It was paced: past the burst (5 s of 16 a second), at most 16 a second.
+    # It was paced: past the burst (80), at most 18 a second.
     pace = clients.pacer.pace
     assert virtual_pacing_clock.monotonic() - start >= (CALLS - pace.read_burst) / pace.reads_per_second
 

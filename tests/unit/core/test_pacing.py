@@ -93,6 +93,23 @@ def test_reads_burst_five_seconds_of_their_rate_writes_not_at_all() -> None:
     assert pacer.writes.waited == pytest.approx(1 / 3)
 
 
+@pytest.mark.parametrize(("rate", "burst"), [(18, 80), (16, 80), (10, 50), (50, 80), (0.1, 1)])
+def test_the_read_burst_never_takes_more_than_80_of_ec2s_100_tokens(rate: float, burst: float) -> None:
+    # The default, 18 a second, would burst 90 at five seconds' worth: capped, the account keeps 20.
+    assert Pace(reads_per_second=rate).read_burst == burst
+    pacer = Pacer(Pace(reads_per_second=rate))
+    for _ in range(int(burst)):
+        pacer.before_send(REGION, "DescribeSnapshotAttribute")
+    assert pacer.read_wait == 0
+    pacer.before_send(REGION, "DescribeSnapshotAttribute")
+    assert pacer.read_wait == pytest.approx(1 / rate)
+
+
+def test_the_default_pace_keeps_a_tenth_of_ec2s_read_refill_and_most_of_its_write_refill() -> None:
+    pace = Pace()
+    assert (pace.reads_per_second, pace.read_burst, pace.writes_per_second) == (18, 80, 3)
+
+
 def test_each_region_and_action_is_paced_on_its_own() -> None:
     pacer = Pacer(Pace(reads_per_second=16, writes_per_second=3))
     for region, action in [(REGION, "CreateTags"), (REGION, "DeregisterImage"), (OTHER_REGION, "CreateTags")]:
@@ -114,7 +131,7 @@ def test_the_write_log_gives_the_drains_time_and_rate(virtual_pacing_clock: Virt
     assert log.waited == pytest.approx(3.0)
     summary = pacer.summary()
     assert summary == {
-        "reads_per_second": 16.0,
+        "reads_per_second": 18.0,
         "writes_per_second": 3,
         "writes": 10,
         "write_seconds": 3.0,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from ami_hygiene.core.settings import (
     NOT_OFFERED,
@@ -21,6 +21,13 @@ from ami_hygiene.core.settings import (
     settings_model,
     text_or_empty,
     whole_number,
+)
+from ami_hygiene.jobs.rotate.schedule import (
+    DEFAULT_SCHEDULE,
+    ROTATION_SCHEDULE_ENV,
+    ScheduleError,
+    ScheduleUnsupported,
+    parse_schedule,
 )
 
 
@@ -37,6 +44,21 @@ class ConsumerUsageUnknown(StrEnum):
 # kept to the characters role names allow. A leading "/" is accepted and dropped.
 ROLE_NAME_PATTERN = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 ROLE_PATH_LIMIT = 512
+
+
+SCHEDULE_WHAT = "an EventBridge rate(...) or cron(...) expression, e.g. cron(0 6 * * ? *)"
+
+
+def _schedule(value: str) -> str:
+    # One EventBridge takes but the forecast cannot simulate (e.g. W) is kept: rotation runs;
+    # its forecast says why it cannot.
+    try:
+        parse_schedule(value)
+    except ScheduleUnsupported:
+        pass
+    except ScheduleError as err:
+        raise ValueError(f"must be {SCHEDULE_WHAT}: {err}") from err
+    return value.strip()
 
 
 def _role_name(value: object) -> object:
@@ -149,6 +171,35 @@ class RotateJobSettings(RequiredTagsSettings, AllowedSharingSettings):
             ),
         ),
     ] = ConsumerUsageUnknown.KEEP
+
+    # When rotation runs: the stack gives the function its RotationSchedule. The report's
+    # "Coming up" and `ami-hygiene forecast` simulate one rotation per scheduled run.
+    schedule: Annotated[
+        str,
+        AfterValidator(_schedule),
+        Setting(
+            ROTATION_SCHEDULE_ENV,
+            "when rotation runs (the stack's RotationSchedule), for the forecast of the coming weeks",
+            what=SCHEDULE_WHAT,
+        ),
+    ] = DEFAULT_SCHEDULE
+
+    # How far the report's "Coming up" looks (jobs/rotate/coming_up.py); 0 leaves it out. It costs
+    # CPU, not calls: one plan of the estate per scheduled run in those days.
+    coming_up_days: Annotated[
+        int,
+        whole_number(0, 90),
+        Setting(
+            "COMING_UP_DAYS",
+            "days the report's Coming up section looks ahead (0: none)",
+            parameter=Parameter(
+                "ComingUpDays",
+                "Coming up (days)",
+                "How many days ahead the rotation report's Coming up section counts what the next runs would "
+                "do (0 leaves it out). It makes no API call; it plans the estate once per scheduled run.",
+            ),
+        ),
+    ] = 28
 
     @property
     def retention(self) -> timedelta:
