@@ -225,6 +225,26 @@ def test_it_only_reads_and_changes_nothing(estate: dict[str, str], received: Cou
     assert all(deprecation is None for *_, deprecation in before["images"])
 
 
+def test_assume_unshared_reads_no_image_and_forecasts_the_same_when_nothing_is_shared(
+    estate: dict[str, str], received: Counter[str]
+) -> None:
+    read = _json_forecast("--new-images", "none", "--days", "30")
+    received.clear()
+    assumed = _json_forecast("--new-images", "none", "--days", "30", "--assume-unshared")
+    # No per-image read at all, only the listings.
+    assert received["ec2.DescribeImageAttribute"] == received["ec2.DescribeImageReferences"] == 0
+    assert received["ec2.DescribeImages"] >= 1
+
+    # Nothing in the estate is shared, so taking it as unshared changes no event (only some reasons:
+    # references were not read).
+    def what(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return [(e["date"], e["image_id"], e["action"]) for e in document["events"]]
+
+    assert what(assumed) == what(read) and what(read)
+    assert any("taken as unshared" in a for a in assumed["assumptions"])
+    assert not any("taken as unshared" in a for a in read["assumptions"])
+
+
 # -- text --------------------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from ami_hygiene.core.plan import Plan
 from ami_hygiene.core.settings import SettingsError
 from ami_hygiene.flags import add_output_flags, add_setting_flags, overrides
 from ami_hygiene.forecast.text import render_text
+from ami_hygiene.jobs.rotate.coming_up import UNSHARED_NOTE, assumed_unshared
 from ami_hygiene.jobs.rotate.consumers import ConsumerReader
 from ami_hygiene.jobs.rotate.forecast import (
     DEFAULT_DAYS,
@@ -42,6 +43,7 @@ from ami_hygiene.jobs.rotate.forecast import (
     simulate,
 )
 from ami_hygiene.jobs.rotate.inventory import read_region
+from ami_hygiene.jobs.rotate.policy import plan_rotation
 from ami_hygiene.jobs.rotate.run import checked_plan
 from ami_hygiene.jobs.rotate.settings import RotateJobSettings
 from ami_hygiene.registry import BY_NAME
@@ -71,6 +73,13 @@ def add_parser(sub: Any) -> None:
         default=NewImages.CADENCE.value,
         help="none: no new image is built; cadence: each family keeps building at the median interval "
         "of its last few images [default cadence]",
+    )
+    parser.add_argument(
+        "--assume-unshared",
+        action="store_true",
+        help="take the images whose launch permissions are not read yet as unshared, instead of reading "
+        "them when a run would act (as rotate does): no per-image read, so a large estate's forecast "
+        "is quick; an image that is in fact shared would be kept, not retired",
     )
     parser.add_argument(
         "--chart", metavar="FILE", help="also draw GiB reclaimed per week to FILE (.png or .svg)"
@@ -115,6 +124,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
                 days=args.days,
                 new_images=NewImages(args.new_images),
                 now=datetime.now(UTC),
+                assume_unshared=args.assume_unshared,
             )
     except (NoCredentialsError, NoRegionError) as err:
         return _usage(f"{err} (configure AWS credentials and a region)")
@@ -141,11 +151,20 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
 
 
 def forecast_account(
-    settings: RotateJobSettings, clients: Clients, *, days: int, new_images: NewImages, now: datetime
+    settings: RotateJobSettings,
+    clients: Clients,
+    *,
+    days: int,
+    new_images: NewImages,
+    now: datetime,
+    assume_unshared: bool = False,
 ) -> tuple[Forecast, str, list[str]]:
     """Read the settings' regions as rotate does (side by side), then run the policy forward.
 
-    Returns the forecast, the account, and the regions that could not be read (with why).
+    Each run reads the launch permissions and references of the images it would act on, as rotate
+    does; with `assume_unshared`, no run reads anything: the images not read yet are taken as
+    unshared (the report's Coming up does the same). Returns the forecast, the account, and the
+    regions that could not be read (with why).
     """
     clients.pacer.configure(Pace(settings.reads_per_second, settings.writes_per_second))
     regions = settings.regions
@@ -163,16 +182,19 @@ def forecast_account(
     consumers = ConsumerReader(clients, settings.consumer_role_name, account)
 
     def planner(estate: RegionEstate, at: datetime, budget: int) -> tuple[Plan, RegionEstate]:
+        if assume_unshared:
+            return plan_rotation(estate, settings, at, budget), estate
         return checked_plan(estate, settings, at, budget, clients, consumers)
 
     forecast = simulate(
-        estates,
+        [assumed_unshared(e) for e in estates] if assume_unshared else estates,
         settings,
         scheduled_runs(settings.schedule, now, days),
         planner,
         days=days,
         schedule=settings.schedule,
         new_images=new_images,
+        notes=(UNSHARED_NOTE,) if assume_unshared else (),
     )
     return forecast, account, unread
 

@@ -25,8 +25,8 @@ from ami_hygiene.jobs.rotate.forecast import RETIRING, Event, Forecast
 
 KEY = "forecast"
 UNSHARED_NOTE = (
-    "images whose launch permissions today's run did not read are taken as unshared; each is read "
-    "before any run acts on it (`ami-hygiene forecast` reads them)"
+    "images whose launch permissions were not read (today, for the runs to come) are taken as unshared; "
+    "each is read before any real run acts on it (`ami-hygiene forecast` reads them unless --assume-unshared)"
 )
 # The section's default reach (the setting ComingUpDays): four weeks, counted 7 days at a time.
 WINDOW_DAYS = 7
