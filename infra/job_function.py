@@ -33,12 +33,11 @@ from .reporting import Reporting
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # Sized by `make bench` at 50,000 images (README "Benchmarks"; reports written piece by piece):
-# the jobs peak at 176-325 MiB, rotate highest, most of it one DescribeInstances page of all
-# 10,000 instances as the embedded AWS answers it. 768 MB is over twice that, and buys 0.43 of a
-# vCPU (Lambda gives one vCPU at 1,769 MB, CPU in proportion to memory: Lambda Developer Guide,
-# "Configure Lambda function memory"): rotate's 22 s of CPU at 50,000 images becomes about 50 s,
-# and the sharing sweep is bound by its paced reads (2,000 at 16 a second, 125 s), both well
-# inside the 5-minute timeout (acting stops a minute before it).
+# the jobs peak at 120-282 MiB, rotate highest (255 MiB, 282 with its "Coming up" forecast).
+# 768 MB is over twice that, and buys 0.43 of a vCPU (Lambda gives one vCPU at 1,769 MB, CPU in
+# proportion to memory: Lambda Developer Guide, "Configure Lambda function memory"). Rotation's
+# "Coming up" stops where the run's time ends; the sharing sweep is bound by its paced reads
+# (2,000 at 18 a second, about 110 s), inside the 5-minute timeout (acting stops a minute before it).
 JOB_MEMORY_MB = 768
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 FAILED_RETENTION = Duration.days(14)

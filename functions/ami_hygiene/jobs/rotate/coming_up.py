@@ -34,7 +34,8 @@ WINDOW_DAYS = 7
 
 def assumed_unshared(estate: RegionEstate) -> RegionEstate:
     """`estate` with no launch permission for every image whose permissions were not read."""
-    unread = {i.image_id: Sharing() for i in estate.images if i.image_id not in estate.sharing}
+    unshared = Sharing()  # frozen: one for all of them
+    unread = {i.image_id: unshared for i in estate.images if i.image_id not in estate.sharing}
     return replace(estate, sharing={**estate.sharing, **unread}) if unread else estate
 
 

@@ -267,11 +267,14 @@ def simulate(
     new_images: NewImages = NewImages.CADENCE,
     should_stop: Callable[[], bool] = lambda: False,
     notes: tuple[str, ...] = (),
+    keep_first_plans: bool = True,
 ) -> Forecast:
     """Run the rotation policy at each of `runs` (the first is now), applying each run's actions.
 
     `should_stop()` is asked before each run after the first; when it says yes, the forecast
-    ends there (`stopped_at`): a Lambda run's deadline comes before the horizon's end.
+    ends there (`stopped_at`): a Lambda run's deadline comes before the horizon's end. Day 0's
+    plans are kept in `first_plans` unless `keep_first_plans` is false (the report, which has
+    them already, saves their memory).
     """
     if not runs:
         raise ValueError("a forecast needs at least one run")
@@ -314,7 +317,7 @@ def simulate(
         for region in model:
             plan, read = planner(model[region], run, budget)
             budget = max(0, budget - plan.budget_used())
-            if index == 0:
+            if index == 0 and keep_first_plans:
                 first_plans.append(plan)
             # Errors of later runs too (a read denied when a run first needs it), each once, dated.
             errors.extend(e if index == 0 else f"{run:%Y-%m-%d}: {e}" for e in plan.errors if e not in seen)
@@ -327,6 +330,8 @@ def simulate(
             )
             events.extend(_event(d, run, d.image_id in assumed) for d in taken)
             model[region] = applied(read, taken, run)
+            # One plan of a large estate is tens of MiB: let it go before the next is made.
+            del plan, read, taken
     return Forecast(
         start=start,
         days=days,

@@ -90,6 +90,7 @@ def _coming_up(
         new_images=NewImages.CADENCE,
         should_stop=should_stop,
         notes=(UNSHARED_NOTE,),
+        keep_first_plans=False,
     )
     cut = forecast.stopped_at
     return coming_up(forecast, cut_short=f"stopped at {cut:%Y-%m-%d}: the run's time ran out" if cut else "")
