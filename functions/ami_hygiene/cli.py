@@ -38,7 +38,7 @@ from ami_hygiene.core.members import (
 )
 from ami_hygiene.core.report import Report
 from ami_hygiene.core.settings import SettingsError
-from ami_hygiene.flags import add_output_flags, add_setting_flags, overrides
+from ami_hygiene.flags import add_output_flags, add_setting_flags, overrides, write_text
 from ami_hygiene.progress import progress_line
 from ami_hygiene.registry import BY_NAME, JOBS
 
@@ -202,7 +202,7 @@ def _run_accounts(job: JobSpec[Any], settings: Any, args: argparse.Namespace, ou
             file=sys.stderr,
         )
         return EXIT_FAILED
-    _write(text, args.output, out)
+    write_text(text, args.output, out)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -220,15 +220,6 @@ def write_report(report: Report, fmt: str, path: str | None, out: TextIO) -> Non
         handle.writelines(pieces)
         handle.write(end)
     print(f"report written to {path}", file=out)
-
-
-def _write(text: str, path: str | None, out: TextIO) -> None:
-    if path:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        print(f"report written to {path}", file=out)
-    else:
-        out.write(text)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""The CLI's flags for a job's settings and its output, shared by the job subcommands and `forecast`."""
+"""The CLI's flags for a job's settings and its output, and writing that output, shared by the job
+subcommands and `forecast`."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, TextIO
 
 from ami_hygiene.core.job import JobSpec
 from ami_hygiene.core.settings import Option
@@ -48,3 +49,13 @@ def offered(job: JobSpec[Any]) -> tuple[Option, ...]:
 def overrides(job: JobSpec[Any], args: argparse.Namespace) -> dict[str, Any]:
     """The flags given, by setting name (None: not given, the environment's value stands)."""
     return {option.name: getattr(args, option.name, None) for option in offered(job)}
+
+
+def write_text(text: str, path: str | None, out: TextIO, what: str = "report") -> None:
+    """`text` to `path` (--output), saying so on `out`; to `out` itself without a path."""
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"{what} written to {path}", file=out)
+    else:
+        out.write(text)

@@ -18,6 +18,7 @@ from sandbox import set_last_launched
 from sandbox.demo import Seeder
 from tests.helpers.cli import run_cli
 from tests.helpers.constants import NOW, REGION
+from tests.helpers.sandbox import account_state
 
 RETENTION, GRACE, KEEP = 10, 5, 2
 SETTINGS = f"--retention-days {RETENTION} --disable-grace-days {GRACE} --keep-latest {KEEP}".split()
@@ -104,25 +105,6 @@ def _events(document: dict[str, Any], estate: dict[str, str]) -> dict[str, list[
     return found
 
 
-def _account_state() -> dict[str, Any]:
-    import boto3
-
-    ec2 = boto3.client("ec2", region_name=REGION)
-    images = ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]
-    return {
-        "images": sorted(
-            (
-                i["ImageId"],
-                i["State"],
-                str(sorted((t["Key"], t["Value"]) for t in i.get("Tags", []))),
-                i.get("DeprecationTime"),
-            )
-            for i in images
-        ),
-        "snapshots": sorted(s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]),
-    }
-
-
 # -- the JSON document ---------------------------------------------------------------------------
 
 
@@ -207,7 +189,7 @@ def test_day_0_is_todays_report_mode_plan(estate: dict[str, str]) -> None:
 
 
 def test_it_only_reads_and_changes_nothing(estate: dict[str, str], received: Counter[str]) -> None:
-    before = _account_state()
+    before = account_state()
     received.clear()  # the seeding's own calls
     document = _json_forecast("--new-images", "none", "--days", "30")
     assert received, "the forecast read nothing"
@@ -221,7 +203,7 @@ def test_it_only_reads_and_changes_nothing(estate: dict[str, str], received: Cou
     # Launch permissions are read once per image a run would retire, when that run comes.
     retired = {e["image_id"] for e in document["events"] if e["action"] in ("disable", "deregister")}
     assert received["ec2.DescribeImageAttribute"] == len(retired) == len(SUPERSEDED)
-    assert _account_state() == before
+    assert account_state() == before
     assert all(deprecation is None for *_, deprecation in before["images"])
 
 

@@ -164,3 +164,23 @@ class Capturing(Clients):
 
     def _keep(self, params: dict[str, Any], **_: Any) -> None:
         self.published.append(dict(params))
+
+
+def account_state(region: str = REGION) -> dict[str, Any]:
+    """The account's own images (id, state, tags, deprecation) and snapshot ids in `region`, to
+    compare before and after a run that must change nothing."""
+    ec2 = boto3.client("ec2", region_name=region)
+    images = ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]
+    snaps = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    return {
+        "images": sorted(
+            (
+                i["ImageId"],
+                i["State"],
+                str(sorted((t["Key"], t["Value"]) for t in i.get("Tags", []))),
+                i.get("DeprecationTime"),
+            )
+            for i in images
+        ),
+        "snapshots": sorted(s["SnapshotId"] for s in snaps),
+    }

@@ -30,7 +30,7 @@ from ami_hygiene.core.pacing import Pace
 from ami_hygiene.core.paging import InventoryError
 from ami_hygiene.core.plan import Plan
 from ami_hygiene.core.settings import SettingsError
-from ami_hygiene.flags import add_output_flags, add_setting_flags, overrides
+from ami_hygiene.flags import add_output_flags, add_setting_flags, overrides, write_text
 from ami_hygiene.forecast.text import render_text
 from ami_hygiene.jobs.rotate.coming_up import UNSHARED_NOTE, assumed_unshared
 from ami_hygiene.jobs.rotate.consumers import ConsumerReader
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         text = json.dumps(document, indent=2) + "\n"
     else:
         text = render_text(forecast, account=account, unread_regions=unread)
-    _write(text, args.output, out)
+    write_text(text, args.output, out, "forecast")
     if args.chart:
         from ami_hygiene.forecast.chart import ChartError, write_chart
 
@@ -197,15 +197,6 @@ def forecast_account(
         notes=(UNSHARED_NOTE,) if assume_unshared else (),
     )
     return forecast, account, unread
-
-
-def _write(text: str, path: str | None, out: TextIO) -> None:
-    if path:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        print(f"forecast written to {path}", file=out)
-    else:
-        out.write(text)
 
 
 def _usage(message: str) -> int:

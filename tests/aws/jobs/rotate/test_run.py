@@ -18,6 +18,7 @@ from sandbox.demo import ALLOWED_ACCOUNT, CONSUMER_ROLE, DEMO_REGIONS, seed_demo
 from tests.helpers.constants import NOW
 from tests.helpers.faults import deny
 from tests.helpers.reasons import Reason, has_reason
+from tests.helpers.sandbox import account_state
 
 DEMO_REGION = DEMO_REGIONS[0]  # the demo estate's first region
 ENV = {"REGIONS": DEMO_REGION, "ALLOWED_SHARE_ACCOUNTS": ALLOWED_ACCOUNT, "CONSUMER_ROLE_NAME": CONSUMER_ROLE}
@@ -28,24 +29,6 @@ def estate(aws: None) -> Iterator[dict[str, str]]:
     # EC2 refuses deprecation times in the past: the embedded AWS's clock reads NOW.
     with time_machine.travel(NOW, tick=True):
         yield seed_demo_estate(NOW)[DEMO_REGION]
-
-
-def _snapshot_of_account() -> dict[str, Any]:
-    ec2 = boto3.client("ec2", region_name=DEMO_REGION)
-    images = ec2.describe_images(Owners=["self"], IncludeDisabled=True)["Images"]
-    snaps = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
-    return {
-        "images": sorted(
-            (
-                i["ImageId"],
-                i["State"],
-                str(sorted((t["Key"], t["Value"]) for t in i.get("Tags", []))),
-                i.get("DeprecationTime"),
-            )
-            for i in images
-        ),
-        "snapshots": sorted(s["SnapshotId"] for s in snaps),
-    }
 
 
 def _rotate(mode: str, now: datetime = NOW, clients: Clients | None = None, **overrides: Any) -> Report:
@@ -59,10 +42,10 @@ def _by_name(report: Report, estate: dict[str, str]) -> dict[str, Any]:
 
 
 def test_report_mode_changes_nothing(estate: dict[str, str]) -> None:
-    before = _snapshot_of_account()
+    before = account_state(DEMO_REGION)
     report = _rotate("report")
     assert report.summary()["retired"] > 0  # there was something to do ...
-    assert _snapshot_of_account() == before  # ... and nothing was done
+    assert account_state(DEMO_REGION) == before  # ... and nothing was done
     writes = {op for op in report.api_calls if not op.split(".")[1].startswith(("Describe", "Get", "List"))}
     assert writes == {"sts.AssumeRole"}  # credentials to read the consumer account: it changes nothing
     for account, calls in report.calls_by_account().items():
